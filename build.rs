@@ -1,0 +1,249 @@
+//! Build script: vendored spec + overrides -> patched spec -> progenitor clients.
+//!
+//! 1. Load `spec/management.yaml` (tenant) and `spec/cp-admin.yaml` (control plane).
+//! 2. Apply `overrides/*.yaml` to the tenant spec in file-name order. A redundant
+//!    override (the spec already holds the live shape) is skipped with a warning; a
+//!    conflicting one fails the build, naming the file, the op and its JSON pointer.
+//! 3. Write both patched specs as JSON to `OUT_DIR` (the binary embeds them: tool
+//!    schemas and the drift report are derived from them).
+//! 4. Generate one client per spec with progenitor from a *transport view* of the
+//!    patched spec (see `transport_view`), format it with prettyplease, write it to
+//!    `OUT_DIR`; a progenitor panic becomes an error naming the operation.
+//! 5. Write `operations.rs`: the `Operation` enum over both specs, which the tool
+//!    table matches exhaustively.
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+#[allow(dead_code)]
+#[path = "src/spec/mod.rs"]
+mod spec;
+
+fn main() -> Result<()> {
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
+    let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    for watched in ["spec", "overrides", "src/spec"] {
+        rerun_for_dir(&root.join(watched))?;
+    }
+
+    let tenant_path = root.join("spec/management.yaml");
+    let tenant = spec::load::load_openapi(&tenant_path)?;
+    let overrides = spec::overrides::load_dir(&root.join("overrides"))?;
+    let applied = spec::overrides::apply_all(&tenant, &overrides);
+    if let Some((ov, conflict)) = applied.conflicts().next() {
+        bail!(
+            "override overrides/{} ({}) conflicts with spec/management.yaml: {conflict}.\n\
+             The vendored spec changed where this override patches it. Run \
+             `cargo run -- drift` (or `molecule-mcp drift --spec spec/management.yaml`) \
+             for the full report, then rewrite or delete the override.",
+            ov.file,
+            ov.id
+        );
+    }
+    for ov in applied.redundant() {
+        println!(
+            "cargo:warning=override overrides/{} ({}) is redundant: spec/management.yaml \
+             already holds the live shape. Delete the file.",
+            ov.file, ov.id
+        );
+    }
+    let cp = spec::load::load_openapi(&root.join("spec/cp-admin.yaml"))?;
+
+    let mut all_ops = Vec::new();
+    for (name, doc, file) in [
+        ("management", &applied.doc, "management.patched.json"),
+        ("cp-admin", &cp, "cp-admin.patched.json"),
+    ] {
+        let text = serde_json::to_string_pretty(doc)?;
+        std::fs::write(out.join(file), text).with_context(|| format!("writing {file}"))?;
+        let ops = spec::inventory::operations(doc);
+        check_operation_ids(name, &ops)?;
+        all_ops.extend(ops.into_iter().map(|o| (name, o)));
+    }
+
+    generate(&transport_view(&applied.doc)?, &out.join("tenant_client.rs"), "management")?;
+    generate(&transport_view(&cp)?, &out.join("cp_client.rs"), "cp-admin")?;
+    std::fs::write(out.join("operations.rs"), operations_source(&all_ops)?)
+        .context("writing operations.rs")?;
+    Ok(())
+}
+
+fn rerun_for_dir(dir: &Path) -> Result<()> {
+    println!("cargo:rerun-if-changed={}", dir.display());
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        println!("cargo:rerun-if-changed={}", entry?.path().display());
+    }
+    Ok(())
+}
+
+fn check_operation_ids(spec_name: &str, ops: &[spec::inventory::Operation]) -> Result<()> {
+    let mut seen = std::collections::BTreeSet::new();
+    for op in ops {
+        if op.id.is_empty() {
+            bail!("{spec_name}: {} {} has no operationId", op.method, op.path);
+        }
+        if !op.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+            bail!("{spec_name}: operationId `{}` is not snake_case", op.id);
+        }
+        if !seen.insert(op.id.clone()) {
+            bail!("{spec_name}: operationId `{}` is used twice", op.id);
+        }
+    }
+    Ok(())
+}
+
+/// The document progenitor sees. It differs from the patched spec in three ways,
+/// all because DECISIONS.md §4 wants exact, status-agnostic wire handling:
+/// - responses are dropped, so every method returns the raw body for any 2xx and
+///   `UnexpectedResponse` (status + raw body) otherwise; decoding, the envelope and
+///   output-schema checks happen once, in `src/call.rs`, against the patched spec;
+/// - request bodies are `serde_json::Value`: typify's structs drop an explicit
+///   `null` of an optional field (`{"budget_limit": null}` would go out as `{}`) and
+///   unknown bundle fields; bodies are validated against the exact schema first;
+/// - schema-level `anyOf` lists made only of `required` (e.g. "dir or template") are
+///   validation rules, not types; they are dropped for typify.
+fn transport_view(doc: &Value) -> Result<Value> {
+    let mut view = doc.clone();
+    for op in spec::inventory::operations(doc) {
+        let node = view
+            .pointer_mut(&op.pointer)
+            .ok_or_else(|| anyhow!("operation {} vanished", op.id))?;
+        node["responses"] = json!({});
+        if let Some(media) = node.pointer_mut("/requestBody/content/application~1json") {
+            media["schema"] = json!({ "description": "JSON body, validated before sending" });
+        }
+    }
+    if let Some(schemas) = view
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        for schema in schemas.values_mut() {
+            strip_required_only_combinators(schema);
+        }
+    }
+    Ok(view)
+}
+
+fn strip_required_only_combinators(schema: &mut Value) {
+    let Some(obj) = schema.as_object_mut() else {
+        return;
+    };
+    for key in ["anyOf", "oneOf"] {
+        let only_required = obj.get(key).and_then(Value::as_array).is_some_and(|branches| {
+            branches.iter().all(|b| {
+                b.as_object()
+                    .is_some_and(|m| m.keys().all(|k| k == "required"))
+            })
+        });
+        if only_required {
+            obj.remove(key);
+        }
+    }
+}
+
+fn generate(view: &Value, out_file: &Path, spec_name: &str) -> Result<()> {
+    let api: openapiv3::OpenAPI = serde_json::from_value(view.clone())
+        .with_context(|| format!("{spec_name}: the patched spec is not valid OpenAPI 3.0"))?;
+    let tokens = match run_progenitor(&api) {
+        Ok(tokens) => tokens,
+        Err(message) => {
+            let culprit = find_panicking_operation(view);
+            bail!(
+                "progenitor failed on the {spec_name} spec{}: {message}",
+                culprit
+                    .map(|c| format!(" at operation `{c}`"))
+                    .unwrap_or_default()
+            );
+        }
+    };
+    let file = syn::parse_file(&tokens.to_string())
+        .with_context(|| format!("{spec_name}: progenitor produced unparsable code"))?;
+    std::fs::write(out_file, prettyplease::unparse(&file))
+        .with_context(|| format!("writing {}", out_file.display()))?;
+    Ok(())
+}
+
+/// Runs progenitor, turning both its errors and its panics into a message.
+fn run_progenitor(api: &openapiv3::OpenAPI) -> std::result::Result<proc_macro2::TokenStream, String> {
+    let previous_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut settings = progenitor_impl::GenerationSettings::default();
+        settings.with_interface(progenitor_impl::InterfaceStyle::Positional);
+        progenitor_impl::Generator::new(&settings).generate_tokens(api)
+    }));
+    std::panic::set_hook(previous_hook);
+    match result {
+        Ok(Ok(tokens)) => Ok(tokens),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(payload) => Err(payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .map(|s| format!("progenitor panicked: {s}"))
+            .unwrap_or_else(|| "progenitor panicked".to_string())),
+    }
+}
+
+/// Regenerates one operation at a time to name the one progenitor cannot handle.
+fn find_panicking_operation(view: &Value) -> Option<String> {
+    spec::inventory::operations(view).into_iter().find_map(|op| {
+        let mut single = view.clone();
+        let item = view.pointer(&op.pointer)?.clone();
+        single["paths"] = json!({ op.path.clone(): { op.method.to_ascii_lowercase(): item } });
+        let api: openapiv3::OpenAPI = serde_json::from_value(single).ok()?;
+        run_progenitor(&api)
+            .is_err()
+            .then(|| format!("{} ({} {})", op.id, op.method, op.path))
+    })
+}
+
+fn pascal(snake: &str) -> String {
+    snake
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+fn operations_source(ops: &[(&str, spec::inventory::Operation)]) -> Result<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    for (_, op) in ops {
+        if !seen.insert(&op.id) {
+            bail!("operationId `{}` appears in both specs", op.id);
+        }
+    }
+    let mut s = String::from(
+        "/// Every operation of the patched specs (generated by build.rs from `spec/`).\n\
+         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]\n\
+         pub enum Operation {\n",
+    );
+    for (api, op) in ops {
+        s += &format!(
+            "    /// `{} {}` ({api} spec)\n    {},\n",
+            op.method,
+            op.path,
+            pascal(&op.id)
+        );
+    }
+    s += "}\n\nimpl Operation {\n    /// All operations, in spec order.\n    pub const ALL: &'static [Operation] = &[\n";
+    for (_, op) in ops {
+        s += &format!("        Operation::{},\n", pascal(&op.id));
+    }
+    s += "    ];\n\n    /// The spec's `operationId`.\n    pub fn operation_id(self) -> &'static str {\n        match self {\n";
+    for (_, op) in ops {
+        s += &format!("            Operation::{} => {:?},\n", pascal(&op.id), op.id);
+    }
+    s += "        }\n    }\n\n    /// Which spec (and so which client and credential) serves it.\n    pub fn api(self) -> Api {\n        match self {\n";
+    for (api, op) in ops {
+        let variant = if *api == "management" { "Tenant" } else { "ControlPlane" };
+        s += &format!("            Operation::{} => Api::{variant},\n", pascal(&op.id));
+    }
+    s += "        }\n    }\n}\n";
+    Ok(s)
+}

@@ -1,0 +1,172 @@
+//! Configuration from the environment: the same variables as the TypeScript server
+//! (DECISIONS.md §2, §3). Raw lookups are kept apart from the validated [`Config`].
+
+use std::fmt;
+
+/// A credential that never prints: `Debug` and `Display` show `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a credential.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    /// The credential itself, for building a header; never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// The default tenant base URL when no variable names one.
+pub const DEFAULT_TENANT_URL: &str = "http://localhost:8080";
+/// The default control-plane base URL.
+pub const DEFAULT_CP_URL: &str = "https://api.moleculesai.app";
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Tenant base URL, without a trailing `/`.
+    pub tenant_url: String,
+    /// `MOLECULE_ORG_API_KEY`: tenant root credential.
+    pub org_api_key: Option<Secret>,
+    /// `MOLECULE_ORG_ID` → `X-Molecule-Org-Id`.
+    pub org_id: Option<String>,
+    /// `MOLECULE_ORG_SLUG` → `X-Molecule-Org-Slug`.
+    pub org_slug: Option<String>,
+    /// Control-plane base URL, without a trailing `/`.
+    pub cp_url: String,
+    /// `CP_ADMIN_API_TOKEN`: control-plane admin bearer.
+    pub cp_token: Option<Secret>,
+}
+
+/// Why the environment cannot be used; raised at start-up, before serving.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// `MOLECULE_MCP_MODE` asks for another registry.
+    #[error(
+        "MOLECULE_MCP_MODE={0:?}: this binary serves the management registry only; \
+         unset MOLECULE_MCP_MODE or set it to `management`"
+    )]
+    UnsupportedMode(String),
+    /// A value that becomes an HTTP header holds a character a header cannot carry.
+    #[error("{var} contains a control character (CR, LF or similar) and cannot be sent as an HTTP header")]
+    BadHeaderValue {
+        /// The variable name (never its value: it may be a credential).
+        var: &'static str,
+    },
+    /// A base URL does not parse.
+    #[error("{var}={value:?} is not an absolute http(s) URL")]
+    BadUrl {
+        /// The variable name.
+        var: &'static str,
+        /// Its value (URLs are not secret).
+        value: String,
+    },
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads configuration through `lookup` (tests pass a map); empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| lookup(k).filter(|v| !v.is_empty());
+        if let Some(mode) = get("MOLECULE_MCP_MODE")
+            && mode != "management"
+        {
+            return Err(ConfigError::UnsupportedMode(mode));
+        }
+        let first = |vars: &[&'static str], default: &str| -> Result<String, ConfigError> {
+            match vars.iter().find_map(|v| get(v).map(|val| (*v, val))) {
+                Some((var, value)) => checked_url(var, value),
+                None => Ok(default.to_string()),
+            }
+        };
+        let header = |var: &'static str| -> Result<Option<String>, ConfigError> {
+            match get(var) {
+                Some(v) if v.chars().any(|c| c.is_control() && c != '\t') => {
+                    Err(ConfigError::BadHeaderValue { var })
+                }
+                other => Ok(other),
+            }
+        };
+        Ok(Config {
+            tenant_url: first(
+                &["MOLECULE_API_URL", "MOLECULE_URL", "PLATFORM_URL"],
+                DEFAULT_TENANT_URL,
+            )?,
+            org_api_key: header("MOLECULE_ORG_API_KEY")?.map(Secret),
+            org_id: header("MOLECULE_ORG_ID")?,
+            org_slug: header("MOLECULE_ORG_SLUG")?,
+            cp_url: first(&["MOLECULE_CP_URL", "CP_API_URL"], DEFAULT_CP_URL)?,
+            cp_token: header("CP_ADMIN_API_TOKEN")?.map(Secret),
+        })
+    }
+}
+
+fn checked_url(var: &'static str, value: String) -> Result<String, ConfigError> {
+    match reqwest::Url::parse(&value) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
+            Ok(value.trim_end_matches('/').to_string())
+        }
+        _ => Err(ConfigError::BadUrl { var, value }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn tenant_url_precedence_skips_empty_values() {
+        let c = config(&[("MOLECULE_API_URL", ""), ("MOLECULE_URL", "http://a:1/"), ("PLATFORM_URL", "http://b")]).unwrap();
+        assert_eq!(c.tenant_url, "http://a:1");
+        assert_eq!(config(&[]).unwrap().tenant_url, DEFAULT_TENANT_URL);
+        assert_eq!(config(&[("CP_API_URL", "https://cp.example")]).unwrap().cp_url, "https://cp.example");
+        assert_eq!(config(&[]).unwrap().cp_url, DEFAULT_CP_URL);
+    }
+
+    #[test]
+    fn a_newline_in_a_header_variable_is_a_startup_error_that_hides_the_value() {
+        let err = config(&[("MOLECULE_ORG_API_KEY", "sk-secret\r\nX-Evil: 1")]).unwrap_err();
+        assert_eq!(err, ConfigError::BadHeaderValue { var: "MOLECULE_ORG_API_KEY" });
+        assert!(!err.to_string().contains("sk-secret"));
+        assert!(config(&[("MOLECULE_ORG_ID", "org\n")]).is_err());
+    }
+
+    #[test]
+    fn other_modes_are_refused_and_management_is_accepted() {
+        assert!(matches!(config(&[("MOLECULE_MCP_MODE", "legacy")]), Err(ConfigError::UnsupportedMode(_))));
+        assert!(config(&[("MOLECULE_MCP_MODE", "management")]).is_ok());
+    }
+
+    #[test]
+    fn secrets_never_print_in_debug() {
+        let c = config(&[("MOLECULE_ORG_API_KEY", "sk-live-123"), ("CP_ADMIN_API_TOKEN", "cp-456")]).unwrap();
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("sk-live-123") && !dbg.contains("cp-456"), "{dbg}");
+    }
+
+    #[test]
+    fn a_relative_url_is_refused() {
+        assert!(matches!(config(&[("MOLECULE_API_URL", "localhost:8080")]), Err(ConfigError::BadUrl { .. })));
+    }
+}

@@ -1,0 +1,263 @@
+//! The `overrides/` patches: one RFC 6902 JSON Patch per known-stale shape, whose
+//! leading `test` ops assert the stale shape is still in the spec.
+//!
+//! Classification against a spec:
+//! - **needed**: every op applies (the stale shape is there; the patch writes the live one);
+//! - **redundant**: a `test` fails, but writing the patch's non-`test` ops changes nothing,
+//!   so the spec already holds exactly the live shape — the file can be deleted;
+//! - **conflict**: neither — the spec changed there in another way; a human must decide.
+
+use serde::Deserialize;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// One override file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Override {
+    /// Stable id, e.g. `001-llm-billing-mode`.
+    pub id: String,
+    /// One-line title.
+    pub title: String,
+    /// Why the vendored spec is wrong here.
+    pub why: String,
+    /// The live handler that is the source of truth.
+    pub source: String,
+    /// The upstream issue tracking the fix.
+    pub upstream_issue: String,
+    /// When the file can be deleted.
+    pub delete_when: String,
+    /// The RFC 6902 patch; its first ops are `test`s.
+    pub patch: json_patch::Patch,
+    /// The file name (set by the loader, not read from the file).
+    #[serde(skip)]
+    pub file: String,
+}
+
+/// Why the override files could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum OverrideError {
+    /// The folder or a file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The folder or file.
+        path: String,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// A file is not a valid override.
+    #[error("{file}: not a valid override: {message}")]
+    Invalid {
+        /// The file.
+        file: String,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+/// What an override is, relative to one spec.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Status {
+    /// Its tests pass: the stale shape is there and the patch corrects it.
+    Needed,
+    /// The spec already holds the live shape: delete the file.
+    Redundant,
+    /// The spec changed at the patched place in another way.
+    Conflict(Conflict),
+}
+
+impl Status {
+    /// `needed`, `redundant` or `conflict`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Needed => "needed",
+            Status::Redundant => "redundant",
+            Status::Conflict(_) => "conflict",
+        }
+    }
+}
+
+/// Where and how an override stopped applying.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conflict {
+    /// Zero-based index of the failing op in the patch.
+    pub op_index: usize,
+    /// The failing op's name (`test`, `replace`, ...).
+    pub op: String,
+    /// The JSON pointer it failed at.
+    pub pointer: String,
+    /// For a `test`: the value the override expected there.
+    pub expected: Option<Value>,
+    /// The value the spec holds there (`None`: nothing there).
+    pub found: Option<Value>,
+    /// The patch library's reason.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Conflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "op #{} (`{}`) at `{}` failed: {}",
+            self.op_index, self.op, self.pointer, self.reason
+        )?;
+        if let Some(expected) = &self.expected {
+            write!(f, "; expected {}", compact(expected))?;
+        }
+        match &self.found {
+            Some(found) => write!(f, "; the spec has {}", compact(found)),
+            None => write!(f, "; the spec has nothing there"),
+        }
+    }
+}
+
+fn compact(v: &Value) -> String {
+    let s = v.to_string();
+    if s.len() > 300 {
+        let cut = (0..=300).rev().find(|i| s.is_char_boundary(*i)).unwrap_or(0);
+        format!("{}…", &s[..cut])
+    } else {
+        s
+    }
+}
+
+/// Every `*.yaml`/`*.yml`/`*.json` file in `dir`, parsed, in file-name order.
+pub fn load_dir(dir: &Path) -> Result<Vec<Override>, OverrideError> {
+    let read_err = |path: &Path, source| OverrideError::Read {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| read_err(dir, e))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| is_override_file(p))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path).map_err(|e| read_err(path, e))?;
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            parse(&name, &text)
+        })
+        .collect()
+}
+
+/// True for the files [`load_dir`] reads.
+pub fn is_override_file(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml" | "json")
+    )
+}
+
+/// Parses one override file's text.
+pub fn parse(file: &str, text: &str) -> Result<Override, OverrideError> {
+    let invalid = |message: String| OverrideError::Invalid {
+        file: file.to_string(),
+        message,
+    };
+    let mut ov: Override = yaml_serde::from_str(text).map_err(|e| invalid(e.to_string()))?;
+    ov.file = file.to_string();
+    match ov.patch.0.first() {
+        Some(json_patch::PatchOperation::Test(_)) => Ok(ov),
+        _ => Err(invalid(
+            "the patch must start with a `test` op asserting the stale shape".to_string(),
+        )),
+    }
+}
+
+/// Classifies `ov` against `doc`; for a needed override also returns the patched doc.
+pub fn classify(doc: &Value, ov: &Override) -> (Status, Option<Value>) {
+    let mut patched = doc.clone();
+    let err = match json_patch::patch(&mut patched, &ov.patch.0) {
+        Ok(()) => return (Status::Needed, Some(patched)),
+        Err(e) => e,
+    };
+    let writes: Vec<_> = ov
+        .patch
+        .0
+        .iter()
+        .filter(|op| !matches!(op, json_patch::PatchOperation::Test(_)))
+        .cloned()
+        .collect();
+    let mut rewritten = doc.clone();
+    if json_patch::patch(&mut rewritten, &writes).is_ok() && rewritten == *doc {
+        return (Status::Redundant, None);
+    }
+    let failing = ov.patch.0.get(err.operation);
+    let expected = match failing {
+        Some(json_patch::PatchOperation::Test(t)) => Some(t.value.clone()),
+        _ => None,
+    };
+    let pointer = err.path.as_str().to_string();
+    let conflict = Conflict {
+        op_index: err.operation,
+        op: failing.map(op_name).unwrap_or("?").to_string(),
+        found: doc.pointer(&pointer).cloned(),
+        pointer,
+        expected,
+        reason: err.kind.to_string(),
+    };
+    (Status::Conflict(conflict), None)
+}
+
+fn op_name(op: &json_patch::PatchOperation) -> &'static str {
+    use json_patch::PatchOperation as P;
+    match op {
+        P::Add(_) => "add",
+        P::Remove(_) => "remove",
+        P::Replace(_) => "replace",
+        P::Move(_) => "move",
+        P::Copy(_) => "copy",
+        P::Test(_) => "test",
+    }
+}
+
+/// The result of applying a list of overrides in order.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// The spec with every needed override applied.
+    pub doc: Value,
+    /// Each override's status, in application order.
+    pub statuses: Vec<(Override, Status)>,
+}
+
+impl Applied {
+    /// The overrides that conflict, with their conflicts.
+    pub fn conflicts(&self) -> impl Iterator<Item = (&Override, &Conflict)> {
+        self.statuses.iter().filter_map(|(ov, st)| match st {
+            Status::Conflict(c) => Some((ov, c)),
+            _ => None,
+        })
+    }
+
+    /// The overrides whose live shape is already in the spec.
+    pub fn redundant(&self) -> impl Iterator<Item = &Override> {
+        self.statuses
+            .iter()
+            .filter(|(_, st)| *st == Status::Redundant)
+            .map(|(ov, _)| ov)
+    }
+}
+
+/// Applies each override in order; redundant and conflicting ones are skipped and
+/// reported, so the caller decides whether that is fatal.
+pub fn apply_all(doc: &Value, overrides: &[Override]) -> Applied {
+    let mut current = doc.clone();
+    let mut statuses = Vec::with_capacity(overrides.len());
+    for ov in overrides {
+        let (status, patched) = classify(&current, ov);
+        if let Some(patched) = patched {
+            current = patched;
+        }
+        statuses.push((ov.clone(), status));
+    }
+    Applied {
+        doc: current,
+        statuses,
+    }
+}
