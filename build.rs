@@ -62,7 +62,11 @@ fn main() -> Result<()> {
         all_ops.extend(ops.into_iter().map(|o| (name, o)));
     }
 
-    generate(&transport_view(&applied.doc)?, &out.join("tenant_client.rs"), "management")?;
+    generate(
+        &transport_view(&applied.doc)?,
+        &out.join("tenant_client.rs"),
+        "management",
+    )?;
     generate(&transport_view(&cp)?, &out.join("cp_client.rs"), "cp-admin")?;
     std::fs::write(out.join("operations.rs"), operations_source(&all_ops)?)
         .context("writing operations.rs")?;
@@ -83,7 +87,11 @@ fn check_operation_ids(spec_name: &str, ops: &[spec::inventory::Operation]) -> R
         if op.id.is_empty() {
             bail!("{spec_name}: {} {} has no operationId", op.method, op.path);
         }
-        if !op.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+        if !op
+            .id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
             bail!("{spec_name}: operationId `{}` is not snake_case", op.id);
         }
         if !seen.insert(op.id.clone()) {
@@ -130,12 +138,15 @@ fn strip_required_only_combinators(schema: &mut Value) {
         return;
     };
     for key in ["anyOf", "oneOf"] {
-        let only_required = obj.get(key).and_then(Value::as_array).is_some_and(|branches| {
-            branches.iter().all(|b| {
-                b.as_object()
-                    .is_some_and(|m| m.keys().all(|k| k == "required"))
-            })
-        });
+        let only_required = obj
+            .get(key)
+            .and_then(Value::as_array)
+            .is_some_and(|branches| {
+                branches.iter().all(|b| {
+                    b.as_object()
+                        .is_some_and(|m| m.keys().all(|k| k == "required"))
+                })
+            });
         if only_required {
             obj.remove(key);
         }
@@ -165,7 +176,9 @@ fn generate(view: &Value, out_file: &Path, spec_name: &str) -> Result<()> {
 }
 
 /// Runs progenitor, turning both its errors and its panics into a message.
-fn run_progenitor(api: &openapiv3::OpenAPI) -> std::result::Result<proc_macro2::TokenStream, String> {
+fn run_progenitor(
+    api: &openapiv3::OpenAPI,
+) -> std::result::Result<proc_macro2::TokenStream, String> {
     let previous_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -188,15 +201,17 @@ fn run_progenitor(api: &openapiv3::OpenAPI) -> std::result::Result<proc_macro2::
 
 /// Regenerates one operation at a time to name the one progenitor cannot handle.
 fn find_panicking_operation(view: &Value) -> Option<String> {
-    spec::inventory::operations(view).into_iter().find_map(|op| {
-        let mut single = view.clone();
-        let item = view.pointer(&op.pointer)?.clone();
-        single["paths"] = json!({ op.path.clone(): { op.method.to_ascii_lowercase(): item } });
-        let api: openapiv3::OpenAPI = serde_json::from_value(single).ok()?;
-        run_progenitor(&api)
-            .is_err()
-            .then(|| format!("{} ({} {})", op.id, op.method, op.path))
-    })
+    spec::inventory::operations(view)
+        .into_iter()
+        .find_map(|op| {
+            let mut single = view.clone();
+            let item = view.pointer(&op.pointer)?.clone();
+            single["paths"] = json!({ op.path.clone(): { op.method.to_ascii_lowercase(): item } });
+            let api: openapiv3::OpenAPI = serde_json::from_value(single).ok()?;
+            run_progenitor(&api)
+                .is_err()
+                .then(|| format!("{} ({} {})", op.id, op.method, op.path))
+        })
 }
 
 fn pascal(snake: &str) -> String {
@@ -237,12 +252,23 @@ fn operations_source(ops: &[(&str, spec::inventory::Operation)]) -> Result<Strin
     }
     s += "    ];\n\n    /// The spec's `operationId`.\n    pub fn operation_id(self) -> &'static str {\n        match self {\n";
     for (_, op) in ops {
-        s += &format!("            Operation::{} => {:?},\n", pascal(&op.id), op.id);
+        s += &format!(
+            "            Operation::{} => {:?},\n",
+            pascal(&op.id),
+            op.id
+        );
     }
     s += "        }\n    }\n\n    /// Which spec (and so which client and credential) serves it.\n    pub fn api(self) -> Api {\n        match self {\n";
     for (api, op) in ops {
-        let variant = if *api == "management" { "Tenant" } else { "ControlPlane" };
-        s += &format!("            Operation::{} => Api::{variant},\n", pascal(&op.id));
+        let variant = if *api == "management" {
+            "Tenant"
+        } else {
+            "ControlPlane"
+        };
+        s += &format!(
+            "            Operation::{} => Api::{variant},\n",
+            pascal(&op.id)
+        );
     }
     s += "        }\n    }\n}\n";
     Ok(s)

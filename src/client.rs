@@ -90,7 +90,10 @@ fn http_client(headers: HeaderMap, timeout: Duration) -> Result<reqwest::Client,
 
 /// The tenant client: `Authorization: Bearer $MOLECULE_ORG_API_KEY` (sensitive),
 /// `X-Molecule-Org-Id` / `X-Molecule-Org-Slug` when set, `Content-Type: application/json`.
-pub fn tenant_client(config: &Config, timeout: Duration) -> Result<tenant::Client, ClientBuildError> {
+pub fn tenant_client(
+    config: &Config,
+    timeout: Duration,
+) -> Result<tenant::Client, ClientBuildError> {
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if let Some(key) = &config.org_api_key {
@@ -122,7 +125,10 @@ pub fn cp_client(config: &Config, timeout: Duration) -> Result<cp::Client, Clien
     if let Some(token) = &config.cp_token {
         headers.insert(AUTHORIZATION, bearer(token, "CP_ADMIN_API_TOKEN")?);
     }
-    Ok(cp::Client::new_with_client(&config.cp_url, http_client(headers, timeout)?))
+    Ok(cp::Client::new_with_client(
+        &config.cp_url,
+        http_client(headers, timeout)?,
+    ))
 }
 
 /// Installs ring as rustls' process-wide crypto provider (reqwest is built without

@@ -56,7 +56,9 @@ pub enum ConfigError {
     )]
     UnsupportedMode(String),
     /// A value that becomes an HTTP header holds a character a header cannot carry.
-    #[error("{var} contains a control character (CR, LF or similar) and cannot be sent as an HTTP header")]
+    #[error(
+        "{var} contains a control character (CR, LF or similar) and cannot be sent as an HTTP header"
+    )]
     BadHeaderValue {
         /// The variable name (never its value: it may be a credential).
         var: &'static str,
@@ -137,36 +139,64 @@ mod tests {
 
     #[test]
     fn tenant_url_precedence_skips_empty_values() {
-        let c = config(&[("MOLECULE_API_URL", ""), ("MOLECULE_URL", "http://a:1/"), ("PLATFORM_URL", "http://b")]).unwrap();
+        let c = config(&[
+            ("MOLECULE_API_URL", ""),
+            ("MOLECULE_URL", "http://a:1/"),
+            ("PLATFORM_URL", "http://b"),
+        ])
+        .unwrap();
         assert_eq!(c.tenant_url, "http://a:1");
         assert_eq!(config(&[]).unwrap().tenant_url, DEFAULT_TENANT_URL);
-        assert_eq!(config(&[("CP_API_URL", "https://cp.example")]).unwrap().cp_url, "https://cp.example");
+        assert_eq!(
+            config(&[("CP_API_URL", "https://cp.example")])
+                .unwrap()
+                .cp_url,
+            "https://cp.example"
+        );
         assert_eq!(config(&[]).unwrap().cp_url, DEFAULT_CP_URL);
     }
 
     #[test]
     fn a_newline_in_a_header_variable_is_a_startup_error_that_hides_the_value() {
         let err = config(&[("MOLECULE_ORG_API_KEY", "sk-secret\r\nX-Evil: 1")]).unwrap_err();
-        assert_eq!(err, ConfigError::BadHeaderValue { var: "MOLECULE_ORG_API_KEY" });
+        assert_eq!(
+            err,
+            ConfigError::BadHeaderValue {
+                var: "MOLECULE_ORG_API_KEY"
+            }
+        );
         assert!(!err.to_string().contains("sk-secret"));
         assert!(config(&[("MOLECULE_ORG_ID", "org\n")]).is_err());
     }
 
     #[test]
     fn other_modes_are_refused_and_management_is_accepted() {
-        assert!(matches!(config(&[("MOLECULE_MCP_MODE", "legacy")]), Err(ConfigError::UnsupportedMode(_))));
+        assert!(matches!(
+            config(&[("MOLECULE_MCP_MODE", "legacy")]),
+            Err(ConfigError::UnsupportedMode(_))
+        ));
         assert!(config(&[("MOLECULE_MCP_MODE", "management")]).is_ok());
     }
 
     #[test]
     fn secrets_never_print_in_debug() {
-        let c = config(&[("MOLECULE_ORG_API_KEY", "sk-live-123"), ("CP_ADMIN_API_TOKEN", "cp-456")]).unwrap();
+        let c = config(&[
+            ("MOLECULE_ORG_API_KEY", "sk-live-123"),
+            ("CP_ADMIN_API_TOKEN", "cp-456"),
+        ])
+        .unwrap();
         let dbg = format!("{c:?}");
-        assert!(!dbg.contains("sk-live-123") && !dbg.contains("cp-456"), "{dbg}");
+        assert!(
+            !dbg.contains("sk-live-123") && !dbg.contains("cp-456"),
+            "{dbg}"
+        );
     }
 
     #[test]
     fn a_relative_url_is_refused() {
-        assert!(matches!(config(&[("MOLECULE_API_URL", "localhost:8080")]), Err(ConfigError::BadUrl { .. })));
+        assert!(matches!(
+            config(&[("MOLECULE_API_URL", "localhost:8080")]),
+            Err(ConfigError::BadUrl { .. })
+        ));
     }
 }

@@ -5,9 +5,13 @@
 //! hand-written tool table and the schemas derived from the patched spec) → [`call`]
 //! (validation, auth gate, dispatch, outcome mapping) → [`server`] (rmcp over stdio).
 
+pub mod call;
 pub mod client;
 pub mod config;
+pub mod error;
+pub mod server;
 pub mod spec;
+pub mod tools;
 
 /// The patched management spec (vendored spec + overrides), as JSON text.
 pub const PATCHED_MANAGEMENT_SPEC: &str =

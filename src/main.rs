@@ -1,1 +1,130 @@
-fn main() {}
+//! `molecule-mcp`: wiring only. Parses the command line, sets up logging on stderr,
+//! and hands over to the library. stdout belongs to the MCP protocol (or, for the
+//! maintainer subcommands, to their JSON/Markdown output).
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use molecule_mcp::call::Engine;
+use molecule_mcp::config::Config;
+use molecule_mcp::server::{McpServer, to_call_result};
+use molecule_mcp::tools::doc;
+use rmcp::ServiceExt;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// MCP server for the Molecule AI management API (stdio).
+#[derive(Debug, Parser)]
+#[command(name = "molecule-mcp", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve MCP on stdin/stdout (the default).
+    Serve,
+    /// Print the tool table: names, schemas and annotations.
+    Tools {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Json)]
+        format: Format,
+    },
+    /// Call one tool and print its result JSON; exit 1 on an error result.
+    Call {
+        /// The tool name.
+        tool: String,
+        /// The arguments, as a JSON object.
+        #[arg(long, default_value = "{}")]
+        args: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Json,
+    Markdown,
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("molecule-mcp: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run() -> Result<ExitCode> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let config = Config::from_env()?;
+    let engine = Arc::new(
+        Engine::new(config, molecule_mcp::client::REQUEST_TIMEOUT)
+            .context("starting the engine")?,
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => runtime.block_on(serve(engine)),
+        Command::Tools { format } => {
+            let text = match format {
+                Format::Json => doc::tools_json(engine.catalog()),
+                Format::Markdown => doc::tools_markdown(engine.catalog()),
+            };
+            println!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Call { tool, args } => runtime.block_on(call_once(&engine, &tool, &args)),
+    }
+}
+
+async fn serve(engine: Arc<Engine>) -> Result<ExitCode> {
+    tracing::info!("serving {} tools on stdio", engine.catalog().entries.len());
+    let service = McpServer::new(engine)
+        .serve(rmcp::transport::stdio())
+        .await
+        .context("MCP initialization failed")?;
+    service.waiting().await.context("MCP service failed")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn call_once(engine: &Engine, tool: &str, args: &str) -> Result<ExitCode> {
+    let entry = engine
+        .catalog()
+        .get(tool)
+        .with_context(|| format!("unknown tool `{tool}`; `molecule-mcp tools` lists them"))?;
+    let args: serde_json::Value = serde_json::from_str(args).context("--args is not valid JSON")?;
+    let serde_json::Value::Object(args) = args else {
+        anyhow::bail!("--args must be a JSON object");
+    };
+    let result = to_call_result(engine.call(entry, args).await);
+    let value = result
+        .structured_content
+        .clone()
+        .or_else(|| {
+            result
+                .content
+                .first()
+                .and_then(|c| c.as_text())
+                .and_then(|t| serde_json::from_str(&t.text).ok())
+        })
+        .unwrap_or(serde_json::Value::Null);
+    println!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(if result.is_error == Some(true) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

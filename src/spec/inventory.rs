@@ -87,11 +87,6 @@ pub fn deref<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
 /// One line per operation: `operationId METHOD path -> status`, for snapshots and reports.
 pub fn render(ops: &[Operation]) -> String {
     ops.iter()
-        .map(|o| {
-            format!(
-                "{} {} {} -> {}\n",
-                o.id, o.method, o.path, o.success_status
-            )
-        })
+        .map(|o| format!("{} {} {} -> {}\n", o.id, o.method, o.path, o.success_status))
         .collect()
 }

@@ -63,7 +63,7 @@ pub enum Status {
     /// The spec already holds the live shape: delete the file.
     Redundant,
     /// The spec changed at the patched place in another way.
-    Conflict(Conflict),
+    Conflict(Box<Conflict>),
 }
 
 impl Status {
@@ -114,7 +114,10 @@ impl std::fmt::Display for Conflict {
 fn compact(v: &Value) -> String {
     let s = v.to_string();
     if s.len() > 300 {
-        let cut = (0..=300).rev().find(|i| s.is_char_boundary(*i)).unwrap_or(0);
+        let cut = (0..=300)
+            .rev()
+            .find(|i| s.is_char_boundary(*i))
+            .unwrap_or(0);
         format!("{}…", &s[..cut])
     } else {
         s
@@ -202,7 +205,7 @@ pub fn classify(doc: &Value, ov: &Override) -> (Status, Option<Value>) {
         expected,
         reason: err.kind.to_string(),
     };
-    (Status::Conflict(conflict), None)
+    (Status::Conflict(Box::new(conflict)), None)
 }
 
 fn op_name(op: &json_patch::PatchOperation) -> &'static str {
@@ -230,7 +233,7 @@ impl Applied {
     /// The overrides that conflict, with their conflicts.
     pub fn conflicts(&self) -> impl Iterator<Item = (&Override, &Conflict)> {
         self.statuses.iter().filter_map(|(ov, st)| match st {
-            Status::Conflict(c) => Some((ov, c)),
+            Status::Conflict(c) => Some((ov, c.as_ref())),
             _ => None,
         })
     }

@@ -1,0 +1,168 @@
+//! Tool errors and their one mapping to the wire envelope `{error, detail, status}`
+//! (DECISIONS.md §4). Every failure of a tool call is one of these; the server turns
+//! it into a `CallToolResult` with `isError: true` here and nowhere else.
+
+use crate::Api;
+use serde_json::{Value, json};
+
+/// A tool call that did not succeed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ToolError {
+    /// The arguments break the tool's schema; one message per offending field and rule.
+    #[error("INVALID_ARGUMENTS: {}", .0.join("; "))]
+    InvalidArguments(Vec<String>),
+    /// The tenant credential or routing is not configured; nothing was sent.
+    #[error("AUTH_ERROR: {0}")]
+    AuthNotConfigured(String),
+    /// A control-plane tool without `CP_ADMIN_API_TOKEN`; nothing was sent.
+    #[error("CP_TIER_NOT_CONFIGURED: {tool}")]
+    CpNotConfigured {
+        /// The tool that was called.
+        tool: String,
+    },
+    /// The host answered with a non-2xx status.
+    #[error("HTTP {status}")]
+    Http {
+        /// Which host.
+        api: Api,
+        /// The status.
+        status: u16,
+        /// The response body as text.
+        body: String,
+    },
+    /// The host could not be reached.
+    #[error("{api:?} unreachable at {url}: {message}")]
+    Unreachable {
+        /// Which host.
+        api: Api,
+        /// Its base URL.
+        url: String,
+        /// What failed.
+        message: String,
+    },
+    /// The request did not finish within the configured time.
+    #[error("TIMEOUT: {operation} after {seconds}s")]
+    Timeout {
+        /// The operation id.
+        operation: String,
+        /// The limit.
+        seconds: u64,
+    },
+    /// A 2xx body does not fit the advertised output schema.
+    #[error("UPSTREAM_CONTRACT_MISMATCH")]
+    ContractMismatch {
+        /// The validation errors.
+        errors: Vec<String>,
+        /// The body as received.
+        body: Value,
+    },
+    /// A bug in this server (never an upstream or input problem).
+    #[error("INTERNAL_ERROR: {0}")]
+    Internal(String),
+}
+
+impl ToolError {
+    /// The stable machine code (`error` in the envelope).
+    pub fn code(&self) -> String {
+        match self {
+            ToolError::InvalidArguments(_) => "INVALID_ARGUMENTS".into(),
+            ToolError::AuthNotConfigured(_) => "AUTH_ERROR".into(),
+            ToolError::CpNotConfigured { .. } => "CP_TIER_NOT_CONFIGURED".into(),
+            ToolError::Http {
+                status: 401 | 403, ..
+            } => "AUTH_ERROR".into(),
+            ToolError::Http {
+                api: Api::Tenant,
+                status: 429,
+                ..
+            } => "RATE_LIMITED".into(),
+            ToolError::Http { status, .. } => format!("HTTP {status}"),
+            ToolError::Unreachable {
+                api: Api::Tenant,
+                url,
+                ..
+            } => format!("Tenant host unreachable at {url}"),
+            ToolError::Unreachable {
+                api: Api::ControlPlane,
+                url,
+                ..
+            } => format!("Control plane unreachable at {url}"),
+            ToolError::Timeout { .. } => "TIMEOUT".into(),
+            ToolError::ContractMismatch { .. } => "UPSTREAM_CONTRACT_MISMATCH".into(),
+            ToolError::Internal(_) => "INTERNAL_ERROR".into(),
+        }
+    }
+
+    /// The wire envelope: `{"error", "detail", "status"?}`.
+    pub fn envelope(&self) -> Value {
+        let detail = match self {
+            ToolError::InvalidArguments(problems) => json!(problems.join("; ")),
+            ToolError::AuthNotConfigured(detail) => json!(detail),
+            ToolError::CpNotConfigured { tool } => json!(format!(
+                "'{tool}' is a control-plane tier tool. The Org API Key cannot reach the CP. \
+                 Set CP_ADMIN_API_TOKEN (CP admin bearer) to enable it. This is gated, not broken."
+            )),
+            ToolError::Http { body, .. } => json!(body),
+            ToolError::Unreachable { message, .. } => json!(message),
+            ToolError::Timeout { operation, seconds } => json!(format!(
+                "`{operation}` did not complete within {seconds}s (MOLECULE_MCP_TIMEOUT_SECS)"
+            )),
+            ToolError::ContractMismatch { errors, body } => json!({
+                "message": "the tenant answered 2xx with a body that does not fit this tool's output schema; the body is included",
+                "errors": errors,
+                "body": body,
+            }),
+            ToolError::Internal(message) => json!(message),
+        };
+        let mut envelope = json!({ "error": self.code(), "detail": detail });
+        if let ToolError::Http { status, .. } = self {
+            envelope["status"] = json!(status);
+        }
+        envelope
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http(api: Api, status: u16) -> ToolError {
+        ToolError::Http {
+            api,
+            status,
+            body: "b".into(),
+        }
+    }
+
+    #[test]
+    fn statuses_map_to_the_typescript_codes() {
+        assert_eq!(http(Api::Tenant, 401).code(), "AUTH_ERROR");
+        assert_eq!(http(Api::Tenant, 403).code(), "AUTH_ERROR");
+        assert_eq!(http(Api::Tenant, 429).code(), "RATE_LIMITED");
+        assert_eq!(http(Api::ControlPlane, 429).code(), "HTTP 429");
+        assert_eq!(http(Api::Tenant, 500).code(), "HTTP 500");
+        assert_eq!(
+            http(Api::Tenant, 502).envelope(),
+            json!({"error": "HTTP 502", "detail": "b", "status": 502})
+        );
+    }
+
+    #[test]
+    fn unreachable_names_the_host_and_has_no_status() {
+        let e = ToolError::Unreachable {
+            api: Api::Tenant,
+            url: "http://h:1".into(),
+            message: "refused".into(),
+        };
+        assert_eq!(
+            e.envelope(),
+            json!({"error": "Tenant host unreachable at http://h:1", "detail": "refused"})
+        );
+        let e = ToolError::Unreachable {
+            api: Api::ControlPlane,
+            url: "https://cp".into(),
+            message: "x".into(),
+        };
+        assert_eq!(e.code(), "Control plane unreachable at https://cp");
+    }
+}

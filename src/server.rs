@@ -1,0 +1,99 @@
+//! The MCP side: an rmcp `ServerHandler` over the tool catalogue. Transport is chosen
+//! in `main`; this module never writes to stdout itself.
+
+use crate::call::Engine;
+use crate::error::ToolError;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    InitializeResult, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
+    Tool,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// The server: the engine plus the tool list it advertises.
+#[derive(Debug, Clone)]
+pub struct McpServer {
+    engine: Arc<Engine>,
+    tools: Arc<Vec<Tool>>,
+}
+
+impl McpServer {
+    /// Serves every tool of the engine's catalogue.
+    pub fn new(engine: Arc<Engine>) -> Self {
+        let tools = engine
+            .catalog()
+            .entries
+            .iter()
+            .map(|e| e.tool.clone())
+            .collect();
+        McpServer {
+            engine,
+            tools: Arc::new(tools),
+        }
+    }
+}
+
+/// Turns a call's outcome into the MCP result: the JSON pretty-printed as text, plus
+/// `structuredContent` for objects; errors as the envelope with `isError: true`.
+pub fn to_call_result(outcome: Result<Value, ToolError>) -> CallToolResult {
+    match outcome {
+        Ok(value) => {
+            let text = serde_json::to_string_pretty(&value).unwrap_or_else(|_| value.to_string());
+            let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+            if value.is_object() {
+                result.structured_content = Some(value);
+            }
+            result
+        }
+        Err(error) => {
+            let envelope = error.envelope();
+            tracing::info!(code = %envelope["error"], "tool call failed");
+            let text =
+                serde_json::to_string_pretty(&envelope).unwrap_or_else(|_| envelope.to_string());
+            CallToolResult::error(vec![ContentBlock::text(text)])
+        }
+    }
+}
+
+impl ServerHandler for McpServer {
+    fn get_info(&self) -> ServerConfig {
+        InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new(
+                "molecule-mcp",
+                env!("CARGO_PKG_VERSION"),
+            ))
+            .with_instructions(
+                "Management tools for a Molecule AI tenant. The Org API Key is tenant root: \
+                 prefer read tools, and confirm with the user before destructive ones.",
+            )
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(self.tools.as_ref().clone()))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let Some(entry) = self.engine.catalog().get(&request.name) else {
+            return Err(ErrorData::invalid_params(
+                format!("unknown tool `{}`", request.name),
+                None,
+            ));
+        };
+        let outcome = self
+            .engine
+            .call(entry, request.arguments.unwrap_or_default())
+            .await;
+        Ok(to_call_result(outcome).into())
+    }
+}

@@ -1,0 +1,132 @@
+//! The tool catalogue: the rows of [`table`] with the schemas [`schema`] derives from
+//! the embedded patched specs, built once at start-up; validators compile on first use.
+
+pub mod doc;
+pub mod schema;
+pub mod table;
+
+use crate::{Api, Operation};
+use rmcp::model::{Tool, ToolAnnotations};
+use schema::Derived;
+use serde_json::Value;
+use std::sync::{Arc, OnceLock};
+use table::{Access, ToolRow};
+
+/// One tool, ready to list and call.
+#[derive(Debug)]
+pub struct Entry {
+    /// The hand-written row.
+    pub row: &'static ToolRow,
+    /// Schemas and plans derived from the spec.
+    pub derived: Derived,
+    /// The MCP definition served by `tools/list`.
+    pub tool: Tool,
+    validator: OnceLock<Result<Arc<jsonschema::Validator>, String>>,
+    output_validator: OnceLock<Option<Arc<jsonschema::Validator>>>,
+}
+
+impl Entry {
+    /// The compiled exact input validator (compiled once, on first use).
+    pub fn validator(&self) -> Result<Arc<jsonschema::Validator>, String> {
+        self.validator
+            .get_or_init(|| {
+                jsonschema::draft202012::new(&self.derived.validation)
+                    .map(Arc::new)
+                    .map_err(|e| format!("tool {}: invalid validation schema: {e}", self.row.name))
+            })
+            .clone()
+    }
+
+    /// The compiled output-structure validator, where an output schema is advertised.
+    pub fn output_validator(&self) -> Option<Arc<jsonschema::Validator>> {
+        self.output_validator
+            .get_or_init(|| {
+                let schema = Value::Object(self.derived.output.clone()?);
+                jsonschema::draft202012::new(&schema).ok().map(Arc::new)
+            })
+            .clone()
+    }
+
+    /// The API (and credential) this tool uses.
+    pub fn api(&self) -> Api {
+        self.derived
+            .plans
+            .first()
+            .map(|p| p.operation.api())
+            .unwrap_or(Api::Tenant)
+    }
+}
+
+/// Every tool of the table, derived from the embedded specs.
+#[derive(Debug)]
+pub struct Catalog {
+    /// In table order.
+    pub entries: Vec<Entry>,
+}
+
+/// The embedded patched specs, parsed once.
+pub fn specs() -> &'static (Value, Value) {
+    static SPECS: OnceLock<(Value, Value)> = OnceLock::new();
+    SPECS.get_or_init(|| {
+        (
+            serde_json::from_str(crate::PATCHED_MANAGEMENT_SPEC).unwrap_or(Value::Null),
+            serde_json::from_str(crate::PATCHED_CP_SPEC).unwrap_or(Value::Null),
+        )
+    })
+}
+
+/// The spec document that holds `op`.
+pub fn spec_for(op: Operation) -> &'static Value {
+    let (tenant, cp) = specs();
+    match op.api() {
+        Api::Tenant => tenant,
+        Api::ControlPlane => cp,
+    }
+}
+
+impl Catalog {
+    /// Derives every row from the embedded specs.
+    pub fn load() -> Result<Catalog, schema::DeriveError> {
+        let entries = table::TOOLS
+            .iter()
+            .map(|row| {
+                let first = row.route.operations()[0];
+                let derived = schema::derive(spec_for(first), row)?;
+                let tool = definition(row, &derived);
+                Ok(Entry {
+                    row,
+                    derived,
+                    tool,
+                    validator: OnceLock::new(),
+                    output_validator: OnceLock::new(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Catalog { entries })
+    }
+
+    /// The tool called `name`.
+    pub fn get(&self, name: &str) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.row.name == name)
+    }
+}
+
+/// The MCP tool definition of a row.
+fn definition(row: &'static ToolRow, derived: &Derived) -> Tool {
+    let idempotent = derived
+        .plans
+        .iter()
+        .all(|p| matches!(p.method.as_str(), "GET" | "PUT" | "DELETE" | "HEAD"));
+    let annotations = ToolAnnotations::new()
+        .read_only(row.access == Access::Read)
+        .destructive(row.access == Access::Destructive)
+        .idempotent(idempotent)
+        .open_world(false);
+    let mut tool = Tool::new(row.name, row.description, Arc::new(derived.input.clone()))
+        .with_title(row.title)
+        .annotate(annotations);
+    if let Some(output) = &derived.output {
+        tool = tool.with_raw_output_schema(Arc::new(output.clone()));
+    }
+    tool
+}

@@ -1,0 +1,555 @@
+//! Tool schemas derived from the patched spec (never hand-written).
+//!
+//! For each row: path, query and header parameters and the JSON body's fields are
+//! flattened into one object under their tool names. Three views come out:
+//! - the **advertised** input schema: host-safe (no `$ref`, no top-level combinator,
+//!   nullable as `"type": [T, "null"]`, opaque objects kept small);
+//! - the **exact** validation schema: the same arguments with the full spec schemas
+//!   (`$defs` for recursion) and the rules a host-safe schema cannot say (e.g. "dir or
+//!   template"); the server validates every call against it;
+//! - the **output** schema: structure only (no `required`, no enums, additional
+//!   properties allowed), advertised where the success body is an object.
+//!
+//! Alongside, the *plan* says where each argument goes on the wire, so the call path
+//! and the drift report read the mapping from one place.
+
+use super::table::{ArgRule, Route, ToolRow};
+use crate::Operation;
+use crate::spec::inventory::{self, deref};
+use serde_json::{Map, Value, json};
+
+/// Where one tool argument goes on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Location {
+    /// A path segment (percent-encoded by the generated client).
+    Path,
+    /// A query parameter.
+    Query,
+    /// A request header.
+    Header,
+    /// A field of the JSON body.
+    BodyField,
+    /// The whole JSON body.
+    Body,
+}
+
+/// One argument's destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The tool argument.
+    pub tool: String,
+    /// The spec's name for it (parameter or body field; empty for a whole body).
+    pub spec: String,
+    /// Where it goes.
+    pub location: Location,
+}
+
+/// How one operation is called from tool arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The operation.
+    pub operation: Operation,
+    /// Where each argument goes.
+    pub targets: Vec<Target>,
+    /// Whether the operation takes a JSON body (sent as `{}` when no field is given).
+    pub has_body: bool,
+    /// The HTTP method.
+    pub method: String,
+}
+
+/// Everything derived for one tool.
+#[derive(Debug, Clone)]
+pub struct Derived {
+    /// The advertised `inputSchema`.
+    pub input: Map<String, Value>,
+    /// The exact schema every call is validated against.
+    pub validation: Value,
+    /// The advertised `outputSchema`, when the success body is an object.
+    pub output: Option<Map<String, Value>>,
+    /// One plan per reachable operation.
+    pub plans: Vec<Plan>,
+}
+
+/// Why a row cannot be derived from the spec (a broken binding; the build or the
+/// drift report names it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("tool `{tool}`: {message}")]
+pub struct DeriveError {
+    /// The tool.
+    pub tool: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Path parameters must be one real segment: URL normalisation would turn `..` into
+/// a different route (`DELETE /workspaces/..` → `DELETE /`).
+fn path_guard() -> Value {
+    json!({ "minLength": 1, "not": { "enum": [".", ".."] } })
+}
+
+/// Header values cannot carry control characters.
+const HEADER_PATTERN: &str = "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f]*$";
+
+/// Derives the schemas and plans of `row` from `doc` (the spec that holds its operations).
+pub fn derive(doc: &Value, row: &ToolRow) -> Result<Derived, DeriveError> {
+    let fail = |message: String| DeriveError {
+        tool: row.name.to_string(),
+        message,
+    };
+    let ops = inventory::operations(doc);
+    let mut props = Map::new();
+    let mut exact = Map::new();
+    let mut required: Vec<String> = Vec::new();
+    let mut rules: Vec<Value> = Vec::new();
+    let mut defs = Map::new();
+    let mut plans = Vec::new();
+    let mut output = None;
+    let optional_by_route = match row.route {
+        Route::ByPresence { arg, .. } => Some(arg),
+        Route::One(_) => None,
+    };
+    let reachable = row.route.operations();
+    for op in &reachable {
+        let meta = ops
+            .iter()
+            .find(|o| o.id == op.operation_id())
+            .ok_or_else(|| {
+                fail(format!(
+                    "operation `{}` is not in the spec",
+                    op.operation_id()
+                ))
+            })?;
+        let node = doc
+            .pointer(&meta.pointer)
+            .ok_or_else(|| fail(format!("operation `{}` has no object", meta.id)))?;
+        let mut targets = Vec::new();
+        let params = parameters(doc, &meta.pointer, node);
+        for p in params {
+            let spec_name = str_of(p, "name");
+            let location = match str_of(p, "in").as_str() {
+                "path" => Location::Path,
+                "query" => Location::Query,
+                "header" => Location::Header,
+                other => {
+                    return Err(fail(format!(
+                        "parameter `{spec_name}` in `{other}` is not supported"
+                    )));
+                }
+            };
+            let (tool_name, fallback) = tool_name_for(row, &spec_name);
+            let mut adv = convert(
+                doc,
+                p.get("schema").unwrap_or(&Value::Null),
+                Mode::Advertised,
+                &mut Vec::new(),
+                &mut defs,
+            );
+            let mut val = convert(
+                doc,
+                p.get("schema").unwrap_or(&Value::Null),
+                Mode::Exact,
+                &mut Vec::new(),
+                &mut defs,
+            );
+            for s in [&mut adv, &mut val] {
+                if let Some(d) = p.get("description") {
+                    s["description"] = d.clone();
+                }
+                match location {
+                    Location::Path => merge(s, &path_guard()),
+                    Location::Header => s["pattern"] = json!(HEADER_PATTERN),
+                    _ => {}
+                }
+            }
+            let is_required = p.get("required").and_then(Value::as_bool).unwrap_or(false)
+                && !fallback
+                && optional_by_route != Some(tool_name.as_str());
+            add_arg(
+                &mut props,
+                &mut exact,
+                &mut required,
+                &tool_name,
+                adv,
+                val,
+                is_required,
+            );
+            targets.push(Target {
+                tool: tool_name,
+                spec: spec_name,
+                location,
+            });
+        }
+        let body = node.get("requestBody").map(|b| deref(doc, b));
+        if let Some(body) = body {
+            let schema_ref = body
+                .pointer("/content/application~1json/schema")
+                .ok_or_else(|| fail(format!("`{}` has a non-JSON request body", meta.id)))?;
+            let body_required = body
+                .get("required")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            match whole_body_arg(row) {
+                Some(name) => {
+                    let adv = advertised_arg(doc, row, name, schema_ref, &mut defs);
+                    let val = convert(doc, schema_ref, Mode::Exact, &mut Vec::new(), &mut defs);
+                    add_arg(
+                        &mut props,
+                        &mut exact,
+                        &mut required,
+                        name,
+                        adv,
+                        val,
+                        body_required,
+                    );
+                    targets.push(Target {
+                        tool: name.to_string(),
+                        spec: String::new(),
+                        location: Location::Body,
+                    });
+                }
+                None => {
+                    let schema = deref(doc, schema_ref);
+                    let body_req: Vec<String> = schema
+                        .get("required")
+                        .and_then(Value::as_array)
+                        .map(|r| {
+                            r.iter()
+                                .filter_map(Value::as_str)
+                                .map(String::from)
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    if let Some(fields) = schema.get("properties").and_then(Value::as_object) {
+                        for (field, field_schema) in fields {
+                            let (tool_name, _) = tool_name_for(row, field);
+                            let adv = advertised_arg(doc, row, &tool_name, field_schema, &mut defs);
+                            let val =
+                                convert(doc, field_schema, Mode::Exact, &mut Vec::new(), &mut defs);
+                            let req = body_req.contains(field);
+                            add_arg(
+                                &mut props,
+                                &mut exact,
+                                &mut required,
+                                &tool_name,
+                                adv,
+                                val,
+                                req,
+                            );
+                            targets.push(Target {
+                                tool: tool_name,
+                                spec: field.clone(),
+                                location: Location::BodyField,
+                            });
+                        }
+                    }
+                    for key in ["anyOf", "oneOf"] {
+                        if let Some(branches) = schema.get(key) {
+                            let renamed = rename_required(row, branches);
+                            rules.push(json!({ key: renamed }));
+                        }
+                    }
+                }
+            }
+        }
+        if output.is_none() {
+            output = output_schema(doc, node);
+        }
+        plans.push(Plan {
+            operation: *op,
+            targets,
+            has_body: body.is_some(),
+            method: meta.method.clone(),
+        });
+    }
+
+    let mut input = Map::new();
+    input.insert("type".into(), json!("object"));
+    input.insert("properties".into(), Value::Object(props));
+    if !required.is_empty() {
+        input.insert("required".into(), json!(required));
+    }
+    input.insert("additionalProperties".into(), json!(false));
+
+    let mut validation = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "properties": exact,
+        "additionalProperties": false,
+    });
+    if !required.is_empty() {
+        validation["required"] = json!(required);
+    }
+    match rules.len() {
+        0 => {}
+        1 => merge(&mut validation, &rules[0]),
+        _ => validation["allOf"] = json!(rules),
+    }
+    if !defs.is_empty() {
+        validation["$defs"] = Value::Object(defs);
+    }
+    Ok(Derived {
+        input,
+        validation,
+        output,
+        plans,
+    })
+}
+
+fn add_arg(
+    props: &mut Map<String, Value>,
+    exact: &mut Map<String, Value>,
+    required: &mut Vec<String>,
+    name: &str,
+    adv: Value,
+    val: Value,
+    is_required: bool,
+) {
+    if props.contains_key(name) {
+        return;
+    }
+    props.insert(name.to_string(), adv);
+    exact.insert(name.to_string(), val);
+    if is_required {
+        required.push(name.to_string());
+    }
+}
+
+fn parameters<'a>(doc: &'a Value, op_pointer: &str, node: &'a Value) -> Vec<&'a Value> {
+    // Path-item-level parameters apply to every operation under the path.
+    let item_pointer = op_pointer
+        .rsplit_once('/')
+        .map(|(p, _)| p)
+        .unwrap_or_default();
+    let shared = doc
+        .pointer(&format!("{item_pointer}/parameters"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten();
+    let own = node
+        .get("parameters")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten();
+    shared.chain(own).map(|p| deref(doc, p)).collect()
+}
+
+fn str_of(v: &Value, key: &str) -> String {
+    v.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The tool name for a spec name, and whether it falls back to `MOLECULE_ORG_ID`.
+pub fn tool_name_for(row: &ToolRow, spec_name: &str) -> (String, bool) {
+    for rule in row.args {
+        match *rule {
+            ArgRule::Rename { spec, tool } if spec == spec_name => {
+                return (tool.to_string(), false);
+            }
+            ArgRule::OrgIdFallback { spec, tool } if spec == spec_name => {
+                return (tool.to_string(), true);
+            }
+            _ => {}
+        }
+    }
+    (spec_name.to_string(), false)
+}
+
+fn whole_body_arg(row: &ToolRow) -> Option<&'static str> {
+    row.args.iter().find_map(|r| match r {
+        ArgRule::BodyAs(name) => Some(*name),
+        _ => None,
+    })
+}
+
+fn is_opaque(row: &ToolRow, tool_name: &str) -> bool {
+    row.args
+        .iter()
+        .any(|r| matches!(r, ArgRule::Opaque(n) if *n == tool_name))
+}
+
+fn advertised_arg(
+    doc: &Value,
+    row: &ToolRow,
+    tool_name: &str,
+    schema: &Value,
+    defs: &mut Map<String, Value>,
+) -> Value {
+    if is_opaque(row, tool_name) {
+        let description = schema
+            .get("description")
+            .or_else(|| deref(doc, schema).get("description"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        let mut s = json!({ "type": "object" });
+        if !description.is_null() {
+            s["description"] = description;
+        }
+        s
+    } else {
+        convert(doc, schema, Mode::Advertised, &mut Vec::new(), defs)
+    }
+}
+
+fn rename_required(row: &ToolRow, branches: &Value) -> Value {
+    let mut branches = branches.clone();
+    if let Some(list) = branches.as_array_mut() {
+        for branch in list {
+            if let Some(req) = branch.get_mut("required").and_then(Value::as_array_mut) {
+                for name in req.iter_mut() {
+                    if let Some(s) = name.as_str() {
+                        *name = json!(tool_name_for(row, s).0);
+                    }
+                }
+            }
+        }
+    }
+    branches
+}
+
+fn output_schema(doc: &Value, node: &Value) -> Option<Map<String, Value>> {
+    let responses = node.get("responses")?.as_object()?;
+    let (_, response) = responses.iter().find(|(k, _)| k.starts_with('2'))?;
+    let schema = deref(doc, response).pointer("/content/application~1json/schema")?;
+    let converted = convert(doc, schema, Mode::Output, &mut Vec::new(), &mut Map::new());
+    match converted.get("type") {
+        Some(Value::String(t)) if t == "object" => converted.as_object().cloned(),
+        _ => None,
+    }
+}
+
+/// How a spec schema is turned into a JSON Schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Host-safe: refs inlined (cycles cut to `{}`), no formats.
+    Advertised,
+    /// Exact: refs become `$defs`, every constraint kept.
+    Exact,
+    /// Structure only: refs inlined, no required/enum/limits, additional properties allowed.
+    Output,
+}
+
+const OPENAPI_ONLY: [&str; 6] = [
+    "example",
+    "xml",
+    "externalDocs",
+    "discriminator",
+    "nullable",
+    "format",
+];
+const POLICY: [&str; 10] = [
+    "required",
+    "enum",
+    "minimum",
+    "maximum",
+    "minLength",
+    "maxLength",
+    "minProperties",
+    "maxProperties",
+    "pattern",
+    "minItems",
+];
+
+/// Converts one OpenAPI 3.0 schema to JSON Schema 2020-12 in `mode`.
+fn convert(
+    doc: &Value,
+    schema: &Value,
+    mode: Mode,
+    stack: &mut Vec<String>,
+    defs: &mut Map<String, Value>,
+) -> Value {
+    let Some(obj) = schema.as_object() else {
+        return schema.clone();
+    };
+    if let Some(reference) = obj.get("$ref").and_then(Value::as_str) {
+        let name = reference.rsplit('/').next().unwrap_or_default().to_string();
+        let target = reference
+            .strip_prefix('#')
+            .and_then(|p| doc.pointer(p))
+            .unwrap_or(&Value::Null);
+        let mut out = match mode {
+            Mode::Exact => {
+                if !defs.contains_key(&name) {
+                    defs.insert(name.clone(), json!({}));
+                    let built = convert(doc, target, mode, stack, defs);
+                    defs.insert(name.clone(), built);
+                }
+                json!({ "$ref": format!("#/$defs/{name}") })
+            }
+            Mode::Advertised | Mode::Output => {
+                if stack.contains(&name) {
+                    json!({})
+                } else {
+                    stack.push(name);
+                    let built = convert(doc, target, mode, stack, defs);
+                    stack.pop();
+                    built
+                }
+            }
+        };
+        for (k, v) in obj {
+            if k != "$ref" && !OPENAPI_ONLY.contains(&k.as_str()) {
+                out[k] = v.clone();
+            }
+        }
+        return out;
+    }
+    let mut out = Map::new();
+    for (key, value) in obj {
+        if OPENAPI_ONLY.contains(&key.as_str())
+            || (mode == Mode::Output && POLICY.contains(&key.as_str()))
+        {
+            continue;
+        }
+        let converted = match key.as_str() {
+            "properties" => Value::Object(
+                value
+                    .as_object()
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| (k.clone(), convert(doc, v, mode, stack, defs)))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            ),
+            "items" | "not" => convert(doc, value, mode, stack, defs),
+            "additionalProperties" => match value {
+                Value::Bool(false) if mode == Mode::Output => continue,
+                Value::Object(_) => convert(doc, value, mode, stack, defs),
+                other => other.clone(),
+            },
+            "anyOf" | "oneOf" | "allOf" => Value::Array(
+                value
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|v| convert(doc, v, mode, stack, defs))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            ),
+            _ => value.clone(),
+        };
+        out.insert(key.clone(), converted);
+    }
+    if obj.get("nullable").and_then(Value::as_bool) == Some(true) {
+        if let Some(Value::String(t)) = out.get("type").cloned() {
+            out.insert("type".into(), json!([t, "null"]));
+        }
+        if let Some(Value::Array(values)) = out.get_mut("enum")
+            && !values.contains(&Value::Null)
+        {
+            values.push(Value::Null);
+        }
+    }
+    Value::Object(out)
+}
+
+fn merge(target: &mut Value, extra: &Value) {
+    if let (Some(t), Some(e)) = (target.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            t.insert(k.clone(), v.clone());
+        }
+    }
+}

@@ -1,0 +1,551 @@
+//! The tool table: one hand-written row per MCP tool, and the exhaustive binding of
+//! every generated operation to a tool (or a written reason to skip it).
+//!
+//! Everything else — input and output schemas, annotations, the read-only filter, the
+//! README tool table and the drift report — is derived from these rows and the
+//! patched spec.
+
+use crate::Operation;
+
+/// What calling a tool can do to the tenant. No default: every row decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reads only.
+    Read,
+    /// Creates or changes state; can be undone by another call.
+    Write,
+    /// Removes state or a credential; cannot be undone.
+    Destructive,
+}
+
+/// Tool groups (the spec tags, plus the control plane).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Toolset {
+    /// Workspace lifecycle.
+    Workspaces,
+    /// Workspace and org secrets.
+    Secrets,
+    /// Budgets and LLM billing mode.
+    Budget,
+    /// Config and org templates.
+    Templates,
+    /// Org and workspace tokens.
+    Tokens,
+    /// Org plugin allowlist.
+    Plugins,
+    /// Bundle export and import.
+    Bundles,
+    /// Events and approvals.
+    Audit,
+    /// Control-plane admin (CP token).
+    Orgs,
+}
+
+impl Toolset {
+    /// Every toolset, in table order.
+    pub const ALL: [Toolset; 9] = [
+        Toolset::Workspaces,
+        Toolset::Secrets,
+        Toolset::Budget,
+        Toolset::Templates,
+        Toolset::Tokens,
+        Toolset::Plugins,
+        Toolset::Bundles,
+        Toolset::Audit,
+        Toolset::Orgs,
+    ];
+
+    /// The name used in flags and docs (the spec tag).
+    pub fn name(self) -> &'static str {
+        match self {
+            Toolset::Workspaces => "workspaces",
+            Toolset::Secrets => "secrets",
+            Toolset::Budget => "budget",
+            Toolset::Templates => "templates",
+            Toolset::Tokens => "tokens",
+            Toolset::Plugins => "plugins",
+            Toolset::Bundles => "bundles",
+            Toolset::Audit => "audit",
+            Toolset::Orgs => "orgs",
+        }
+    }
+}
+
+/// Which operation a call goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// Always this operation.
+    One(Operation),
+    /// `present` when the argument `arg` is given, else `absent` (`list_org_events`).
+    ByPresence {
+        /// The deciding tool argument.
+        arg: &'static str,
+        /// Operation when it is given.
+        present: Operation,
+        /// Operation when it is not.
+        absent: Operation,
+    },
+}
+
+impl Route {
+    /// Every operation the route can reach.
+    pub fn operations(self) -> Vec<Operation> {
+        match self {
+            Route::One(op) => vec![op],
+            Route::ByPresence {
+                present, absent, ..
+            } => vec![absent, present],
+        }
+    }
+}
+
+/// How a spec name becomes a tool argument, where it is not the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgRule {
+    /// The spec parameter or body field `spec` is the tool argument `tool`.
+    Rename {
+        /// Name in the spec (`id`, `X-Confirm-Name`).
+        spec: &'static str,
+        /// Name in the tool (`workspace_id`, `confirm_name`).
+        tool: &'static str,
+    },
+    /// The whole request body is the tool argument of this name (`import_bundle`'s `bundle`).
+    BodyAs(&'static str),
+    /// The path parameter `spec`, exposed as `tool`, is optional: when omitted it is
+    /// `MOLECULE_ORG_ID`, and without either the call is refused before any request.
+    OrgIdFallback {
+        /// Name in the spec.
+        spec: &'static str,
+        /// Name in the tool.
+        tool: &'static str,
+    },
+    /// Advertised as a plain object (keeps `tools/list` small); still validated
+    /// against the full spec schema.
+    Opaque(&'static str),
+}
+
+/// One MCP tool.
+#[derive(Debug, Clone, Copy)]
+pub struct ToolRow {
+    /// MCP tool name (the TypeScript server's).
+    pub name: &'static str,
+    /// Human title.
+    pub title: &'static str,
+    /// What it does, the credential it needs, and any danger.
+    pub description: &'static str,
+    /// The bound operation(s).
+    pub route: Route,
+    /// Read, write or destructive.
+    pub access: Access,
+    /// Group.
+    pub toolset: Toolset,
+    /// Argument mappings where spec and tool names differ.
+    pub args: &'static [ArgRule],
+}
+
+const WS: ArgRule = ArgRule::Rename {
+    spec: "id",
+    tool: "workspace_id",
+};
+
+macro_rules! row {
+    ($name:literal, $title:literal, $access:ident, $set:ident, $route:expr, [$($arg:expr),*], $desc:literal) => {
+        ToolRow {
+            name: $name,
+            title: $title,
+            description: $desc,
+            route: $route,
+            access: Access::$access,
+            toolset: Toolset::$set,
+            args: &[$($arg),*],
+        }
+    };
+}
+
+use Operation as O;
+use Route::One;
+
+/// The table, grouped by toolset. `tools/list` follows this order.
+pub const TOOLS: &[ToolRow] = &[
+    // workspaces
+    row!(
+        "list_workspaces",
+        "List workspaces",
+        Read,
+        Workspaces,
+        One(O::ListWorkspaces),
+        [],
+        "List all workspaces of the org (removed ones excluded). Org API Key."
+    ),
+    row!(
+        "get_workspace",
+        "Get workspace",
+        Read,
+        Workspaces,
+        One(O::GetWorkspace),
+        [WS],
+        "Get one workspace by id. Org API Key."
+    ),
+    row!(
+        "provision_workspace",
+        "Provision workspace",
+        Write,
+        Workspaces,
+        One(O::ProvisionWorkspace),
+        [],
+        "Create a workspace; provisioning continues in the background. Org API Key."
+    ),
+    row!(
+        "deprovision_workspace",
+        "Deprovision workspace",
+        Destructive,
+        Workspaces,
+        One(O::DeprovisionWorkspace),
+        [
+            WS,
+            ArgRule::Rename {
+                spec: "X-Confirm-Name",
+                tool: "confirm_name"
+            }
+        ],
+        "DESTRUCTIVE: delete a workspace and stop its agent; cannot be undone. Org API Key."
+    ),
+    row!(
+        "restart_workspace",
+        "Restart workspace",
+        Write,
+        Workspaces,
+        One(O::RestartWorkspace),
+        [WS],
+        "Restart a workspace (re-provisions its container). Org API Key."
+    ),
+    row!(
+        "pause_workspace",
+        "Pause workspace",
+        Write,
+        Workspaces,
+        One(O::PauseWorkspace),
+        [WS],
+        "Pause a workspace (stops its container). Org API Key."
+    ),
+    row!(
+        "resume_workspace",
+        "Resume workspace",
+        Write,
+        Workspaces,
+        One(O::ResumeWorkspace),
+        [WS],
+        "Resume a paused workspace. Org API Key."
+    ),
+    // secrets
+    row!(
+        "set_workspace_secret",
+        "Set workspace secret",
+        Write,
+        Secrets,
+        One(O::SetWorkspaceSecret),
+        [WS],
+        "Create or overwrite a workspace secret; the workspace restarts. Org API Key."
+    ),
+    row!(
+        "list_workspace_secrets",
+        "List workspace secrets",
+        Read,
+        Secrets,
+        One(O::ListWorkspaceSecrets),
+        [WS],
+        "List a workspace's secret keys (values are never returned). Org API Key."
+    ),
+    row!(
+        "delete_workspace_secret",
+        "Delete workspace secret",
+        Destructive,
+        Secrets,
+        One(O::DeleteWorkspaceSecret),
+        [WS],
+        "Delete a workspace secret; the workspace restarts. Org API Key."
+    ),
+    row!(
+        "set_org_secret",
+        "Set org secret",
+        Write,
+        Secrets,
+        One(O::SetOrgSecret),
+        [],
+        "Create or overwrite an org-wide secret; affected workspaces restart. Org API Key."
+    ),
+    row!(
+        "list_org_secrets",
+        "List org secrets",
+        Read,
+        Secrets,
+        One(O::ListOrgSecrets),
+        [],
+        "List org-wide secret keys (values are never returned). Org API Key."
+    ),
+    row!(
+        "delete_org_secret",
+        "Delete org secret",
+        Destructive,
+        Secrets,
+        One(O::DeleteOrgSecret),
+        [],
+        "Delete an org-wide secret. Org API Key."
+    ),
+    // budget
+    row!(
+        "get_workspace_budget",
+        "Get workspace budget",
+        Read,
+        Budget,
+        One(O::GetWorkspaceBudget),
+        [WS],
+        "Get a workspace's spend limits and spend per period (USD cents). Org API Key."
+    ),
+    row!(
+        "set_workspace_budget",
+        "Set workspace budget",
+        Write,
+        Budget,
+        One(O::SetWorkspaceBudget),
+        [WS],
+        "Replace a workspace's spend limits (USD cents); periods left out are cleared. Give budget_limits or budget_limit. Org API Key."
+    ),
+    row!(
+        "get_llm_billing_mode",
+        "Get LLM billing mode",
+        Read,
+        Budget,
+        One(O::GetLlmBillingMode),
+        [WS],
+        "Get a workspace's resolved LLM billing mode and where it comes from. Org API Key."
+    ),
+    row!(
+        "set_llm_billing_mode",
+        "Set LLM billing mode",
+        Write,
+        Budget,
+        One(O::SetLlmBillingMode),
+        [WS],
+        "Set a workspace's LLM billing mode override; null clears it. Org API Key."
+    ),
+    // templates
+    row!(
+        "list_org_templates",
+        "List org templates",
+        Read,
+        Templates,
+        One(O::ListOrgTemplates),
+        [],
+        "List org templates available to create_org_from_template. Org API Key."
+    ),
+    row!(
+        "create_org_from_template",
+        "Create org from template",
+        Write,
+        Templates,
+        One(O::CreateOrgFromTemplate),
+        [ArgRule::Opaque("template")],
+        "Create an org's workspaces from an org template (dir or inline template). Org API Key."
+    ),
+    row!(
+        "list_templates",
+        "List templates",
+        Read,
+        Templates,
+        One(O::ListTemplates),
+        [],
+        "List workspace config templates. Org API Key."
+    ),
+    row!(
+        "import_template",
+        "Import template",
+        Write,
+        Templates,
+        One(O::ImportTemplate),
+        [],
+        "Create a workspace config template from files. Org API Key."
+    ),
+    // tokens
+    row!(
+        "mint_org_token",
+        "Mint org token",
+        Write,
+        Tokens,
+        One(O::MintOrgToken),
+        [],
+        "Mint an org API token: a root-equivalent credential for the tenant, shown once in this result. Org API Key."
+    ),
+    row!(
+        "list_org_tokens",
+        "List org tokens",
+        Read,
+        Tokens,
+        One(O::ListOrgTokens),
+        [],
+        "List live org API tokens (prefixes only). Org API Key."
+    ),
+    row!(
+        "revoke_org_token",
+        "Revoke org token",
+        Destructive,
+        Tokens,
+        One(O::RevokeOrgToken),
+        [],
+        "DESTRUCTIVE: revoke an org API token at once; cannot be undone. Org API Key."
+    ),
+    row!(
+        "mint_workspace_token",
+        "Mint workspace token",
+        Write,
+        Tokens,
+        One(O::MintWorkspaceToken),
+        [WS],
+        "Mint a workspace-scoped token, shown once in this result. Org API Key."
+    ),
+    // plugins
+    row!(
+        "get_org_plugin_allowlist",
+        "Get plugin allowlist",
+        Read,
+        Plugins,
+        One(O::GetOrgPluginAllowlist),
+        [ArgRule::OrgIdFallback {
+            spec: "id",
+            tool: "org_id"
+        }],
+        "Get the org plugin allowlist (empty = all allowed). Org API Key."
+    ),
+    row!(
+        "set_org_plugin_allowlist",
+        "Set plugin allowlist",
+        Write,
+        Plugins,
+        One(O::SetOrgPluginAllowlist),
+        [ArgRule::OrgIdFallback {
+            spec: "id",
+            tool: "org_id"
+        }],
+        "Replace the org plugin allowlist; an empty list allows all. Org API Key."
+    ),
+    // bundles
+    row!(
+        "export_bundle",
+        "Export bundle",
+        Read,
+        Bundles,
+        One(O::ExportBundle),
+        [WS],
+        "Export a workspace and its sub-workspaces as a bundle. Org API Key."
+    ),
+    row!(
+        "import_bundle",
+        "Import bundle",
+        Write,
+        Bundles,
+        One(O::ImportBundle),
+        [ArgRule::BodyAs("bundle"), ArgRule::Opaque("bundle")],
+        "Create workspaces from a bundle (as export_bundle returns). Org API Key."
+    ),
+    // audit
+    row!(
+        "list_org_events",
+        "List events",
+        Read,
+        Audit,
+        Route::ByPresence {
+            arg: "workspace_id",
+            present: O::ListWorkspaceEvents,
+            absent: O::ListEvents
+        },
+        [ArgRule::Rename {
+            spec: "workspaceId",
+            tool: "workspace_id"
+        }],
+        "List recent events, newest first, for the org or one workspace. Org API Key."
+    ),
+    row!(
+        "list_pending_approvals",
+        "List pending approvals",
+        Read,
+        Audit,
+        One(O::ListPendingApprovals),
+        [],
+        "List pending approval requests, newest first. Org API Key."
+    ),
+    // control plane
+    row!(
+        "list_orgs",
+        "List orgs (CP)",
+        Read,
+        Orgs,
+        One(O::ListOrgs),
+        [],
+        "List orgs on the control plane. Needs CP_ADMIN_API_TOKEN, not the Org API Key."
+    ),
+    row!(
+        "get_org",
+        "Get org (CP)",
+        Read,
+        Orgs,
+        One(O::GetOrg),
+        [],
+        "Get one org by slug from the control plane. Needs CP_ADMIN_API_TOKEN."
+    ),
+];
+
+/// What the table decided for one operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binding {
+    /// Served by the tool of this name.
+    Tool(&'static str),
+    /// Deliberately not served, with the reason.
+    Skipped(&'static str),
+}
+
+/// The binding of every operation. Exhaustive with no wildcard arm: an operation
+/// added to the spec does not compile until someone binds or skips it here.
+pub fn binding(op: Operation) -> Binding {
+    use Binding::Tool;
+    match op {
+        O::ListWorkspaces => Tool("list_workspaces"),
+        O::ProvisionWorkspace => Tool("provision_workspace"),
+        O::GetWorkspace => Tool("get_workspace"),
+        O::DeprovisionWorkspace => Tool("deprovision_workspace"),
+        O::RestartWorkspace => Tool("restart_workspace"),
+        O::PauseWorkspace => Tool("pause_workspace"),
+        O::ResumeWorkspace => Tool("resume_workspace"),
+        O::ListWorkspaceSecrets => Tool("list_workspace_secrets"),
+        O::SetWorkspaceSecret => Tool("set_workspace_secret"),
+        O::DeleteWorkspaceSecret => Tool("delete_workspace_secret"),
+        O::ListOrgSecrets => Tool("list_org_secrets"),
+        O::SetOrgSecret => Tool("set_org_secret"),
+        O::DeleteOrgSecret => Tool("delete_org_secret"),
+        O::GetWorkspaceBudget => Tool("get_workspace_budget"),
+        O::SetWorkspaceBudget => Tool("set_workspace_budget"),
+        O::GetLlmBillingMode => Tool("get_llm_billing_mode"),
+        O::SetLlmBillingMode => Tool("set_llm_billing_mode"),
+        O::ListOrgTemplates => Tool("list_org_templates"),
+        O::CreateOrgFromTemplate => Tool("create_org_from_template"),
+        O::ListTemplates => Tool("list_templates"),
+        O::ImportTemplate => Tool("import_template"),
+        O::ListOrgTokens => Tool("list_org_tokens"),
+        O::MintOrgToken => Tool("mint_org_token"),
+        O::RevokeOrgToken => Tool("revoke_org_token"),
+        O::MintWorkspaceToken => Tool("mint_workspace_token"),
+        O::GetOrgPluginAllowlist => Tool("get_org_plugin_allowlist"),
+        O::SetOrgPluginAllowlist => Tool("set_org_plugin_allowlist"),
+        O::ExportBundle => Tool("export_bundle"),
+        O::ImportBundle => Tool("import_bundle"),
+        O::ListEvents => Tool("list_org_events"),
+        O::ListWorkspaceEvents => Tool("list_org_events"),
+        O::ListPendingApprovals => Tool("list_pending_approvals"),
+        O::ListOrgs => Tool("list_orgs"),
+        O::GetOrg => Tool("get_org"),
+    }
+}
+
+/// The row of the tool called `name`.
+pub fn find(name: &str) -> Option<&'static ToolRow> {
+    TOOLS.iter().find(|t| t.name == name)
+}
