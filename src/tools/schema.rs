@@ -152,8 +152,12 @@ pub fn derive(doc: &Value, row: &ToolRow) -> Result<Derived, DeriveError> {
                 &mut defs,
             );
             for s in [&mut adv, &mut val] {
-                if let Some(d) = p.get("description") {
-                    s["description"] = d.clone();
+                if let Some(d) = p.get("description").and_then(Value::as_str) {
+                    s["description"] = if fallback {
+                        json!(format!("{d} Defaults to MOLECULE_ORG_ID."))
+                    } else {
+                        json!(d)
+                    };
                 }
                 match location {
                     Location::Path => merge(s, &path_guard()),

@@ -1,0 +1,102 @@
+//! Shared helpers: a loopback mock tenant (wiremock) and an engine pointed at it.
+
+use molecule_mcp::call::Engine;
+use molecule_mcp::config::Config;
+use molecule_mcp::error::ToolError;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::time::Duration;
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+pub const KEY: &str = "sk-org-test-0123456789";
+pub const ORG_ID: &str = "org-1111";
+pub const CP_TOKEN: &str = "cp-admin-test-9876";
+
+/// A configuration with every variable the TypeScript server reads.
+pub fn config(vars: &[(&str, &str)]) -> Config {
+    let map: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::from_lookup(|k| map.get(k).cloned()).expect("valid test config")
+}
+
+/// Tenant and CP both at `uri`, fully credentialed.
+pub fn full_config(uri: &str) -> Config {
+    config(&[
+        ("MOLECULE_API_URL", uri),
+        ("MOLECULE_ORG_API_KEY", KEY),
+        ("MOLECULE_ORG_ID", ORG_ID),
+        ("MOLECULE_CP_URL", uri),
+        ("CP_ADMIN_API_TOKEN", CP_TOKEN),
+    ])
+}
+
+pub fn engine(config: Config) -> Engine {
+    Engine::new(config, Duration::from_secs(10)).expect("engine starts")
+}
+
+/// A mock tenant answering every request with `status` and `body`.
+pub async fn tenant(status: u16, body: Value) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(status).set_body_json(body))
+        .mount(&server)
+        .await;
+    server
+}
+
+pub async fn ok_tenant() -> MockServer {
+    tenant(200, json!({ "ok": true })).await
+}
+
+pub async fn call(engine: &Engine, tool: &str, args: Value) -> Result<Value, ToolError> {
+    let entry = engine
+        .catalog()
+        .get(tool)
+        .unwrap_or_else(|| panic!("no tool {tool}"));
+    let Value::Object(args) = args else {
+        panic!("args must be an object")
+    };
+    engine.call(entry, args).await
+}
+
+/// The one request the mock received (fails if there were more or none).
+pub async fn only_request(server: &MockServer) -> wiremock::Request {
+    let mut requests = server.received_requests().await.expect("recording on");
+    assert_eq!(
+        requests.len(),
+        1,
+        "expected exactly one request, got {}",
+        requests.len()
+    );
+    requests.remove(0)
+}
+
+/// The raw path and query as they went over the wire.
+pub fn raw_target(request: &wiremock::Request) -> String {
+    match request.url.query() {
+        Some(q) => format!("{}?{}", request.url.path(), q),
+        None => request.url.path().to_string(),
+    }
+}
+
+pub fn header<'a>(request: &'a wiremock::Request, name: &str) -> Option<&'a str> {
+    request.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+pub fn body_json(request: &wiremock::Request) -> Option<Value> {
+    if request.body.is_empty() {
+        None
+    } else {
+        Some(serde_json::from_slice(&request.body).expect("request body is JSON"))
+    }
+}
+
+pub fn error_code(result: &Result<Value, ToolError>) -> String {
+    match result {
+        Ok(v) => panic!("expected an error, got {v}"),
+        Err(e) => e.code(),
+    }
+}

@@ -1,0 +1,214 @@
+//! The real binary over stdio: driven by rmcp's client, and by raw JSON-RPC lines to
+//! prove stdout carries nothing but protocol messages.
+
+use crate::common::*;
+use rmcp::ServiceExt;
+use rmcp::model::CallToolRequestParams;
+use rmcp::transport::TokioChildProcess;
+use serde_json::{Value, json};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+const BIN: &str = env!("CARGO_BIN_EXE_molecule-mcp");
+
+fn command(tenant_uri: &str) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.env_clear()
+        .env("MOLECULE_API_URL", tenant_uri)
+        .env("MOLECULE_ORG_API_KEY", KEY)
+        .env("MOLECULE_ORG_ID", ORG_ID)
+        .env("RUST_LOG", "trace");
+    cmd
+}
+
+fn args(v: Value) -> serde_json::Map<String, Value> {
+    v.as_object().unwrap().clone()
+}
+
+#[tokio::test]
+async fn an_mcp_client_lists_and_calls_tools_through_the_real_binary() {
+    let server = tenant(200, json!([{ "id": "w1", "name": "alpha" }])).await;
+    let (transport, _stderr) = TokioChildProcess::builder(command(&server.uri()))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = ().serve(transport).await.expect("initialize");
+    let info = client.peer_info().expect("server info");
+    assert_eq!(
+        info.server_info.as_ref().map(|s| s.name.as_str()),
+        Some("molecule-mcp")
+    );
+
+    let tools = client.list_all_tools().await.unwrap();
+    assert_eq!(tools.len(), 33);
+    let deprovision = tools
+        .iter()
+        .find(|t| t.name == "deprovision_workspace")
+        .unwrap();
+    assert_eq!(
+        deprovision.annotations.as_ref().unwrap().destructive_hint,
+        Some(true)
+    );
+
+    let result = client
+        .call_tool(CallToolRequestParams::new("list_workspaces"))
+        .await
+        .unwrap();
+    assert_eq!(result.is_error, Some(false));
+    let text = result.content[0].as_text().unwrap().text.clone();
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap(),
+        json!([{ "id": "w1", "name": "alpha" }])
+    );
+    assert!(
+        result.structured_content.is_none(),
+        "arrays are not structured content"
+    );
+
+    let bad = client
+        .call_tool(
+            CallToolRequestParams::new("set_llm_billing_mode")
+                .with_arguments(args(json!({ "workspace_id": "w", "mode": "free" }))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(bad.is_error, Some(true));
+    let envelope: Value = serde_json::from_str(&bad.content[0].as_text().unwrap().text).unwrap();
+    assert_eq!(envelope["error"], "INVALID_ARGUMENTS");
+
+    let unknown = client
+        .call_tool(CallToolRequestParams::new("chat_with_agent"))
+        .await;
+    assert!(unknown.is_err(), "an unknown tool is a protocol error");
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn stdout_carries_only_json_rpc_even_after_errors_and_garbage_input() {
+    let server = tenant(500, json!({ "error": "query failed" })).await;
+    let mut child = command(&server.uri())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let stderr = child.stderr.take().unwrap();
+    let stderr_task = tokio::spawn(async move {
+        let mut text = String::new();
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    });
+    let input = [
+        json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}).to_string(),
+        json!({"jsonrpc":"2.0","method":"notifications/initialized"}).to_string(),
+        json!({"jsonrpc":"2.0","id":2,"method":"tools/list"}).to_string(),
+        "this line is not JSON at all".to_string(),
+        json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"list_workspaces","arguments":{}}}).to_string(),
+        json!({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"set_org_secret","arguments":{"key":"K","value":"sv-super-secret"}}}).to_string(),
+    ];
+    for line in &input {
+        stdin.write_all(line.as_bytes()).await.unwrap();
+        stdin.write_all(b"\n").await.unwrap();
+    }
+    stdin.flush().await.unwrap();
+
+    let mut responses = std::collections::BTreeMap::new();
+    let mut all_lines = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while responses.len() < 4 {
+            let Some(line) = stdout.next_line().await.unwrap() else {
+                break;
+            };
+            let message: Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
+            assert_eq!(message["jsonrpc"], "2.0", "{line}");
+            if let Some(id) = message.get("id").and_then(Value::as_i64) {
+                responses.insert(id, message.clone());
+            }
+            all_lines.push(line);
+        }
+    })
+    .await
+    .expect("answers within 20s");
+    assert_eq!(responses.keys().copied().collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert_eq!(
+        responses[&2]["result"]["tools"].as_array().unwrap().len(),
+        33
+    );
+    let failed = &responses[&3]["result"];
+    assert_eq!(failed["isError"], true);
+    let envelope: Value =
+        serde_json::from_str(failed["content"][0]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        envelope,
+        json!({ "error": "HTTP 500", "detail": "{\"error\":\"query failed\"}", "status": 500 })
+    );
+
+    drop(stdin);
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("exits after stdin closes")
+        .unwrap();
+    assert!(status.success(), "exit status {status}");
+    let stderr = stderr_task.await.unwrap();
+    for secret in [KEY, "sv-super-secret"] {
+        assert!(
+            !stderr.contains(secret),
+            "stderr leaks a secret at RUST_LOG=trace"
+        );
+        assert!(
+            !all_lines.iter().any(|l| l.contains(secret)),
+            "stdout leaks a secret"
+        );
+    }
+}
+
+#[tokio::test]
+async fn another_mode_stops_at_start_up_with_a_clear_message() {
+    let output = tokio::process::Command::new(BIN)
+        .env_clear()
+        .env("MOLECULE_MCP_MODE", "legacy")
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("serves the management registry only"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn the_call_subcommand_prints_the_result_and_exits_1_on_an_error_result() {
+    let server = tenant(200, json!({ "tokens": [], "count": 0 })).await;
+    let output = command(&server.uri())
+        .args(["call", "list_org_tokens"])
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(
+        serde_json::from_slice::<Value>(&output.stdout).unwrap(),
+        json!({ "tokens": [], "count": 0 })
+    );
+    let output = command(&server.uri())
+        .args(["call", "get_workspace", "--args", "{}"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()["error"],
+        "INVALID_ARGUMENTS"
+    );
+}
