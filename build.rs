@@ -70,6 +70,11 @@ fn main() -> Result<()> {
     generate(&transport_view(&cp)?, &out.join("cp_client.rs"), "cp-admin")?;
     std::fs::write(out.join("operations.rs"), operations_source(&all_ops)?)
         .context("writing operations.rs")?;
+    std::fs::write(
+        out.join("overrides_embedded.rs"),
+        embedded_overrides(&overrides, &root)?,
+    )
+    .context("writing overrides_embedded.rs")?;
     Ok(())
 }
 
@@ -212,6 +217,23 @@ fn find_panicking_operation(view: &Value) -> Option<String> {
                 .is_err()
                 .then(|| format!("{} ({} {})", op.id, op.method, op.path))
         })
+}
+
+/// The override files, embedded so that `molecule-mcp drift` works without the repo.
+fn embedded_overrides(overrides: &[spec::overrides::Override], root: &Path) -> Result<String> {
+    let mut s = String::from(
+        "/// `(file name, text)` of every override, in application order.\npub const OVERRIDES: &[(&str, &str)] = &[\n",
+    );
+    for ov in overrides {
+        let path = root.join("overrides").join(&ov.file);
+        s += &format!(
+            "    ({:?}, include_str!({:?})),\n",
+            ov.file,
+            path.display().to_string()
+        );
+    }
+    s += "];\n";
+    Ok(s)
 }
 
 fn pascal(snake: &str) -> String {

@@ -61,8 +61,32 @@ impl Engine {
         &self.catalog
     }
 
-    /// Calls the tool `entry` with `args`.
+    /// Calls the tool `entry` with `args`. A panic anywhere in the call becomes an
+    /// `INTERNAL_ERROR` result; the server keeps serving.
     pub async fn call(&self, entry: &Entry, args: Map<String, Value>) -> Result<Value, ToolError> {
+        use futures::FutureExt;
+        std::panic::AssertUnwindSafe(self.call_inner(entry, args))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(tool = entry.row.name, "tool call panicked: {message}");
+                Err(ToolError::Internal(format!(
+                    "the `{}` call failed unexpectedly: {message}",
+                    entry.row.name
+                )))
+            })
+    }
+
+    async fn call_inner(
+        &self,
+        entry: &Entry,
+        args: Map<String, Value>,
+    ) -> Result<Value, ToolError> {
         let args = Value::Object(args);
         validate(entry, &args)?;
         let op = route(entry, &args);

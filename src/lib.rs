@@ -8,6 +8,7 @@
 pub mod call;
 pub mod client;
 pub mod config;
+pub mod drift;
 pub mod error;
 pub mod server;
 pub mod spec;

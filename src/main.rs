@@ -9,6 +9,7 @@ use molecule_mcp::config::Config;
 use molecule_mcp::server::{McpServer, to_call_result};
 use molecule_mcp::tools::doc;
 use rmcp::ServiceExt;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -30,6 +31,30 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Json)]
         format: Format,
     },
+    /// Report what a spec change means for this server (overrides, operations, tools).
+    ///
+    /// Exit 0 when nothing reaches --fail-on, 1 when something does, 2 on a usage or
+    /// input error.
+    Drift {
+        /// Candidate management spec (default: the vendored spec, a self-check).
+        #[arg(long)]
+        spec: Option<PathBuf>,
+        /// Candidate control-plane spec (default: the vendored one).
+        #[arg(long)]
+        cp_spec: Option<PathBuf>,
+        /// Read overrides from this folder instead of the ones built in.
+        #[arg(long)]
+        overrides: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = DriftFormat::Text)]
+        format: DriftFormat,
+        /// What makes the command exit 1.
+        #[arg(long, value_enum, default_value_t = FailOn::Conflict)]
+        fail_on: FailOn,
+        /// Write the report here instead of stdout.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// Call one tool and print its result JSON; exit 1 on an error result.
     Call {
         /// The tool name.
@@ -44,6 +69,22 @@ enum Command {
 enum Format {
     Json,
     Markdown,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum DriftFormat {
+    Text,
+    Markdown,
+    Json,
+    Github,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FailOn {
+    Conflict,
+    Breaking,
+    Any,
+    Never,
 }
 
 fn main() -> ExitCode {
@@ -63,6 +104,24 @@ fn run() -> Result<ExitCode> {
         .with_ansi(false)
         .with_env_filter(log_filter())
         .init();
+    if let Some(Command::Drift {
+        spec,
+        cp_spec,
+        overrides,
+        format,
+        fail_on,
+        output,
+    }) = &cli.command
+    {
+        return drift(
+            spec.as_deref(),
+            cp_spec.as_deref(),
+            overrides.as_deref(),
+            *format,
+            *fail_on,
+            output.as_deref(),
+        );
+    }
     let config = Config::from_env()?;
     let engine = Arc::new(
         Engine::new(config, molecule_mcp::client::REQUEST_TIMEOUT)
@@ -84,6 +143,7 @@ fn run() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Call { tool, args } => runtime.block_on(call_once(&engine, &tool, &args)),
+        Command::Drift { .. } => Ok(ExitCode::from(2)),
     }
 }
 
@@ -96,6 +156,45 @@ fn log_filter() -> tracing_subscriber::EnvFilter {
         Ok(cap) => filter.add_directive(cap),
         Err(_) => filter,
     }
+}
+
+fn drift(
+    spec: Option<&Path>,
+    cp_spec: Option<&Path>,
+    overrides: Option<&Path>,
+    format: DriftFormat,
+    fail_on: FailOn,
+    output: Option<&Path>,
+) -> Result<ExitCode> {
+    use molecule_mcp::drift::{self, render};
+    let inputs = drift::load_inputs(spec, cp_spec, overrides)?;
+    let report = drift::run(&inputs);
+    let text = render::render(
+        &report,
+        match format {
+            DriftFormat::Text => render::Format::Text,
+            DriftFormat::Markdown => render::Format::Markdown,
+            DriftFormat::Json => render::Format::Json,
+            DriftFormat::Github => render::Format::Github,
+        },
+    );
+    match output {
+        Some(path) => {
+            std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => print!("{text}"),
+    }
+    let level = match fail_on {
+        FailOn::Conflict => drift::FailOn::Conflict,
+        FailOn::Breaking => drift::FailOn::Breaking,
+        FailOn::Any => drift::FailOn::Any,
+        FailOn::Never => drift::FailOn::Never,
+    };
+    Ok(if report.fails(level) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 async fn serve(engine: Arc<Engine>) -> Result<ExitCode> {

@@ -1,0 +1,501 @@
+//! Structural comparison of two OpenAPI documents, operation by operation, with each
+//! change classified breaking or not for a client of this server.
+
+use crate::spec::inventory::{self, Operation};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One difference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Stable kind, e.g. `required_field_added`.
+    pub kind: &'static str,
+    /// Whether it can break a caller built against the old shape.
+    pub breaking: bool,
+    /// Where: a logical JSON pointer inside the operation or tool.
+    pub pointer: String,
+    /// What changed, for people.
+    pub detail: String,
+}
+
+/// Which side of the wire a schema describes: requests get stricter, responses looser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Sent by this server.
+    Request,
+    /// Received by this server.
+    Response,
+}
+
+/// The key operations are matched by: method plus path with parameter names erased.
+pub fn match_key(op: &Operation) -> String {
+    let mut normalized = String::new();
+    let mut in_param = false;
+    for c in op.path.chars() {
+        match c {
+            '{' => {
+                in_param = true;
+                normalized.push_str("{}");
+            }
+            '}' => in_param = false,
+            _ if in_param => {}
+            _ => normalized.push(c),
+        }
+    }
+    format!("{} {}", op.method, normalized)
+}
+
+/// Compares one operation of `old_doc` with its match in `new_doc`.
+pub fn diff_operation(
+    old_doc: &Value,
+    old: &Operation,
+    new_doc: &Value,
+    new: &Operation,
+) -> Vec<Change> {
+    let mut out = Vec::new();
+    let (Some(o), Some(n)) = (old_doc.pointer(&old.pointer), new_doc.pointer(&new.pointer)) else {
+        return out;
+    };
+    if old.id != new.id {
+        out.push(Change {
+            kind: "operation_id_changed",
+            breaking: true,
+            pointer: "/operationId".into(),
+            detail: format!(
+                "`{}` is now `{}`: the generated method and the tool binding are keyed on it",
+                old.id, new.id
+            ),
+        });
+    }
+    if old.path != new.path {
+        out.push(Change {
+            kind: "path_changed",
+            breaking: true,
+            pointer: "/path".into(),
+            detail: format!("`{}` is now `{}`", old.path, new.path),
+        });
+    }
+    if old.tag != new.tag {
+        out.push(Change {
+            kind: "tag_changed",
+            breaking: false,
+            pointer: "/tags".into(),
+            detail: format!("`{}` is now `{}`", old.tag, new.tag),
+        });
+    }
+    diff_parameters(old_doc, o, &old.pointer, new_doc, n, &new.pointer, &mut out);
+    diff_body(old_doc, o, new_doc, n, &mut out);
+    if old.success_status != new.success_status {
+        out.push(Change {
+            kind: "success_status_changed",
+            breaking: true,
+            pointer: "/responses".into(),
+            detail: format!(
+                "success status {} is now {}",
+                old.success_status, new.success_status
+            ),
+        });
+    }
+    let old_resp = success_schema(old_doc, o);
+    let new_resp = success_schema(new_doc, n);
+    match (old_resp, new_resp) {
+        (Some(a), Some(b)) => {
+            let mut ctx = SchemaDiff::new(old_doc, new_doc, Direction::Response);
+            ctx.diff(a, b, "/response".into(), &mut out);
+        }
+        (Some(_), None) => out.push(Change {
+            kind: "response_body_removed",
+            breaking: true,
+            pointer: "/response".into(),
+            detail: "the success response no longer has a JSON body".into(),
+        }),
+        (None, Some(_)) => out.push(Change {
+            kind: "response_body_added",
+            breaking: false,
+            pointer: "/response".into(),
+            detail: "the success response now has a JSON body".into(),
+        }),
+        (None, None) => {}
+    }
+    out
+}
+
+fn params_of<'a>(
+    doc: &'a Value,
+    op_pointer: &str,
+    node: &'a Value,
+) -> BTreeMap<(String, String), &'a Value> {
+    let item = op_pointer
+        .rsplit_once('/')
+        .map(|(p, _)| p)
+        .unwrap_or_default();
+    let shared = doc
+        .pointer(&format!("{item}/parameters"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten();
+    let own = node
+        .get("parameters")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten();
+    shared
+        .chain(own)
+        .map(|p| inventory::deref(doc, p))
+        .map(|p| {
+            let key = (
+                p.get("in")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                p.get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+            (key, p)
+        })
+        .collect()
+}
+
+fn is_required(p: &Value) -> bool {
+    p.get("required").and_then(Value::as_bool).unwrap_or(false)
+}
+
+fn diff_parameters(
+    old_doc: &Value,
+    o: &Value,
+    old_ptr: &str,
+    new_doc: &Value,
+    n: &Value,
+    new_ptr: &str,
+    out: &mut Vec<Change>,
+) {
+    let old = params_of(old_doc, old_ptr, o);
+    let new = params_of(new_doc, new_ptr, n);
+    for ((loc, name), p) in &old {
+        let pointer = format!("/parameters/{loc}/{name}");
+        match new.get(&(loc.clone(), name.clone())) {
+            None => out.push(Change {
+                kind: "parameter_removed",
+                breaking: true,
+                pointer,
+                detail: format!("{loc} parameter `{name}` was removed or renamed"),
+            }),
+            Some(q) => {
+                if !is_required(p) && is_required(q) {
+                    out.push(Change {
+                        kind: "parameter_now_required",
+                        breaking: true,
+                        pointer: pointer.clone(),
+                        detail: format!("{loc} parameter `{name}` became required"),
+                    });
+                }
+                if let (Some(a), Some(b)) = (p.get("schema"), q.get("schema")) {
+                    SchemaDiff::new(old_doc, new_doc, Direction::Request).diff(a, b, pointer, out);
+                }
+            }
+        }
+    }
+    for ((loc, name), q) in &new {
+        if !old.contains_key(&(loc.clone(), name.clone())) {
+            let required = is_required(q);
+            out.push(Change {
+                kind: if required {
+                    "required_parameter_added"
+                } else {
+                    "parameter_added"
+                },
+                breaking: required,
+                pointer: format!("/parameters/{loc}/{name}"),
+                detail: format!(
+                    "new {} {loc} parameter `{name}`",
+                    if required { "required" } else { "optional" }
+                ),
+            });
+        }
+    }
+}
+
+fn body_schema<'a>(doc: &'a Value, node: &'a Value) -> Option<&'a Value> {
+    let body = inventory::deref(doc, node.get("requestBody")?);
+    body.pointer("/content/application~1json/schema")
+}
+
+fn diff_body(old_doc: &Value, o: &Value, new_doc: &Value, n: &Value, out: &mut Vec<Change>) {
+    match (body_schema(old_doc, o), body_schema(new_doc, n)) {
+        (Some(a), Some(b)) => SchemaDiff::new(old_doc, new_doc, Direction::Request).diff(
+            a,
+            b,
+            "/requestBody".into(),
+            out,
+        ),
+        (Some(_), None) => out.push(Change {
+            kind: "request_body_removed",
+            breaking: true,
+            pointer: "/requestBody".into(),
+            detail: "the operation no longer takes a JSON body".into(),
+        }),
+        (None, Some(_)) => out.push(Change {
+            kind: "request_body_added",
+            breaking: true,
+            pointer: "/requestBody".into(),
+            detail: "the operation now takes a JSON body".into(),
+        }),
+        (None, None) => {}
+    }
+}
+
+fn success_schema<'a>(doc: &'a Value, node: &'a Value) -> Option<&'a Value> {
+    let responses = node.get("responses")?.as_object()?;
+    let (_, response) = responses.iter().find(|(k, _)| k.starts_with('2'))?;
+    inventory::deref(doc, response).pointer("/content/application~1json/schema")
+}
+
+/// A recursive schema comparison over two documents (refs followed, cycles cut).
+pub struct SchemaDiff<'a> {
+    old_doc: &'a Value,
+    new_doc: &'a Value,
+    direction: Direction,
+    visiting: BTreeSet<(String, String)>,
+}
+
+/// Constraints whose tightening breaks a request.
+const CONSTRAINTS: [&str; 10] = [
+    "minimum",
+    "maximum",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "minProperties",
+    "maxProperties",
+    "pattern",
+    "multipleOf",
+];
+
+impl<'a> SchemaDiff<'a> {
+    /// A comparison of schemas of `old_doc` with schemas of `new_doc`.
+    pub fn new(old_doc: &'a Value, new_doc: &'a Value, direction: Direction) -> Self {
+        SchemaDiff {
+            old_doc,
+            new_doc,
+            direction,
+            visiting: BTreeSet::new(),
+        }
+    }
+
+    fn resolve(doc: &'a Value, mut schema: &'a Value) -> (&'a Value, String) {
+        let mut name = String::new();
+        for _ in 0..16 {
+            match schema.get("$ref").and_then(Value::as_str) {
+                Some(r) => {
+                    name = r.to_string();
+                    schema = r
+                        .strip_prefix('#')
+                        .and_then(|p| doc.pointer(p))
+                        .unwrap_or(&Value::Null);
+                }
+                None => break,
+            }
+        }
+        (schema, name)
+    }
+
+    /// Appends the differences between `old` and `new` found at `pointer`.
+    pub fn diff(&mut self, old: &'a Value, new: &'a Value, pointer: String, out: &mut Vec<Change>) {
+        let (o, oref) = Self::resolve(self.old_doc, old);
+        let (n, nref) = Self::resolve(self.new_doc, new);
+        let pair = (oref.clone(), nref.clone());
+        if !oref.is_empty() && !self.visiting.insert(pair.clone()) {
+            return;
+        }
+        self.diff_resolved(o, n, &pointer, out);
+        if !oref.is_empty() {
+            self.visiting.remove(&pair);
+        }
+    }
+
+    fn diff_resolved(&mut self, o: &'a Value, n: &'a Value, pointer: &str, out: &mut Vec<Change>) {
+        let request = self.direction == Direction::Request;
+        let mut push = |kind: &'static str, breaking: bool, detail: String| {
+            out.push(Change {
+                kind,
+                breaking,
+                pointer: pointer.to_string(),
+                detail,
+            });
+        };
+        let (ot, onull) = type_of(o);
+        let (nt, nnull) = type_of(n);
+        if ot != nt && !(ot.is_empty() && nt.is_empty()) {
+            push(
+                "type_changed",
+                true,
+                format!("type `{}` is now `{}`", show(&ot), show(&nt)),
+            );
+        }
+        if onull && !nnull {
+            push("nullable_removed", true, "null is no longer allowed".into());
+        } else if !onull && nnull {
+            push("nullable_added", !request, "null is now allowed".into());
+        }
+        let oe = enum_of(o);
+        let ne = enum_of(n);
+        if let (Some(oe), Some(ne)) = (&oe, &ne) {
+            for v in oe.iter().filter(|v| !ne.contains(v)) {
+                push(
+                    "enum_value_removed",
+                    true,
+                    format!("enum value {v} was removed"),
+                );
+            }
+            for v in ne.iter().filter(|v| !oe.contains(v)) {
+                push(
+                    "enum_value_added",
+                    false,
+                    format!("enum value {v} was added"),
+                );
+            }
+        } else if oe.is_none() && ne.is_some() {
+            push(
+                "enum_added",
+                request,
+                "values are now restricted to an enum".into(),
+            );
+        }
+        if o.get("description") != n.get("description") && o.get("description").is_some() {
+            push("description_changed", false, "description changed".into());
+        }
+        for c in CONSTRAINTS {
+            match (o.get(c), n.get(c)) {
+                (a, b) if a == b => {}
+                (_, Some(b)) => push("constraint_changed", request, format!("`{c}` is now {b}")),
+                (Some(a), None) => push(
+                    "constraint_removed",
+                    false,
+                    format!("`{c}` {a} was removed"),
+                ),
+                (None, None) => {}
+            }
+        }
+        if request
+            && o.get("additionalProperties") != Some(&Value::Bool(false))
+            && n.get("additionalProperties") == Some(&Value::Bool(false))
+        {
+            push(
+                "additional_properties_closed",
+                true,
+                "unknown fields are now refused".into(),
+            );
+        }
+        let op = o.get("properties").and_then(Value::as_object);
+        let np = n.get("properties").and_then(Value::as_object);
+        let oreq = required_of(o);
+        let nreq = required_of(n);
+        for (name, os) in op.into_iter().flatten() {
+            let child = format!("{pointer}/{}", inventory::escape_token(name));
+            match np.and_then(|m| m.get(name)) {
+                None => out.push(Change {
+                    kind: "field_removed",
+                    breaking: true,
+                    pointer: child,
+                    detail: format!("field `{name}` was removed or renamed"),
+                }),
+                Some(ns) => {
+                    if request && !oreq.contains(name) && nreq.contains(name) {
+                        out.push(Change {
+                            kind: "field_now_required",
+                            breaking: true,
+                            pointer: child.clone(),
+                            detail: format!("field `{name}` became required"),
+                        });
+                    }
+                    if !request && oreq.contains(name) && !nreq.contains(name) {
+                        out.push(Change {
+                            kind: "field_now_optional",
+                            breaking: true,
+                            pointer: child.clone(),
+                            detail: format!("field `{name}` may now be absent"),
+                        });
+                    }
+                    self.diff(os, ns, child, out);
+                }
+            }
+        }
+        for name in np
+            .into_iter()
+            .flat_map(|m| m.keys())
+            .filter(|k| !op.is_some_and(|m| m.contains_key(*k)))
+        {
+            let required = request && nreq.contains(name);
+            out.push(Change {
+                kind: if required {
+                    "required_field_added"
+                } else {
+                    "field_added"
+                },
+                breaking: required,
+                pointer: format!("{pointer}/{}", inventory::escape_token(name)),
+                detail: format!(
+                    "new {} field `{name}`",
+                    if required { "required" } else { "optional" }
+                ),
+            });
+        }
+        if let (Some(oi), Some(ni)) = (o.get("items"), n.get("items")) {
+            self.diff(oi, ni, format!("{pointer}/items"), out);
+        }
+        if let (Some(oa @ Value::Object(_)), Some(na @ Value::Object(_))) =
+            (o.get("additionalProperties"), n.get("additionalProperties"))
+        {
+            self.diff(oa, na, format!("{pointer}/additionalProperties"), out);
+        }
+    }
+}
+
+/// The schema's type (as a sorted list, null split out), whichever way nullability is written.
+fn type_of(s: &Value) -> (Vec<String>, bool) {
+    let mut nullable = s.get("nullable").and_then(Value::as_bool).unwrap_or(false);
+    let mut types: Vec<String> = match s.get("type") {
+        Some(Value::String(t)) => vec![t.clone()],
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect(),
+        _ => Vec::new(),
+    };
+    if types.iter().any(|t| t == "null") {
+        nullable = true;
+        types.retain(|t| t != "null");
+    }
+    types.sort();
+    (types, nullable)
+}
+
+fn enum_of(s: &Value) -> Option<Vec<Value>> {
+    s.get("enum")
+        .and_then(Value::as_array)
+        .map(|values| values.iter().filter(|v| !v.is_null()).cloned().collect())
+}
+
+fn required_of(s: &Value) -> BTreeSet<String> {
+    s.get("required")
+        .and_then(Value::as_array)
+        .map(|r| {
+            r.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn show(types: &[String]) -> String {
+    if types.is_empty() {
+        "any".into()
+    } else {
+        types.join("|")
+    }
+}

@@ -1,0 +1,541 @@
+//! The drift report: what an upstream spec change means for this server.
+//!
+//! A candidate spec is analysed as if it replaced `spec/management.yaml`: the overrides
+//! are applied to it (each `needed`, `redundant` or `conflict`), the patched candidate
+//! is compared with the patched vendored spec operation by operation, every tool row
+//! is re-derived against it, and operations no row binds are listed. Every finding
+//! carries a fingerprint that stays the same across runs.
+
+pub mod diff;
+pub mod render;
+
+use crate::spec::inventory::{self, Operation};
+use crate::spec::overrides::{self, Override, Status};
+use crate::tools::schema::{self, Derived};
+use crate::tools::table::{self, ToolRow};
+use diff::{Change, Direction, SchemaDiff};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/overrides_embedded.rs"));
+}
+
+/// The vendored management spec as written (before overrides).
+pub const VENDORED_MANAGEMENT_SPEC: &str = include_str!("../../spec/management.yaml");
+
+/// The override files embedded at build time.
+pub fn embedded_overrides() -> Result<Vec<Override>, overrides::OverrideError> {
+    embedded::OVERRIDES
+        .iter()
+        .map(|(file, text)| overrides::parse(file, text))
+        .collect()
+}
+
+/// What to compare.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    /// Name of the candidate, for the report.
+    pub candidate_name: String,
+    /// The candidate management spec, as written upstream (unpatched).
+    pub candidate: Value,
+    /// The candidate CP spec.
+    pub candidate_cp: Value,
+    /// The vendored spec with overrides applied (the baseline the binary was built from).
+    pub baseline: Value,
+    /// The baseline CP spec.
+    pub baseline_cp: Value,
+    /// The overrides, in order.
+    pub overrides: Vec<Override>,
+}
+
+/// One override's verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct OverrideFinding {
+    /// Override id.
+    pub id: String,
+    /// File name under `overrides/`.
+    pub file: String,
+    /// `needed`, `redundant` or `conflict`.
+    pub status: &'static str,
+    /// What to do, or where it conflicts (pointer and both values).
+    pub detail: String,
+    /// Stable id of this finding.
+    pub fingerprint: String,
+}
+
+/// An added or removed operation.
+#[derive(Debug, Clone, Serialize)]
+pub struct OperationRef {
+    /// `operationId`.
+    pub operation_id: String,
+    /// HTTP method.
+    pub method: String,
+    /// Path template.
+    pub path: String,
+    /// Stable id of this finding.
+    pub fingerprint: String,
+}
+
+/// One change with its fingerprint.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeFinding {
+    /// Stable kind.
+    pub kind: &'static str,
+    /// Whether it can break callers.
+    pub breaking: bool,
+    /// Where.
+    pub pointer: String,
+    /// What.
+    pub detail: String,
+    /// Stable id.
+    pub fingerprint: String,
+}
+
+/// A changed operation.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangedOperation {
+    /// `operationId` in the candidate.
+    pub operation_id: String,
+    /// HTTP method.
+    pub method: String,
+    /// Path template in the candidate.
+    pub path: String,
+    /// The changes.
+    pub changes: Vec<ChangeFinding>,
+}
+
+/// The operations section.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Operations {
+    /// In the candidate only.
+    pub added: Vec<OperationRef>,
+    /// In the baseline only.
+    pub removed: Vec<OperationRef>,
+    /// In both, different.
+    pub changed: Vec<ChangedOperation>,
+}
+
+/// One tool's verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct ToolFinding {
+    /// Tool name.
+    pub name: String,
+    /// The operation it binds (the first, for routed tools).
+    pub operation_id: String,
+    /// `ok`, `missing_operation` or `schema_changed`.
+    pub status: &'static str,
+    /// Argument-level changes.
+    pub changes: Vec<ChangeFinding>,
+    /// Stable id of this finding.
+    pub fingerprint: String,
+}
+
+/// Counts, for the last line and for CI.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// Overrides still needed.
+    pub overrides_needed: usize,
+    /// Overrides to delete.
+    pub overrides_redundant: usize,
+    /// Overrides that conflict.
+    pub overrides_conflict: usize,
+    /// Operations added.
+    pub operations_added: usize,
+    /// Operations removed.
+    pub operations_removed: usize,
+    /// Operations changed.
+    pub operations_changed: usize,
+    /// Breaking changes over operations and tools (removed operations included).
+    pub breaking_changes: usize,
+    /// Tools unaffected.
+    pub tools_ok: usize,
+    /// Tools whose operation is gone.
+    pub tools_missing_operation: usize,
+    /// Tools whose schema changed.
+    pub tools_schema_changed: usize,
+    /// Operations no tool binds.
+    pub unbound_operations: usize,
+}
+
+/// The whole report (its JSON form is the CI contract, documented in the README).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// What was analysed.
+    pub candidate: String,
+    /// Section 1.
+    pub overrides: Vec<OverrideFinding>,
+    /// Section 2.
+    pub operations: Operations,
+    /// Section 3.
+    pub tools: Vec<ToolFinding>,
+    /// Section 4.
+    pub unbound_operations: Vec<OperationRef>,
+    /// Counts.
+    pub summary: Summary,
+}
+
+/// The `--fail-on` level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FailOn {
+    /// Never fail.
+    Never,
+    /// An override conflict or a tool whose operation is gone.
+    Conflict,
+    /// The above, or any breaking change.
+    Breaking,
+    /// Any finding at all (what CI's self-check uses).
+    Any,
+}
+
+impl Report {
+    /// Whether the report reaches `level`.
+    pub fn fails(&self, level: FailOn) -> bool {
+        let s = &self.summary;
+        let conflict = s.overrides_conflict > 0 || s.tools_missing_operation > 0;
+        let breaking = conflict || s.breaking_changes > 0;
+        let any = breaking
+            || s.overrides_redundant > 0
+            || s.operations_added + s.operations_removed + s.operations_changed > 0
+            || s.tools_schema_changed > 0
+            || s.unbound_operations > 0;
+        match level {
+            FailOn::Never => false,
+            FailOn::Conflict => conflict,
+            FailOn::Breaking => breaking,
+            FailOn::Any => any,
+        }
+    }
+}
+
+/// A short stable id: FNV-1a over the finding's identity (never its changing detail).
+pub fn fingerprint(parts: &[&str]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for byte in part.bytes().chain(std::iter::once(0x1f)) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    format!("D{:012x}", hash & 0xffff_ffff_ffff)
+}
+
+fn finding(scope: &str, change: Change) -> ChangeFinding {
+    ChangeFinding {
+        fingerprint: fingerprint(&[scope, change.kind, &change.pointer]),
+        kind: change.kind,
+        breaking: change.breaking,
+        pointer: change.pointer,
+        detail: change.detail,
+    }
+}
+
+fn op_ref(section: &str, op: &Operation) -> OperationRef {
+    OperationRef {
+        fingerprint: fingerprint(&[section, &op.method, &op.path]),
+        operation_id: op.id.clone(),
+        method: op.method.clone(),
+        path: op.path.clone(),
+    }
+}
+
+/// Runs the analysis.
+pub fn run(inputs: &Inputs) -> Report {
+    let applied = overrides::apply_all(&inputs.candidate, &inputs.overrides);
+    let override_findings: Vec<OverrideFinding> = applied
+        .statuses
+        .iter()
+        .map(|(ov, status)| OverrideFinding {
+            id: ov.id.clone(),
+            file: ov.file.clone(),
+            status: status.as_str(),
+            detail: match status {
+                Status::Needed => {
+                    "the stale shape is still there; the override writes the live one".into()
+                }
+                Status::Redundant => format!(
+                    "the candidate already holds the live shape: delete overrides/{}",
+                    ov.file
+                ),
+                Status::Conflict(c) => c.to_string(),
+            },
+            fingerprint: fingerprint(&["override", &ov.id, status.as_str()]),
+        })
+        .collect();
+    let candidate = &applied.doc;
+
+    let mut operations = Operations::default();
+    for (old_doc, new_doc) in [
+        (&inputs.baseline, candidate),
+        (&inputs.baseline_cp, &inputs.candidate_cp),
+    ] {
+        compare_operations(old_doc, new_doc, &mut operations);
+    }
+
+    let tools: Vec<ToolFinding> = table::TOOLS
+        .iter()
+        .map(|row| check_tool(row, inputs, candidate))
+        .collect();
+
+    let mut unbound = Vec::new();
+    for doc in [candidate, &inputs.candidate_cp] {
+        for op in inventory::operations(doc) {
+            // Every operation the build knows is bound or skipped (the exhaustive match
+            // in `table::binding` guarantees it); a new operationId is unaccounted for.
+            let accounted = crate::Operation::ALL
+                .iter()
+                .any(|o| o.operation_id() == op.id);
+            if !accounted {
+                unbound.push(op_ref("unbound", &op));
+            }
+        }
+    }
+
+    let breaking = operations.removed.len()
+        + operations
+            .changed
+            .iter()
+            .flat_map(|c| &c.changes)
+            .filter(|c| c.breaking)
+            .count()
+        + tools
+            .iter()
+            .flat_map(|t| &t.changes)
+            .filter(|c| c.breaking)
+            .count();
+    let count = |s: &str| override_findings.iter().filter(|o| o.status == s).count();
+    let tool_count = |s: &str| tools.iter().filter(|t| t.status == s).count();
+    let summary = Summary {
+        overrides_needed: count("needed"),
+        overrides_redundant: count("redundant"),
+        overrides_conflict: count("conflict"),
+        operations_added: operations.added.len(),
+        operations_removed: operations.removed.len(),
+        operations_changed: operations.changed.len(),
+        breaking_changes: breaking,
+        tools_ok: tool_count("ok"),
+        tools_missing_operation: tool_count("missing_operation"),
+        tools_schema_changed: tool_count("schema_changed"),
+        unbound_operations: unbound.len(),
+    };
+    Report {
+        candidate: inputs.candidate_name.clone(),
+        overrides: override_findings,
+        operations,
+        tools,
+        unbound_operations: unbound,
+        summary,
+    }
+}
+
+fn compare_operations(old_doc: &Value, new_doc: &Value, out: &mut Operations) {
+    let old: BTreeMap<String, Operation> = inventory::operations(old_doc)
+        .into_iter()
+        .map(|o| (diff::match_key(&o), o))
+        .collect();
+    let new: BTreeMap<String, Operation> = inventory::operations(new_doc)
+        .into_iter()
+        .map(|o| (diff::match_key(&o), o))
+        .collect();
+    for (key, o) in &old {
+        match new.get(key) {
+            None => out.removed.push(op_ref("removed", o)),
+            Some(n) => {
+                let changes = diff::diff_operation(old_doc, o, new_doc, n);
+                if !changes.is_empty() {
+                    let scope = format!("op {key}");
+                    out.changed.push(ChangedOperation {
+                        operation_id: n.id.clone(),
+                        method: n.method.clone(),
+                        path: n.path.clone(),
+                        changes: changes.into_iter().map(|c| finding(&scope, c)).collect(),
+                    });
+                }
+            }
+        }
+    }
+    for (key, n) in &new {
+        if !old.contains_key(key) {
+            out.added.push(op_ref("added", n));
+        }
+    }
+}
+
+fn check_tool(row: &ToolRow, inputs: &Inputs, candidate: &Value) -> ToolFinding {
+    let ops = row.route.operations();
+    let api = ops[0].api();
+    let (old_doc, new_doc) = match api {
+        crate::Api::Tenant => (&inputs.baseline, candidate),
+        crate::Api::ControlPlane => (&inputs.baseline_cp, &inputs.candidate_cp),
+    };
+    let scope = format!("tool {}", row.name);
+    let candidate_ids: Vec<String> = inventory::operations(new_doc)
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
+    let mut changes = Vec::new();
+    let missing: Vec<&str> = ops
+        .iter()
+        .map(|o| o.operation_id())
+        .filter(|id| !candidate_ids.iter().any(|c| c == id))
+        .collect();
+    let status = if !missing.is_empty() {
+        for id in &missing {
+            changes.push(Change {
+                kind: "operation_missing",
+                breaking: true,
+                pointer: format!("/operations/{id}"),
+                detail: format!("operation `{id}` is not in the candidate: the build fails until the row is rebound or the operation skipped"),
+            });
+        }
+        "missing_operation"
+    } else {
+        match (schema::derive(old_doc, row), schema::derive(new_doc, row)) {
+            (Ok(old), Ok(new)) => changes.extend(compare_tools(&old, &new)),
+            (_, Err(e)) => changes.push(Change {
+                kind: "binding_broken",
+                breaking: true,
+                pointer: "/".into(),
+                detail: e.message,
+            }),
+            (Err(_), Ok(_)) => {}
+        }
+        if changes.is_empty() {
+            "ok"
+        } else {
+            "schema_changed"
+        }
+    };
+    ToolFinding {
+        name: row.name.to_string(),
+        operation_id: ops[0].operation_id().to_string(),
+        status,
+        fingerprint: fingerprint(&["tool", row.name, status]),
+        changes: changes.into_iter().map(|c| finding(&scope, c)).collect(),
+    }
+}
+
+/// Argument-level differences between two derivations of the same row.
+fn compare_tools(old: &Derived, new: &Derived) -> Vec<Change> {
+    let mut out = Vec::new();
+    let old_input = Value::Object(old.input.clone());
+    let new_input = Value::Object(new.input.clone());
+    let mut input_changes = Vec::new();
+    SchemaDiff::new(&old_input, &new_input, Direction::Request).diff(
+        &old_input,
+        &new_input,
+        "/input".into(),
+        &mut input_changes,
+    );
+    out.extend(input_changes.into_iter().map(|mut c| {
+        c.kind = match c.kind {
+            "field_removed" => "argument_removed",
+            "field_added" => "argument_added",
+            "required_field_added" => "required_argument_added",
+            "field_now_required" => "argument_now_required",
+            other => other,
+        };
+        c
+    }));
+    if old.validation != new.validation && out.is_empty() {
+        out.push(Change {
+            kind: "validation_changed",
+            breaking: true,
+            pointer: "/validation".into(),
+            detail: "the exact validation rules changed (e.g. a nested schema or a required-one-of rule)".into(),
+        });
+    }
+    for (o, n) in old.plans.iter().zip(&new.plans) {
+        for target in &o.targets {
+            if let Some(moved) = n.targets.iter().find(|t| {
+                t.tool == target.tool && (t.location != target.location || t.spec != target.spec)
+            }) {
+                out.push(Change {
+                    kind: "argument_moved",
+                    breaking: true,
+                    pointer: format!("/input/{}", target.tool),
+                    detail: format!(
+                        "`{}` was sent as {:?} `{}`, now as {:?} `{}`",
+                        target.tool, target.location, target.spec, moved.location, moved.spec
+                    ),
+                });
+            }
+        }
+    }
+    match (&old.output, &new.output) {
+        (Some(a), Some(b)) => {
+            let (a, b) = (Value::Object(a.clone()), Value::Object(b.clone()));
+            SchemaDiff::new(&a, &b, Direction::Response).diff(&a, &b, "/output".into(), &mut out);
+        }
+        (Some(_), None) => out.push(Change {
+            kind: "output_schema_removed",
+            breaking: true,
+            pointer: "/output".into(),
+            detail:
+                "the success body is no longer an object: no outputSchema, no structuredContent"
+                    .into(),
+        }),
+        (None, Some(_)) => out.push(Change {
+            kind: "output_schema_added",
+            breaking: false,
+            pointer: "/output".into(),
+            detail: "the success body is now an object with an outputSchema".into(),
+        }),
+        (None, None) => {}
+    }
+    out
+}
+
+/// Why the drift inputs could not be read (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum DriftError {
+    /// A spec file is unreadable, unparsable or not OpenAPI 3.0.
+    #[error(transparent)]
+    Spec(#[from] crate::spec::load::SpecError),
+    /// An override file is unreadable or invalid.
+    #[error(transparent)]
+    Override(#[from] overrides::OverrideError),
+    /// An embedded document is broken (a build problem).
+    #[error("embedded {0} is not valid JSON")]
+    Embedded(&'static str),
+}
+
+/// Reads the inputs: the candidate (default: the vendored spec, i.e. a self-check),
+/// the CP candidate (default: the embedded CP spec) and the overrides (default: the
+/// embedded ones).
+pub fn load_inputs(
+    spec: Option<&std::path::Path>,
+    cp_spec: Option<&std::path::Path>,
+    overrides_dir: Option<&std::path::Path>,
+) -> Result<Inputs, DriftError> {
+    let (candidate_name, candidate) = match spec {
+        Some(path) => (
+            path.display().to_string(),
+            crate::spec::load::load_openapi(path)?,
+        ),
+        None => (
+            "the vendored spec/management.yaml (self-check)".to_string(),
+            crate::spec::load::parse_openapi("spec/management.yaml", VENDORED_MANAGEMENT_SPEC)?,
+        ),
+    };
+    let baseline_cp: Value = serde_json::from_str(crate::PATCHED_CP_SPEC)
+        .map_err(|_| DriftError::Embedded("cp-admin spec"))?;
+    let candidate_cp = match cp_spec {
+        Some(path) => crate::spec::load::load_openapi(path)?,
+        None => baseline_cp.clone(),
+    };
+    let overrides = match overrides_dir {
+        Some(dir) => overrides::load_dir(dir)?,
+        None => embedded_overrides()?,
+    };
+    Ok(Inputs {
+        candidate_name,
+        candidate,
+        candidate_cp,
+        baseline: serde_json::from_str(crate::PATCHED_MANAGEMENT_SPEC)
+            .map_err(|_| DriftError::Embedded("management spec"))?,
+        baseline_cp,
+        overrides,
+    })
+}

@@ -1,0 +1,279 @@
+//! `molecule-mcp drift` on fixture candidates: statuses, classifications, exit codes,
+//! and every output format pinned by snapshots.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_molecule-mcp");
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/drift")
+}
+
+fn work_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("drift");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Writes the candidate `name.json` (the vendored spec with the fixture patch applied,
+/// or the patched spec for `fixed-stale-shapes`) and returns its file name.
+fn candidate(name: &str) -> String {
+    let doc: Value = if name == "fixed-stale-shapes" {
+        serde_json::from_str(molecule_mcp::PATCHED_MANAGEMENT_SPEC).unwrap()
+    } else {
+        let mut doc = molecule_mcp::spec::load::load_openapi(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("spec/management.yaml"),
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(fixtures().join(format!("{name}.patch.yaml"))).unwrap();
+        let patch: json_patch::Patch = yaml_serde::from_str(&text).unwrap();
+        json_patch::patch(&mut doc, &patch.0).unwrap();
+        doc
+    };
+    let file = format!("{name}.json");
+    std::fs::write(
+        work_dir().join(&file),
+        serde_json::to_string_pretty(&doc).unwrap(),
+    )
+    .unwrap();
+    file
+}
+
+fn drift(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .current_dir(work_dir())
+        .arg("drift")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn json_report(spec: &str, fail_on: &str) -> (i32, Value) {
+    let (code, stdout, stderr) = drift(&["--spec", spec, "--format", "json", "--fail-on", fail_on]);
+    (
+        code,
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}{stderr}")),
+    )
+}
+
+#[test]
+fn the_self_check_of_the_vendored_spec_is_clean_even_at_fail_on_any() {
+    let (code, stdout, _) = drift(&["--fail-on", "any"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("Summary: overrides 3 needed, 0 redundant, 0 conflict;"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn upstream_fixing_each_stale_shape_makes_each_override_redundant() {
+    let spec = candidate("fixed-stale-shapes");
+    let (code, report) = json_report(&spec, "conflict");
+    assert_eq!(code, 0);
+    let statuses: Vec<&str> = report["overrides"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["redundant", "redundant", "redundant"]);
+    assert_eq!(report["summary"]["operations_changed"], 0);
+    assert_eq!(report["summary"]["tools_ok"], 33);
+    assert_eq!(
+        json_report(&spec, "any").0,
+        1,
+        "redundant overrides fail --fail-on any"
+    );
+    for format in ["text", "markdown", "json", "github"] {
+        let (_, stdout, _) = drift(&["--spec", &spec, "--format", format]);
+        insta::assert_snapshot!(format!("drift_fixed_stale_shapes_{format}"), stdout);
+    }
+}
+
+#[test]
+fn a_removed_operation_leaves_its_tool_without_an_operation_and_fails_by_default() {
+    let spec = candidate("removed-operation");
+    let (code, report) = json_report(&spec, "conflict");
+    assert_eq!(code, 1);
+    assert_eq!(
+        report["operations"]["removed"][0]["operation_id"],
+        "revoke_org_token"
+    );
+    let tool = report["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "revoke_org_token")
+        .unwrap();
+    assert_eq!(tool["status"], "missing_operation");
+    for format in ["text", "markdown", "json", "github"] {
+        let (_, stdout, _) = drift(&["--spec", &spec, "--format", format]);
+        insta::assert_snapshot!(format!("drift_removed_operation_{format}"), stdout);
+    }
+}
+
+#[test]
+fn an_added_operation_is_unbound_but_only_fails_at_any() {
+    let spec = candidate("added-operation");
+    let (code, report) = json_report(&spec, "breaking");
+    assert_eq!(code, 0);
+    assert_eq!(
+        report["operations"]["added"][0]["operation_id"],
+        "get_workspace_logs"
+    );
+    assert_eq!(
+        report["unbound_operations"][0]["path"],
+        "/workspaces/{id}/logs"
+    );
+    assert_eq!(json_report(&spec, "any").0, 1);
+}
+
+#[test]
+fn a_renamed_required_body_field_is_breaking_for_the_operation_and_the_tools() {
+    let spec = candidate("renamed-required-field");
+    let (code, report) = json_report(&spec, "conflict");
+    assert_eq!(code, 0, "no conflict, no missing operation");
+    assert_eq!(json_report(&spec, "breaking").0, 1);
+    let changed = report["operations"]["changed"].as_array().unwrap();
+    let ids: Vec<&str> = changed
+        .iter()
+        .map(|c| c["operation_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["set_org_secret", "set_workspace_secret"]);
+    let kinds: Vec<(&str, bool)> = changed[0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap(),
+                c["breaking"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        kinds.contains(&("field_removed", true)) && kinds.contains(&("required_field_added", true)),
+        "{kinds:?}"
+    );
+    let tool = report["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "set_org_secret")
+        .unwrap();
+    assert_eq!(tool["status"], "schema_changed");
+    let tool_kinds: Vec<&str> = tool["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        tool_kinds.contains(&"argument_removed") && tool_kinds.contains(&"required_argument_added"),
+        "{tool_kinds:?}"
+    );
+    for format in ["text", "markdown", "json", "github"] {
+        let (_, stdout, _) = drift(&["--spec", &spec, "--format", format]);
+        insta::assert_snapshot!(format!("drift_renamed_required_field_{format}"), stdout);
+    }
+}
+
+#[test]
+fn an_added_optional_field_is_not_breaking() {
+    let spec = candidate("added-optional-field");
+    let (code, report) = json_report(&spec, "breaking");
+    assert_eq!(code, 0);
+    let change = &report["operations"]["changed"][0]["changes"][0];
+    assert_eq!(
+        (change["kind"].as_str(), change["breaking"].as_bool()),
+        (Some("field_added"), Some(false))
+    );
+    let tool = report["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "provision_workspace")
+        .unwrap();
+    assert_eq!(tool["status"], "schema_changed");
+    assert_eq!(tool["changes"][0]["kind"], "argument_added");
+    assert_eq!(tool["changes"][0]["breaking"], false);
+}
+
+#[test]
+fn a_changed_success_status_is_breaking() {
+    let spec = candidate("changed-success-status");
+    let (code, report) = json_report(&spec, "breaking");
+    assert_eq!(code, 1);
+    let change = &report["operations"]["changed"][0];
+    assert_eq!(change["operation_id"], "mint_org_token");
+    assert_eq!(change["changes"][0]["kind"], "success_status_changed");
+}
+
+#[test]
+fn an_override_whose_stale_shape_changed_otherwise_is_a_conflict_with_both_values() {
+    let spec = candidate("conflicting-billing-mode");
+    let (code, report) = json_report(&spec, "conflict");
+    assert_eq!(code, 1);
+    let ov = &report["overrides"][0];
+    assert_eq!(ov["status"], "conflict");
+    let detail = ov["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("/components/schemas/SetLlmBillingModeRequest/properties/mode/enum"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("[\"platform_managed\",\"byok\"]") && detail.contains("metered"),
+        "{detail}"
+    );
+}
+
+#[test]
+fn fingerprints_are_stable_across_runs() {
+    let spec = candidate("renamed-required-field");
+    assert_eq!(json_report(&spec, "never").1, json_report(&spec, "never").1);
+}
+
+#[test]
+fn unreadable_candidates_exit_2_with_the_file_and_position() {
+    let broken = fixtures().join("unparsable.yaml");
+    let (code, stdout, stderr) = drift(&["--spec", broken.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("unparsable.yaml: not valid YAML or JSON at line"),
+        "{stderr}"
+    );
+    let swagger = fixtures().join("swagger2.yaml");
+    let (code, _, stderr) = drift(&["--spec", swagger.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("not an OpenAPI 3.0 document (swagger: 2.0)"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = drift(&["--spec", "no-such-file.yaml"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("cannot read no-such-file.yaml"), "{stderr}");
+    let (code, _, _) = drift(&["--fail-on", "sometimes"]);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn the_report_can_be_written_to_a_file() {
+    let (code, stdout, _) = drift(&["--format", "markdown", "--output", "self-check.md"]);
+    assert_eq!(code, 0);
+    assert!(stdout.is_empty());
+    let written = std::fs::read_to_string(work_dir().join("self-check.md")).unwrap();
+    assert!(written.starts_with("## Drift report for"));
+}
