@@ -7,7 +7,7 @@ use crate::client::{self, cp, tenant};
 use crate::config::Config;
 use crate::error::ToolError;
 use crate::tools::schema::{Location, Plan};
-use crate::tools::table::{ArgRule, Binding, Route};
+use crate::tools::table::{Access, ArgRule, Binding, Route, Toolset};
 use crate::tools::{Catalog, Entry};
 use crate::{Api, Operation};
 use futures::StreamExt;
@@ -19,9 +19,6 @@ use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Largest body read from a host; beyond it the call fails rather than exhausting memory.
-pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
-
 /// The configured clients and the tool catalogue.
 #[derive(Debug)]
 pub struct Engine {
@@ -29,7 +26,7 @@ pub struct Engine {
     config: Config,
     tenant: tenant::Client,
     cp: cp::Client,
-    timeout: Duration,
+    in_flight: tokio::sync::Semaphore,
 }
 
 /// Why the engine could not start.
@@ -43,16 +40,20 @@ pub enum EngineError {
     Client(#[from] client::ClientBuildError),
 }
 
+/// The raw outcome of one HTTP attempt.
+type Outcome = Result<ResponseValue<ByteStream>, progenitor_client::Error<()>>;
+
 impl Engine {
     /// Builds the catalogue and both clients.
-    pub fn new(config: Config, timeout: Duration) -> Result<Self, EngineError> {
+    pub fn new(config: Config) -> Result<Self, EngineError> {
         client::install_tls_provider();
+        let timeout = config.limits.timeout;
         Ok(Engine {
             catalog: Catalog::load()?,
             tenant: client::tenant_client(&config, timeout)?,
             cp: client::cp_client(&config, timeout)?,
+            in_flight: tokio::sync::Semaphore::new(config.limits.max_in_flight),
             config,
-            timeout,
         })
     }
 
@@ -61,25 +62,60 @@ impl Engine {
         &self.catalog
     }
 
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Whether `entry` is listed and callable; `Err` names the setting that disables it.
+    pub fn enabled(&self, entry: &Entry) -> Result<(), ToolError> {
+        let selection = &self.config.selection;
+        let disabled = |reason: &str| ToolError::ToolDisabled {
+            tool: entry.row.name.to_string(),
+            reason: reason.to_string(),
+        };
+        if selection.read_only && entry.row.access != Access::Read {
+            return Err(disabled(
+                "read-only mode (--read-only / MOLECULE_MCP_READ_ONLY)",
+            ));
+        }
+        let by_set = selection
+            .toolsets
+            .as_ref()
+            .map(|s| s.contains(entry.row.toolset.name()));
+        let by_name = selection.tools.as_ref().map(|s| s.contains(entry.row.name));
+        match (by_set, by_name) {
+            (None, None) | (Some(true), _) | (_, Some(true)) => Ok(()),
+            _ => Err(disabled(
+                "the tool selection (--toolsets / --tools, MOLECULE_MCP_TOOLSETS / MOLECULE_MCP_TOOLS)",
+            )),
+        }
+    }
+
+    /// The tools this server lists, in table order.
+    pub fn listed(&self) -> impl Iterator<Item = &Entry> {
+        self.catalog
+            .entries
+            .iter()
+            .filter(|e| self.enabled(e).is_ok())
+    }
+
     /// Calls the tool `entry` with `args`. A panic anywhere in the call becomes an
-    /// `INTERNAL_ERROR` result; the server keeps serving.
+    /// `INTERNAL_ERROR` result; the server keeps serving. Known secrets (the org key,
+    /// the CP token, a secret value being set) are scrubbed from whatever comes back.
     pub async fn call(&self, entry: &Entry, args: Map<String, Value>) -> Result<Value, ToolError> {
-        use futures::FutureExt;
-        std::panic::AssertUnwindSafe(self.call_inner(entry, args))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|panic| {
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                tracing::error!(tool = entry.row.name, "tool call panicked: {message}");
-                Err(ToolError::Internal(format!(
-                    "the `{}` call failed unexpectedly: {message}",
-                    entry.row.name
-                )))
-            })
+        let mut secrets: Vec<String> = [&self.config.org_api_key, &self.config.cp_token]
+            .into_iter()
+            .flatten()
+            .map(|s| s.expose().to_string())
+            .collect();
+        if entry.row.toolset == Toolset::Secrets
+            && let Some(Value::String(value)) = args.get("value")
+        {
+            secrets.push(value.clone());
+        }
+        let outcome = contain_panics(entry.row.name, self.call_inner(entry, args)).await;
+        redact(outcome, &secrets)
     }
 
     async fn call_inner(
@@ -87,6 +123,7 @@ impl Engine {
         entry: &Entry,
         args: Map<String, Value>,
     ) -> Result<Value, ToolError> {
+        self.enabled(entry)?;
         let args = Value::Object(args);
         validate(entry, &args)?;
         let op = route(entry, &args);
@@ -98,16 +135,38 @@ impl Engine {
             .ok_or_else(|| ToolError::Internal(format!("no plan for {}", op.operation_id())))?;
         let call_args = CallArgs::build(entry, plan, &args, &self.config)?;
         self.auth_gate(entry, op)?;
-        tracing::debug!(
-            tool = entry.row.name,
-            operation = op.operation_id(),
-            "calling"
-        );
-        let future = dispatch(&self.tenant, &self.cp, op, &call_args)?;
-        call_args.check_all_sent(op)?;
-        let outcome = future.await;
-        let value = self.outcome(op, outcome).await?;
-        check_output(entry, value)
+        let retryable = plan.method == "GET";
+        let mut attempts: u32 = 1;
+        let outcome = loop {
+            let outcome = {
+                let _permit = self
+                    .in_flight
+                    .acquire()
+                    .await
+                    .map_err(|_| ToolError::Internal("the request limiter is closed".into()))?;
+                tracing::debug!(
+                    tool = entry.row.name,
+                    operation = op.operation_id(),
+                    attempts,
+                    "calling"
+                );
+                let future = dispatch(&self.tenant, &self.cp, op, &call_args)?;
+                call_args.check_all_sent(op)?;
+                future.await
+            };
+            match retry_delay(&outcome, attempts, self.config.limits.max_retries) {
+                Some(delay) if retryable => {
+                    tracing::info!(operation = op.operation_id(), attempts, ?delay, "retrying");
+                    drop(outcome);
+                    tokio::time::sleep(delay).await;
+                    attempts += 1;
+                }
+                _ => break outcome,
+            }
+        };
+        let value = self.outcome(op, outcome, attempts).await?;
+        let value = check_output(entry, value)?;
+        self.check_size(value)
     }
 
     fn auth_gate(&self, entry: &Entry, op: Operation) -> Result<(), ToolError> {
@@ -139,10 +198,17 @@ impl Engine {
         Ok(())
     }
 
+    /// The most bytes read from a host: enough to tell a result is too large (the
+    /// pretty-printed form is never smaller than the compact body), never unbounded.
+    fn read_cap(&self) -> usize {
+        self.config.limits.max_result_bytes.saturating_add(1)
+    }
+
     async fn outcome(
         &self,
         op: Operation,
-        outcome: Result<ResponseValue<ByteStream>, progenitor_client::Error<()>>,
+        outcome: Outcome,
+        attempts: u32,
     ) -> Result<Value, ToolError> {
         let api = op.api();
         let base = match api {
@@ -153,42 +219,190 @@ impl Engine {
             if e.is_timeout() {
                 ToolError::Timeout {
                     operation: op.operation_id().to_string(),
-                    seconds: self.timeout.as_secs(),
+                    seconds: self.config.limits.timeout.as_secs(),
+                    attempts,
                 }
             } else {
                 ToolError::Unreachable {
                     api,
                     url: base.clone(),
                     message: error_chain(&e),
+                    attempts,
                 }
             }
         };
-        match outcome {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let bytes = read_limited(response.into_inner()).await.map_err(network)?;
-                Ok(decode_success(status, &bytes))
-            }
-            Err(progenitor_client::Error::UnexpectedResponse(response)) => {
-                let status = response.status().as_u16();
-                let stream = ByteStream::new(Box::pin(response.bytes_stream()));
-                let bytes = read_limited(stream).await.map_err(network)?;
-                if (200..300).contains(&status) {
-                    return Ok(decode_success(status, &bytes));
-                }
-                Err(ToolError::Http {
-                    api,
-                    status,
-                    body: String::from_utf8_lossy(&bytes).into_owned(),
-                })
-            }
+        let (status, stream) = match outcome {
+            Ok(response) => (response.status().as_u16(), response.into_inner()),
+            Err(progenitor_client::Error::UnexpectedResponse(response)) => (
+                response.status().as_u16(),
+                ByteStream::new(Box::pin(response.bytes_stream())),
+            ),
             Err(progenitor_client::Error::CommunicationError(e))
-            | Err(progenitor_client::Error::ResponseBodyError(e)) => Err(network(e)),
-            Err(other) => Err(ToolError::Internal(format!(
-                "{}: {}",
-                op.operation_id(),
-                other
-            ))),
+            | Err(progenitor_client::Error::ResponseBodyError(e)) => return Err(network(e)),
+            Err(other) => {
+                return Err(ToolError::Internal(format!(
+                    "{}: {}",
+                    op.operation_id(),
+                    other
+                )));
+            }
+        };
+        let (bytes, complete) = read_limited(stream, self.read_cap())
+            .await
+            .map_err(network)?;
+        if !(200..300).contains(&status) {
+            let mut body = String::from_utf8_lossy(&bytes).into_owned();
+            if !complete {
+                body.push_str(&format!("… [cut at {} bytes]", bytes.len()));
+            }
+            return Err(ToolError::Http {
+                api,
+                status,
+                body,
+                attempts,
+            });
+        }
+        if !complete {
+            return Err(self.too_large(bytes.len(), true, &String::from_utf8_lossy(&bytes)));
+        }
+        Ok(decode_success(status, &bytes))
+    }
+
+    fn too_large(&self, size: usize, at_least: bool, text: &str) -> ToolError {
+        let cut = (0..=PREVIEW_CHARS.min(text.len()))
+            .rev()
+            .find(|i| text.is_char_boundary(*i))
+            .unwrap_or(0);
+        ToolError::ResultTooLarge {
+            size,
+            at_least,
+            limit: self.config.limits.max_result_bytes,
+            preview: format!("{}…", &text[..cut]),
+        }
+    }
+
+    /// A result whose pretty-printed text is over the limit becomes `RESULT_TOO_LARGE`
+    /// (never a cut that would leave invalid JSON).
+    fn check_size(&self, value: Value) -> Result<Value, ToolError> {
+        let text = serde_json::to_string_pretty(&value).unwrap_or_default();
+        if text.len() > self.config.limits.max_result_bytes {
+            Err(self.too_large(text.len(), false, &text))
+        } else {
+            Ok(value)
+        }
+    }
+}
+
+/// Runs one call, turning a panic inside it into an `INTERNAL_ERROR` result.
+pub async fn contain_panics(
+    tool: &str,
+    call: impl Future<Output = Result<Value, ToolError>>,
+) -> Result<Value, ToolError> {
+    use futures::FutureExt;
+    std::panic::AssertUnwindSafe(call)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(tool, "tool call panicked: {message}");
+            Err(ToolError::Internal(format!(
+                "the `{tool}` call failed unexpectedly: {message}"
+            )))
+        })
+}
+
+/// How much of an oversized result is shown.
+const PREVIEW_CHARS: usize = 2_000;
+
+/// Whether a failed GET is worth another attempt, and after how long: 429, 502, 503,
+/// 504 and connection errors (not timeouts), at most `max_retries` times; `Retry-After`
+/// (seconds, capped at 10 s) or exponential backoff with jitter.
+fn retry_delay(outcome: &Outcome, attempts: u32, max_retries: u32) -> Option<Duration> {
+    if attempts > max_retries {
+        return None;
+    }
+    let backoff = || {
+        use std::hash::{BuildHasher, Hasher};
+        let jitter = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+            % 250;
+        Duration::from_millis(250u64 * 2u64.pow(attempts - 1) + jitter)
+    };
+    match outcome {
+        Err(progenitor_client::Error::UnexpectedResponse(r))
+            if matches!(r.status().as_u16(), 429 | 502 | 503 | 504) =>
+        {
+            let retry_after = r
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            Some(match retry_after {
+                Some(seconds) => Duration::from_secs(seconds.min(10)),
+                None => backoff(),
+            })
+        }
+        Err(progenitor_client::Error::CommunicationError(e))
+            if !e.is_timeout() && (e.is_connect() || e.is_request()) =>
+        {
+            Some(backoff())
+        }
+        _ => None,
+    }
+}
+
+/// Replaces every known secret inside the outcome's strings with `[redacted]`.
+fn redact(outcome: Result<Value, ToolError>, secrets: &[String]) -> Result<Value, ToolError> {
+    let secrets: Vec<&str> = secrets
+        .iter()
+        .map(String::as_str)
+        .filter(|s| s.len() >= 4)
+        .collect();
+    if secrets.is_empty() {
+        return outcome;
+    }
+    fn scrub(value: &mut Value, secrets: &[&str]) {
+        match value {
+            Value::String(s) if secrets.iter().any(|x| s.contains(x)) => {
+                for secret in secrets {
+                    *s = s.replace(secret, "[redacted]");
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| scrub(v, secrets)),
+            Value::Object(map) => map.values_mut().for_each(|v| scrub(v, secrets)),
+            _ => {}
+        }
+    }
+    let scrub_text = |s: &mut String| {
+        for secret in &secrets {
+            if s.contains(secret) {
+                *s = s.replace(secret, "[redacted]");
+            }
+        }
+    };
+    match outcome {
+        Ok(mut value) => {
+            scrub(&mut value, &secrets);
+            Ok(value)
+        }
+        Err(mut error) => {
+            match &mut error {
+                ToolError::Http { body, .. } => scrub_text(body),
+                ToolError::Unreachable { message, .. } => scrub_text(message),
+                ToolError::ContractMismatch { errors, body } => {
+                    errors.iter_mut().for_each(scrub_text);
+                    scrub(body, &secrets);
+                }
+                ToolError::ResultTooLarge { preview, .. } => scrub_text(preview),
+                ToolError::Internal(message) => scrub_text(message),
+                _ => {}
+            }
+            Err(error)
         }
     }
 }
@@ -206,17 +420,22 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     message
 }
 
-async fn read_limited(mut stream: ByteStream) -> Result<Vec<u8>, reqwest::Error> {
+/// Reads at most `cap` bytes; `false` when the body was longer.
+async fn read_limited(
+    mut stream: ByteStream,
+    cap: usize,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
     let mut body = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
-        let room = MAX_BODY_BYTES.saturating_sub(body.len());
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if room < chunk.len() {
-            break;
+        let room = cap.saturating_sub(body.len());
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body, false));
         }
+        body.extend_from_slice(&chunk);
     }
-    Ok(body)
+    Ok((body, true))
 }
 
 /// A 2xx body: JSON as is; empty or non-JSON wrapped as `{"raw", "status"}`.

@@ -54,8 +54,6 @@ strip_api_version!(cp::Client);
 
 /// Connect timeout for both hosts.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Default whole-request timeout.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why a client could not be built.
 #[derive(Debug, thiserror::Error)]

@@ -1,7 +1,9 @@
 //! Configuration from the environment: the same variables as the TypeScript server
 //! (DECISIONS.md §2, §3). Raw lookups are kept apart from the validated [`Config`].
 
+use std::collections::BTreeSet;
 use std::fmt;
+use std::time::Duration;
 
 /// A credential that never prints: `Debug` and `Display` show `[redacted]`.
 #[derive(Clone, PartialEq, Eq)]
@@ -44,6 +46,45 @@ pub struct Config {
     pub cp_url: String,
     /// `CP_ADMIN_API_TOKEN`: control-plane admin bearer.
     pub cp_token: Option<Secret>,
+    /// Timeouts, retries and size limits.
+    pub limits: Limits,
+    /// Which tools are listed and callable.
+    pub selection: Selection,
+}
+
+/// Timeouts, retries and size limits (`MOLECULE_MCP_*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Whole-request timeout per attempt (`MOLECULE_MCP_TIMEOUT_SECS`, default 30).
+    pub timeout: Duration,
+    /// Largest result returned to the host (`MOLECULE_MCP_MAX_RESULT_BYTES`, default 100,000).
+    pub max_result_bytes: usize,
+    /// Tenant/CP requests in flight at once (`MOLECULE_MCP_MAX_IN_FLIGHT`, default 16).
+    pub max_in_flight: usize,
+    /// Retries of a GET after 429/502/503/504 or a connection error (default 2).
+    pub max_retries: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            timeout: Duration::from_secs(30),
+            max_result_bytes: 100_000,
+            max_in_flight: 16,
+            max_retries: 2,
+        }
+    }
+}
+
+/// Which tools are served: `--read-only` wins over `--toolsets` ∪ `--tools`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// Only `Read` tools (`MOLECULE_MCP_READ_ONLY` / `--read-only`).
+    pub read_only: bool,
+    /// Toolsets by name (`MOLECULE_MCP_TOOLSETS` / `--toolsets`); `None` = all.
+    pub toolsets: Option<BTreeSet<String>>,
+    /// Tools by name (`MOLECULE_MCP_TOOLS` / `--tools`); `None` = all.
+    pub tools: Option<BTreeSet<String>>,
 }
 
 /// Why the environment cannot be used; raised at start-up, before serving.
@@ -62,6 +103,28 @@ pub enum ConfigError {
     BadHeaderValue {
         /// The variable name (never its value: it may be a credential).
         var: &'static str,
+    },
+    /// A numeric or boolean variable does not parse.
+    #[error("{var}={value:?}: {rule}")]
+    BadValue {
+        /// The variable name.
+        var: &'static str,
+        /// Its value.
+        value: String,
+        /// What it must be.
+        rule: &'static str,
+    },
+    /// A toolset or tool name that does not exist.
+    #[error("{var}: unknown {kind} `{name}`; valid {kind}s: {valid}")]
+    UnknownName {
+        /// The variable or flag.
+        var: &'static str,
+        /// `toolset` or `tool`.
+        kind: &'static str,
+        /// The unknown name.
+        name: String,
+        /// Every valid name, comma-separated.
+        valid: String,
     },
     /// A base URL does not parse.
     #[error("{var}={value:?} is not an absolute http(s) URL")]
@@ -111,8 +174,85 @@ impl Config {
             org_slug: header("MOLECULE_ORG_SLUG")?,
             cp_url: first(&["MOLECULE_CP_URL", "CP_API_URL"], DEFAULT_CP_URL)?,
             cp_token: header("CP_ADMIN_API_TOKEN")?.map(Secret),
+            limits: Limits {
+                timeout: Duration::from_secs(number(&get, "MOLECULE_MCP_TIMEOUT_SECS", 30)?),
+                max_result_bytes: number(&get, "MOLECULE_MCP_MAX_RESULT_BYTES", 100_000)?,
+                max_in_flight: number(&get, "MOLECULE_MCP_MAX_IN_FLIGHT", 16)?,
+                max_retries: 2,
+            },
+            selection: Selection {
+                read_only: flag(&get, "MOLECULE_MCP_READ_ONLY")?,
+                toolsets: names(&get, "MOLECULE_MCP_TOOLSETS", "toolset", &toolset_names())?,
+                tools: names(&get, "MOLECULE_MCP_TOOLS", "tool", &tool_names())?,
+            },
         })
     }
+}
+
+fn toolset_names() -> Vec<&'static str> {
+    crate::tools::table::Toolset::ALL
+        .iter()
+        .map(|t| t.name())
+        .collect()
+}
+
+fn tool_names() -> Vec<&'static str> {
+    crate::tools::table::TOOLS.iter().map(|t| t.name).collect()
+}
+
+fn number<T: std::str::FromStr + PartialOrd + From<u8>>(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: T,
+) -> Result<T, ConfigError> {
+    match get(var) {
+        None => Ok(default),
+        Some(value) => match value.trim().parse::<T>() {
+            Ok(n) if n >= T::from(1) => Ok(n),
+            _ => Err(ConfigError::BadValue {
+                var,
+                value,
+                rule: "must be a whole number of at least 1",
+            }),
+        },
+    }
+}
+
+fn flag(get: &impl Fn(&str) -> Option<String>, var: &'static str) -> Result<bool, ConfigError> {
+    match get(var).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
+        Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(false),
+        Some(value) => Err(ConfigError::BadValue {
+            var,
+            value,
+            rule: "must be 1/true/yes/on or 0/false/no/off",
+        }),
+    }
+}
+
+fn names(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    kind: &'static str,
+    valid: &[&'static str],
+) -> Result<Option<BTreeSet<String>>, ConfigError> {
+    let Some(list) = get(var) else {
+        return Ok(None);
+    };
+    let mut out = BTreeSet::new();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if !valid.contains(&name) {
+            return Err(ConfigError::UnknownName {
+                var,
+                kind,
+                name: name.to_string(),
+                valid: valid.join(", "),
+            });
+        }
+        out.insert(name.to_string());
+    }
+    Ok(Some(out))
 }
 
 fn checked_url(var: &'static str, value: String) -> Result<String, ConfigError> {
@@ -189,6 +329,44 @@ mod tests {
         assert!(
             !dbg.contains("sk-live-123") && !dbg.contains("cp-456"),
             "{dbg}"
+        );
+    }
+
+    #[test]
+    fn limits_and_selection_parse_and_refuse_bad_values() {
+        let c = config(&[
+            ("MOLECULE_MCP_TIMEOUT_SECS", "5"),
+            ("MOLECULE_MCP_MAX_RESULT_BYTES", "2000"),
+            ("MOLECULE_MCP_READ_ONLY", "true"),
+            ("MOLECULE_MCP_TOOLSETS", "secrets, budget"),
+            ("MOLECULE_MCP_TOOLS", "get_workspace"),
+        ])
+        .unwrap();
+        assert_eq!(c.limits.timeout, Duration::from_secs(5));
+        assert_eq!(c.limits.max_result_bytes, 2000);
+        assert!(c.selection.read_only);
+        assert_eq!(c.selection.toolsets.unwrap().len(), 2);
+        assert!(matches!(
+            config(&[("MOLECULE_MCP_TIMEOUT_SECS", "0")]),
+            Err(ConfigError::BadValue { .. })
+        ));
+        assert!(matches!(
+            config(&[("MOLECULE_MCP_READ_ONLY", "maybe")]),
+            Err(ConfigError::BadValue { .. })
+        ));
+        let err = config(&[("MOLECULE_MCP_TOOLSETS", "workspaces,wallets")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown toolset `wallets`") && err.contains("workspaces, secrets"),
+            "{err}"
+        );
+        let err = config(&[("MOLECULE_MCP_TOOLS", "chat_with_agent")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown tool `chat_with_agent`") && err.contains("list_workspaces"),
+            "{err}"
         );
     }
 

@@ -29,6 +29,8 @@ pub enum ToolError {
         status: u16,
         /// The response body as text.
         body: String,
+        /// Requests made (more than 1 after retries).
+        attempts: u32,
     },
     /// The host could not be reached.
     #[error("{api:?} unreachable at {url}: {message}")]
@@ -39,6 +41,8 @@ pub enum ToolError {
         url: String,
         /// What failed.
         message: String,
+        /// Requests made.
+        attempts: u32,
     },
     /// The request did not finish within the configured time.
     #[error("TIMEOUT: {operation} after {seconds}s")]
@@ -47,7 +51,32 @@ pub enum ToolError {
         operation: String,
         /// The limit.
         seconds: u64,
+        /// Requests made.
+        attempts: u32,
     },
+    /// The tool exists but this server was started without it.
+    #[error("TOOL_DISABLED: {tool}")]
+    ToolDisabled {
+        /// The tool.
+        tool: String,
+        /// Which setting disables it.
+        reason: String,
+    },
+    /// The result is larger than `MOLECULE_MCP_MAX_RESULT_BYTES`.
+    #[error("RESULT_TOO_LARGE: {size} bytes")]
+    ResultTooLarge {
+        /// Size of the pretty-printed result (a lower bound when `at_least`).
+        size: usize,
+        /// Whether reading stopped before the end of the body.
+        at_least: bool,
+        /// The configured limit.
+        limit: usize,
+        /// The start of the result.
+        preview: String,
+    },
+    /// The host cancelled the call (`notifications/cancelled`); the request was aborted.
+    #[error("CANCELLED")]
+    Cancelled,
     /// A 2xx body does not fit the advertised output schema.
     #[error("UPSTREAM_CONTRACT_MISMATCH")]
     ContractMismatch {
@@ -88,6 +117,9 @@ impl ToolError {
                 ..
             } => format!("Control plane unreachable at {url}"),
             ToolError::Timeout { .. } => "TIMEOUT".into(),
+            ToolError::ToolDisabled { .. } => "TOOL_DISABLED".into(),
+            ToolError::ResultTooLarge { .. } => "RESULT_TOO_LARGE".into(),
+            ToolError::Cancelled => "CANCELLED".into(),
             ToolError::ContractMismatch { .. } => "UPSTREAM_CONTRACT_MISMATCH".into(),
             ToolError::Internal(_) => "INTERNAL_ERROR".into(),
         }
@@ -104,9 +136,30 @@ impl ToolError {
             )),
             ToolError::Http { body, .. } => json!(body),
             ToolError::Unreachable { message, .. } => json!(message),
-            ToolError::Timeout { operation, seconds } => json!(format!(
+            ToolError::Timeout {
+                operation, seconds, ..
+            } => json!(format!(
                 "`{operation}` did not complete within {seconds}s (MOLECULE_MCP_TIMEOUT_SECS)"
             )),
+            ToolError::ToolDisabled { tool, reason } => {
+                json!(format!("`{tool}` is disabled on this server by {reason}"))
+            }
+            ToolError::ResultTooLarge {
+                size,
+                at_least,
+                limit,
+                preview,
+            } => json!({
+                "size_bytes": size,
+                "size_is_lower_bound": at_least,
+                "limit_bytes": limit,
+                "preview": preview,
+                "advice": "The result is too large to return. Narrow the request (e.g. pass workspace_id to list_org_events, \
+                           export a smaller workspace) or raise MOLECULE_MCP_MAX_RESULT_BYTES.",
+            }),
+            ToolError::Cancelled => {
+                json!("the call was cancelled by the client; its request was aborted")
+            }
             ToolError::ContractMismatch { errors, body } => json!({
                 "message": "the tenant answered 2xx with a body that does not fit this tool's output schema; the body is included",
                 "errors": errors,
@@ -117,6 +170,13 @@ impl ToolError {
         let mut envelope = json!({ "error": self.code(), "detail": detail });
         if let ToolError::Http { status, .. } = self {
             envelope["status"] = json!(status);
+        }
+        if let ToolError::Http { attempts, .. }
+        | ToolError::Unreachable { attempts, .. }
+        | ToolError::Timeout { attempts, .. } = self
+            && *attempts > 1
+        {
+            envelope["attempts"] = json!(attempts);
         }
         envelope
     }
@@ -131,6 +191,7 @@ mod tests {
             api,
             status,
             body: "b".into(),
+            attempts: 1,
         }
     }
 
@@ -153,6 +214,7 @@ mod tests {
             api: Api::Tenant,
             url: "http://h:1".into(),
             message: "refused".into(),
+            attempts: 1,
         };
         assert_eq!(
             e.envelope(),
@@ -162,7 +224,13 @@ mod tests {
             api: Api::ControlPlane,
             url: "https://cp".into(),
             message: "x".into(),
+            attempts: 3,
         };
         assert_eq!(e.code(), "Control plane unreachable at https://cp");
+        assert_eq!(
+            e.envelope()["attempts"],
+            3,
+            "the final error says how many attempts were made"
+        );
     }
 }

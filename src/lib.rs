@@ -12,6 +12,7 @@ pub mod drift;
 pub mod error;
 pub mod server;
 pub mod spec;
+pub mod stdio;
 pub mod tools;
 
 /// The patched management spec (vendored spec + overrides), as JSON text.

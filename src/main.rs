@@ -19,6 +19,16 @@ use std::sync::Arc;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// List and allow only read tools (also MOLECULE_MCP_READ_ONLY=1); wins over
+    /// every other selection.
+    #[arg(long, global = true)]
+    read_only: bool,
+    /// Serve only these toolsets, comma-separated (also MOLECULE_MCP_TOOLSETS).
+    #[arg(long, global = true, value_name = "LIST")]
+    toolsets: Option<String>,
+    /// Serve only these tools, comma-separated; united with --toolsets (also MOLECULE_MCP_TOOLS).
+    #[arg(long, global = true, value_name = "LIST")]
+    tools: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -122,11 +132,24 @@ fn run() -> Result<ExitCode> {
             output.as_deref(),
         );
     }
-    let config = Config::from_env()?;
-    let engine = Arc::new(
-        Engine::new(config, molecule_mcp::client::REQUEST_TIMEOUT)
-            .context("starting the engine")?,
-    );
+    // Flags win over their environment variables.
+    let overrides: Vec<(&str, String)> = [
+        cli.read_only
+            .then(|| ("MOLECULE_MCP_READ_ONLY", "1".to_string())),
+        cli.toolsets.clone().map(|v| ("MOLECULE_MCP_TOOLSETS", v)),
+        cli.tools.clone().map(|v| ("MOLECULE_MCP_TOOLS", v)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let config = Config::from_lookup(|key| {
+        overrides
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var(key).ok())
+    })?;
+    let engine = Arc::new(Engine::new(config).context("starting the engine")?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -136,8 +159,8 @@ fn run() -> Result<ExitCode> {
         Command::Serve => runtime.block_on(serve(engine)),
         Command::Tools { format } => {
             let text = match format {
-                Format::Json => doc::tools_json(engine.catalog()),
-                Format::Markdown => doc::tools_markdown(engine.catalog()),
+                Format::Json => doc::tools_json(engine.listed()),
+                Format::Markdown => doc::tools_markdown(engine.listed()),
             };
             println!("{text}");
             Ok(ExitCode::SUCCESS)
@@ -198,12 +221,21 @@ fn drift(
 }
 
 async fn serve(engine: Arc<Engine>) -> Result<ExitCode> {
-    tracing::info!("serving {} tools on stdio", engine.catalog().entries.len());
-    let service = McpServer::new(engine)
-        .serve(rmcp::transport::stdio())
-        .await
-        .context("MCP initialization failed")?;
-    service.waiting().await.context("MCP service failed")?;
+    tracing::info!("serving {} tools on stdio", engine.listed().count());
+    let server = McpServer::new(engine);
+    molecule_mcp::stdio::guarded(
+        tokio::io::stdin(),
+        tokio::io::stdout(),
+        |input, output| async move {
+            let service = server
+                .serve((input, output))
+                .await
+                .context("MCP initialization failed")?;
+            service.waiting().await.context("MCP service failed")?;
+            Ok::<(), anyhow::Error>(())
+        },
+    )
+    .await?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -82,7 +82,7 @@ impl ServerHandler for McpServer {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let Some(entry) = self.engine.catalog().get(&request.name) else {
             return Err(ErrorData::invalid_params(
@@ -90,10 +90,14 @@ impl ServerHandler for McpServer {
                 None,
             ));
         };
-        let outcome = self
-            .engine
-            .call(entry, request.arguments.unwrap_or_default())
-            .await;
+        // Dropping the call future on cancellation aborts its HTTP request.
+        let outcome = tokio::select! {
+            outcome = self.engine.call(entry, request.arguments.unwrap_or_default()) => outcome,
+            () = context.ct.cancelled() => {
+                tracing::info!(tool = entry.row.name, "call cancelled by the client");
+                Err(ToolError::Cancelled)
+            }
+        };
         Ok(to_call_result(outcome).into())
     }
 }

@@ -1,23 +1,23 @@
 //! Renderings of the catalogue for people and scripts: `molecule-mcp tools` and the
 //! README tool table (a test keeps the README equal to [`tools_markdown`]).
 
-use super::Catalog;
+use super::Entry;
 use super::table::Access;
 use serde_json::Value;
 
 /// Every tool definition exactly as `tools/list` serves it, as a pretty JSON array.
-pub fn tools_json(catalog: &Catalog) -> String {
-    let tools: Vec<&rmcp::model::Tool> = catalog.entries.iter().map(|e| &e.tool).collect();
+pub fn tools_json<'a>(entries: impl Iterator<Item = &'a Entry>) -> String {
+    let tools: Vec<&rmcp::model::Tool> = entries.map(|e| &e.tool).collect();
     serde_json::to_string_pretty(&tools).unwrap_or_default()
 }
 
 /// The Markdown tool table: one row per tool; required arguments plain, optional
 /// ones with a trailing `?`.
-pub fn tools_markdown(catalog: &Catalog) -> String {
+pub fn tools_markdown<'a>(entries: impl Iterator<Item = &'a Entry>) -> String {
     let mut out = String::from(
         "| Tool | Toolset | Access | Arguments | Description |\n|---|---|---|---|---|\n",
     );
-    for entry in &catalog.entries {
+    for entry in entries {
         let input = &entry.derived.input;
         let required: Vec<&str> = input
             .get("required")

@@ -657,7 +657,8 @@ async fn upstream_statuses_map_to_the_envelope() {
             .mount(&server)
             .await;
         let engine = engine(full_config(&server.uri()));
-        let result = call(&engine, "list_workspaces", json!({})).await;
+        // A POST: never retried, so one request and the plain envelope.
+        let result = call(&engine, "mint_org_token", json!({})).await;
         assert_eq!(
             result.unwrap_err().envelope(),
             json!({ "error": code, "detail": body, "status": status }),

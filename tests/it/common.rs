@@ -5,7 +5,6 @@ use molecule_mcp::config::Config;
 use molecule_mcp::error::ToolError;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::time::Duration;
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -34,7 +33,7 @@ pub fn full_config(uri: &str) -> Config {
 }
 
 pub fn engine(config: Config) -> Engine {
-    Engine::new(config, Duration::from_secs(10)).expect("engine starts")
+    Engine::new(config).expect("engine starts")
 }
 
 /// A mock tenant answering every request with `status` and `body`.

@@ -232,7 +232,7 @@ fn the_readme_tool_table_is_current() {
     let end = readme
         .find("<!-- tools:end -->")
         .expect("README has the tools:end marker");
-    let expected = molecule_mcp::tools::doc::tools_markdown(engine().catalog());
+    let expected = molecule_mcp::tools::doc::tools_markdown(engine().catalog().entries.iter());
     assert_eq!(
         &readme[start..end],
         expected,
