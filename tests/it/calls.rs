@@ -5,9 +5,9 @@ use crate::common::*;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
-struct Case {
-    tool: &'static str,
-    args: Value,
+pub struct Case {
+    pub tool: &'static str,
+    pub args: Value,
     method: &'static str,
     target: &'static str,
     body: Option<Value>,
@@ -31,7 +31,7 @@ fn case(
     }
 }
 
-fn cases() -> Vec<Case> {
+pub fn cases() -> Vec<Case> {
     let ws = || json!({ "workspace_id": "ws-1" });
     let empty = || Some(json!({}));
     vec![

@@ -1,0 +1,145 @@
+//! A raw JSON-RPC driver for the real binary: writes lines to its stdin, reads and
+//! checks every stdout line, and collects stderr.
+
+use serde_json::{Value, json};
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_molecule-mcp");
+
+pub struct Driver {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Lines<BufReader<ChildStdout>>,
+    stderr: tokio::task::JoinHandle<String>,
+    /// Every stdout line seen so far.
+    pub lines: Vec<String>,
+    pending: Vec<Value>,
+}
+
+impl Driver {
+    /// Spawns the binary with exactly `env` and completes the MCP handshake.
+    pub async fn start(env: &[(&str, &str)], args: &[&str]) -> Driver {
+        let mut cmd = tokio::process::Command::new(BIN);
+        cmd.env_clear()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        let stderr = child.stderr.take().unwrap();
+        let stderr = tokio::spawn(async move {
+            let mut text = String::new();
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                text.push_str(&line);
+                text.push('\n');
+            }
+            text
+        });
+        let mut driver = Driver {
+            child,
+            stdin,
+            stdout,
+            stderr,
+            lines: Vec::new(),
+            pending: Vec::new(),
+        };
+        driver
+            .send(json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"driver","version":"0"}}}))
+            .await;
+        driver.response(0).await;
+        driver
+            .send(json!({"jsonrpc":"2.0","method":"notifications/initialized"}))
+            .await;
+        driver
+    }
+
+    pub async fn send_raw(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().unwrap();
+        stdin.write_all(line.as_bytes()).await.unwrap();
+        stdin.write_all(b"\n").await.unwrap();
+        stdin.flush().await.unwrap();
+    }
+
+    pub async fn send(&mut self, message: Value) {
+        self.send_raw(&message.to_string()).await;
+    }
+
+    pub async fn call(&mut self, id: i64, tool: &str, args: Value) {
+        self.send(json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":tool,"arguments":args}})).await;
+    }
+
+    /// The next stdout message (each line must be a JSON-RPC 2.0 message).
+    pub async fn next(&mut self) -> Value {
+        if !self.pending.is_empty() {
+            return self.pending.remove(0);
+        }
+        let line = tokio::time::timeout(Duration::from_secs(30), self.stdout.next_line())
+            .await
+            .expect("a stdout line within 30 s")
+            .unwrap()
+            .expect("stdout still open");
+        let message: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
+        assert_eq!(message["jsonrpc"], "2.0", "{line}");
+        self.lines.push(line);
+        message
+    }
+
+    /// The response with this id (other messages are kept for later).
+    pub async fn response(&mut self, id: i64) -> Value {
+        if let Some(i) = self.pending.iter().position(|m| m["id"] == json!(id)) {
+            return self.pending.remove(i);
+        }
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(30), self.stdout.next_line())
+                .await
+                .expect("a response within 30 s")
+                .unwrap()
+                .expect("stdout still open");
+            let message: Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
+            assert_eq!(message["jsonrpc"], "2.0", "{line}");
+            self.lines.push(line);
+            if message["id"] == json!(id) {
+                return message;
+            }
+            self.pending.push(message);
+        }
+    }
+
+    /// Closes stdin and waits for the exit; returns the status, all of stderr and every
+    /// stdout line.
+    pub async fn finish(mut self) -> (ExitStatus, String, Vec<String>) {
+        drop(self.stdin.take());
+        while let Ok(Ok(Some(line))) =
+            tokio::time::timeout(Duration::from_secs(10), self.stdout.next_line()).await
+        {
+            serde_json::from_str::<Value>(&line)
+                .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
+            self.lines.push(line);
+        }
+        let status = tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .expect("exits")
+            .unwrap();
+        (status, self.stderr.await.unwrap(), self.lines)
+    }
+}
+
+/// The envelope or result JSON inside a tools/call response.
+pub fn result_json(response: &Value) -> Value {
+    let text = response["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no text content: {response}"));
+    serde_json::from_str(text).unwrap()
+}

@@ -1,0 +1,124 @@
+//! Property tests: arbitrary JSON arguments for every tool never panic, and either
+//! produce a request (only when the arguments fit the exact schema) or
+//! INVALID_ARGUMENTS with no request at all.
+
+use crate::common::*;
+use proptest::prelude::*;
+use proptest::test_runner::{Config as RunnerConfig, TestRunner};
+use serde_json::{Map, Value, json};
+
+fn leaf() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        (-5i64..200_000).prop_map(|n| json!(n)),
+        (-1.0e6f64..1.0e6).prop_map(|f| json!(f)),
+        prop::sample::select(vec![
+            "", ".", "..", "a/b", "ws-1", "monthly", "merge", "byok", "x\r\ny", "ünï", "hourly"
+        ])
+        .prop_map(|s| json!(s)),
+        "[a-z]{0,12}".prop_map(Value::String),
+        Just(json!("n".repeat(120))),
+    ]
+}
+
+fn value() -> impl Strategy<Value = Value> {
+    leaf().prop_recursive(3, 16, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map(
+                prop::sample::select(vec![
+                    "monthly",
+                    "daily",
+                    "yearly",
+                    "name",
+                    "x",
+                    "config.yaml"
+                ]),
+                inner,
+                0..4
+            )
+            .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
+        ]
+    })
+}
+
+/// Arguments drawn from the tool's own property names (so many cases are valid) plus
+/// a stray name now and then.
+fn arguments(names: Vec<String>) -> impl Strategy<Value = Map<String, Value>> {
+    let mut keys = names;
+    keys.push("unexpected".to_string());
+    prop::collection::btree_map(prop::sample::select(keys), value(), 0..5)
+        .prop_map(|m| m.into_iter().collect::<Map<String, Value>>())
+}
+
+#[test]
+fn arbitrary_arguments_never_panic_and_never_send_an_invalid_request() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = runtime.block_on(ok_tenant());
+    let engine = engine(full_config(&server.uri()));
+    let sent_valid = std::cell::Cell::new(0usize);
+    let refused = std::cell::Cell::new(0usize);
+    for entry in &engine.catalog().entries {
+        let names: Vec<String> = entry.derived.input["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        let validator = jsonschema::draft202012::new(&entry.derived.validation).unwrap();
+        let mut runner = TestRunner::new(RunnerConfig {
+            cases: 48,
+            failure_persistence: None,
+            ..RunnerConfig::default()
+        });
+        runner
+            .run(&arguments(names), |args| {
+                let before = runtime.block_on(server.received_requests()).unwrap().len();
+                let outcome = runtime.block_on(engine.call(entry, args.clone()));
+                let after = runtime.block_on(server.received_requests()).unwrap().len();
+                let valid = validator.is_valid(&Value::Object(args.clone()));
+                match &outcome {
+                    Err(e) if e.code() == "INVALID_ARGUMENTS" => {
+                        prop_assert_eq!(after, before, "{}: refused but sent", entry.row.name);
+                        refused.set(refused.get() + 1);
+                    }
+                    Err(e) if e.code() == "INTERNAL_ERROR" => {
+                        prop_assert!(
+                            false,
+                            "{}: internal error {:?} for {:?}",
+                            entry.row.name,
+                            e,
+                            args
+                        );
+                    }
+                    _ => {
+                        prop_assert!(
+                            valid,
+                            "{}: sent a request for invalid arguments {:?}",
+                            entry.row.name,
+                            args
+                        );
+                        prop_assert_eq!(
+                            after,
+                            before + 1,
+                            "{}: one request per valid call",
+                            entry.row.name
+                        );
+                        sent_valid.set(sent_valid.get() + 1);
+                    }
+                }
+                Ok(())
+            })
+            .unwrap_or_else(|e| panic!("{}: {e}", entry.row.name));
+    }
+    let (sent_valid, refused) = (sent_valid.get(), refused.get());
+    assert!(
+        sent_valid > 100 && refused > 100,
+        "the generator covers both sides: {sent_valid} sent, {refused} refused"
+    );
+}
