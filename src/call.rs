@@ -24,9 +24,17 @@ use std::time::Duration;
 pub struct Engine {
     catalog: Catalog,
     config: Config,
+    clients: tokio::sync::OnceCell<Clients>,
+    in_flight: tokio::sync::Semaphore,
+}
+
+/// Both generated clients. Built on first use (or by [`Engine::warm_up`]) because
+/// loading the platform's TLS roots costs milliseconds that `initialize` and
+/// `tools/list` should not wait for.
+#[derive(Debug)]
+struct Clients {
     tenant: tenant::Client,
     cp: cp::Client,
-    in_flight: tokio::sync::Semaphore,
 }
 
 /// Why the engine could not start.
@@ -35,9 +43,6 @@ pub enum EngineError {
     /// A tool row does not fit the spec.
     #[error(transparent)]
     Derive(#[from] crate::tools::schema::DeriveError),
-    /// An HTTP client could not be built.
-    #[error(transparent)]
-    Client(#[from] client::ClientBuildError),
 }
 
 /// The raw outcome of one HTTP attempt.
@@ -46,15 +51,42 @@ type Outcome = Result<ResponseValue<ByteStream>, progenitor_client::Error<()>>;
 impl Engine {
     /// Builds the catalogue and both clients.
     pub fn new(config: Config) -> Result<Self, EngineError> {
-        client::install_tls_provider();
-        let timeout = config.limits.timeout;
         Ok(Engine {
             catalog: Catalog::load()?,
-            tenant: client::tenant_client(&config, timeout)?,
-            cp: client::cp_client(&config, timeout)?,
+            clients: tokio::sync::OnceCell::new(),
             in_flight: tokio::sync::Semaphore::new(config.limits.max_in_flight),
             config,
         })
+    }
+
+    async fn clients(&self) -> Result<&Clients, ToolError> {
+        self.clients
+            .get_or_try_init(|| async {
+                let config = self.config.clone();
+                let built = tokio::task::spawn_blocking(move || {
+                    client::install_tls_provider();
+                    Ok::<_, client::ClientBuildError>(Clients {
+                        tenant: client::tenant_client(&config, config.limits.timeout)?,
+                        cp: client::cp_client(&config, config.limits.timeout)?,
+                    })
+                })
+                .await
+                .map_err(|e| {
+                    ToolError::Internal(format!("building the HTTP clients failed: {e}"))
+                })?;
+                built.map_err(|e| ToolError::Internal(e.to_string()))
+            })
+            .await
+    }
+
+    /// Builds the HTTP clients in the background, so the first call does not wait.
+    pub fn warm_up(self: &std::sync::Arc<Self>) {
+        let engine = std::sync::Arc::clone(self);
+        tokio::spawn(async move {
+            if let Err(e) = engine.clients().await {
+                tracing::error!("{}", e.envelope()["detail"]);
+            }
+        });
     }
 
     /// The tools.
@@ -135,6 +167,7 @@ impl Engine {
             .ok_or_else(|| ToolError::Internal(format!("no plan for {}", op.operation_id())))?;
         let call_args = CallArgs::build(entry, plan, &args, &self.config)?;
         self.auth_gate(entry, op)?;
+        let clients = self.clients().await?;
         let retryable = plan.method == "GET";
         let mut attempts: u32 = 1;
         let outcome = loop {
@@ -150,7 +183,7 @@ impl Engine {
                     attempts,
                     "calling"
                 );
-                let future = dispatch(&self.tenant, &self.cp, op, &call_args)?;
+                let future = dispatch(&clients.tenant, &clients.cp, op, &call_args)?;
                 call_args.check_all_sent(op)?;
                 future.await
             };
@@ -284,12 +317,14 @@ impl Engine {
     /// A result whose pretty-printed text is over the limit becomes `RESULT_TOO_LARGE`
     /// (never a cut that would leave invalid JSON).
     fn check_size(&self, value: Value) -> Result<Value, ToolError> {
-        let text = serde_json::to_string_pretty(&value).unwrap_or_default();
-        if text.len() > self.config.limits.max_result_bytes {
-            Err(self.too_large(text.len(), false, &text))
-        } else {
-            Ok(value)
+        let mut counter = ByteCounter(0);
+        if serde_json::to_writer_pretty(&mut counter, &value).is_err()
+            || counter.0 <= self.config.limits.max_result_bytes
+        {
+            return Ok(value);
         }
+        let text = serde_json::to_string_pretty(&value).unwrap_or_default();
+        Err(self.too_large(text.len(), false, &text))
     }
 }
 
@@ -313,6 +348,19 @@ pub async fn contain_panics(
                 "the `{tool}` call failed unexpectedly: {message}"
             )))
         })
+}
+
+/// Counts the bytes of a serialisation without keeping them.
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// How much of an oversized result is shown.

@@ -222,20 +222,13 @@ fn drift(
 
 async fn serve(engine: Arc<Engine>) -> Result<ExitCode> {
     tracing::info!("serving {} tools on stdio", engine.listed().count());
-    let server = McpServer::new(engine);
-    molecule_mcp::stdio::guarded(
-        tokio::io::stdin(),
-        tokio::io::stdout(),
-        |input, output| async move {
-            let service = server
-                .serve((input, output))
-                .await
-                .context("MCP initialization failed")?;
-            service.waiting().await.context("MCP service failed")?;
-            Ok::<(), anyhow::Error>(())
-        },
-    )
-    .await?;
+    engine.warm_up();
+    let transport = molecule_mcp::stdio::transport(tokio::io::stdin(), tokio::io::stdout());
+    let service = McpServer::new(engine)
+        .serve(transport)
+        .await
+        .context("MCP initialization failed")?;
+    service.waiting().await.context("MCP service failed")?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,22 +1,28 @@
-//! The stdio transport, with one guard in front of rmcp: every stdin line must be a
-//! JSON-RPC message. rmcp drops an unparsable line silently, leaving a client waiting
-//! forever; here it gets a JSON-RPC error (`-32700` parse error, `-32600` invalid
-//! request) and the server keeps serving. stdout is written one whole line at a time,
-//! by one task, so nothing can interleave with protocol messages.
+//! The stdio transport: rmcp's line-delimited JSON-RPC, with one guard. rmcp drops an
+//! unparsable line silently, which leaves a client waiting forever; here such a line
+//! gets a JSON-RPC error (`-32700` parse error, `-32600` invalid request) and the
+//! server keeps serving. Every stdout line is written whole, under one lock, so
+//! nothing can interleave with a protocol message.
 
+use futures::{Sink, Stream};
+use rmcp::RoleServer;
+use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use serde_json::{Value, json};
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::sync::mpsc;
+use tokio::sync::Mutex;
 
-/// Lines longer than this are refused (`-32600`) instead of being handed to rmcp.
+/// Lines longer than this are refused (`-32600`) instead of being parsed.
 pub const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
 
 /// What to do with one input line.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 pub enum Verdict {
-    /// Pass it to rmcp.
-    Forward,
-    /// Blank: ignore.
+    /// A message for rmcp.
+    Forward(Box<RxJsonRpcMessage<RoleServer>>),
+    /// Blank, or a notification rmcp does not know (JSON-RPC never answers those).
     Skip,
     /// Answer this JSON-RPC error instead.
     Reject(Value),
@@ -25,21 +31,32 @@ pub enum Verdict {
 /// Classifies one line of input.
 pub fn inspect(line: &[u8]) -> Verdict {
     let trimmed = line.trim_ascii();
+    let trimmed = trimmed
+        .strip_prefix(b"\xEF\xBB\xBF".as_slice())
+        .unwrap_or(trimmed);
     if trimmed.is_empty() {
         return Verdict::Skip;
     }
-    let error = |code: i64, message: &str, id: Value| {
+    let error = |code: i64, message: String, id: Value| {
         Verdict::Reject(
             json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } }),
         )
     };
     if trimmed.len() > MAX_LINE_BYTES {
-        return error(-32600, "Invalid Request: message too large", Value::Null);
+        return error(
+            -32600,
+            "Invalid Request: message too large".into(),
+            Value::Null,
+        );
     }
+    let typed_error = match serde_json::from_slice::<RxJsonRpcMessage<RoleServer>>(trimmed) {
+        Ok(message) => return Verdict::Forward(Box::new(message)),
+        Err(e) => e,
+    };
     let Ok(message) = serde_json::from_slice::<Value>(trimmed) else {
         return error(
             -32700,
-            "Parse error: the line is not valid JSON",
+            "Parse error: the line is not valid JSON".into(),
             Value::Null,
         );
     };
@@ -47,117 +64,103 @@ pub fn inspect(line: &[u8]) -> Verdict {
         Some(id @ (Value::String(_) | Value::Number(_))) => id.clone(),
         _ => Value::Null,
     };
-    let shaped = message.get("jsonrpc") == Some(&json!("2.0"))
-        && (message.get("method").is_some_and(Value::is_string)
-            || message.get("result").is_some()
-            || message.get("error").is_some());
-    if message.is_array() || shaped {
-        Verdict::Forward
-    } else {
-        error(-32600, "Invalid Request: not a JSON-RPC 2.0 message", id)
+    if id.is_null() && message.get("method").is_some_and(Value::is_string) {
+        return Verdict::Skip;
     }
+    error(-32600, format!("Invalid Request: {typed_error}"), id)
 }
 
-/// Runs `serve` (an rmcp service over the given reader/writer) behind the guard, on
-/// `input`/`output` (stdin/stdout in production, pipes in tests).
-pub async fn guarded<I, O, F, Fut, E>(input: I, mut output: O, serve: F) -> Result<(), E>
+async fn write_line<W: AsyncWrite + Unpin>(writer: &Mutex<W>, mut line: Vec<u8>) -> io::Result<()> {
+    line.push(b'\n');
+    let mut w = writer.lock().await;
+    w.write_all(&line).await?;
+    w.flush().await
+}
+
+/// The outgoing half of the transport.
+pub type Outgoing = Pin<Box<dyn Sink<TxJsonRpcMessage<RoleServer>, Error = io::Error> + Send>>;
+/// The incoming half of the transport.
+pub type Incoming = Pin<Box<dyn Stream<Item = RxJsonRpcMessage<RoleServer>> + Send>>;
+
+/// A transport for `rmcp::ServiceExt::serve` over `input`/`output` (stdin/stdout).
+/// The service ends when `input` reaches end of file.
+pub fn transport<R, W>(input: R, output: W) -> (Outgoing, Incoming)
 where
-    I: AsyncRead + Unpin + Send + 'static,
-    O: AsyncWrite + Unpin + Send + 'static,
-    F: FnOnce(tokio::io::DuplexStream, tokio::io::DuplexStream) -> Fut,
-    Fut: std::future::Future<Output = Result<(), E>>,
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut to_rmcp, rmcp_in) = tokio::io::duplex(64 * 1024);
-    let (rmcp_out, from_rmcp) = tokio::io::duplex(64 * 1024);
-    let (lines_tx, mut lines_rx) = mpsc::unbounded_channel::<Vec<u8>>();
-
-    let writer = tokio::spawn(async move {
-        while let Some(line) = lines_rx.recv().await {
-            if output.write_all(&line).await.is_err() || output.write_all(b"\n").await.is_err() {
-                break;
-            }
-            if output.flush().await.is_err() {
-                break;
-            }
-        }
-    });
-
-    let replies = lines_tx.clone();
-    let reader = tokio::spawn(async move {
-        let mut input = BufReader::new(input);
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            match input.read_until(b'\n', &mut line).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-            match inspect(&line) {
-                Verdict::Skip => {}
-                Verdict::Reject(error) => {
-                    tracing::warn!("refused a malformed input line ({} bytes)", line.len());
-                    let _ = replies.send(error.to_string().into_bytes());
+    let writer = Arc::new(Mutex::new(output));
+    let outgoing = futures::sink::unfold(
+        writer.clone(),
+        |writer, message: TxJsonRpcMessage<RoleServer>| async move {
+            let line = serde_json::to_vec(&message).map_err(io::Error::other)?;
+            write_line(&writer, line).await?;
+            Ok::<_, io::Error>(writer)
+        },
+    );
+    let incoming = futures::stream::unfold(
+        (BufReader::new(input), writer, Vec::new()),
+        |(mut reader, writer, mut line)| async move {
+            loop {
+                line.clear();
+                match reader.read_until(b'\n', &mut line).await {
+                    Ok(0) | Err(_) => return None,
+                    Ok(_) => {}
                 }
-                Verdict::Forward => {
-                    if !line.ends_with(b"\n") {
-                        line.push(b'\n');
-                    }
-                    if to_rmcp.write_all(&line).await.is_err() {
-                        break;
+                match inspect(&line) {
+                    Verdict::Forward(message) => return Some((*message, (reader, writer, line))),
+                    Verdict::Skip => {}
+                    Verdict::Reject(reply) => {
+                        tracing::warn!("refused a malformed input line ({} bytes)", line.len());
+                        if write_line(&writer, reply.to_string().into_bytes())
+                            .await
+                            .is_err()
+                        {
+                            return None;
+                        }
                     }
                 }
             }
-        }
-        // EOF on stdin: closing rmcp's input ends the service.
-        let _ = to_rmcp.shutdown().await;
-    });
-
-    let forward = tokio::spawn(async move {
-        let mut lines = BufReader::new(from_rmcp);
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            match lines.read_until(b'\n', &mut line).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let text = line.trim_ascii_end().to_vec();
-                    if !text.is_empty() && lines_tx.send(text).is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-    });
-
-    let result = serve(rmcp_in, rmcp_out).await;
-    reader.abort();
-    let _ = forward.await;
-    let _ = writer.await;
-    result
+        },
+    );
+    (Box::pin(outgoing), Box::pin(incoming))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn rejected(line: &[u8]) -> Value {
+        match inspect(line) {
+            Verdict::Reject(v) => v,
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+
     #[test]
     fn garbage_is_a_parse_error_and_wrong_shapes_are_invalid_requests() {
-        let Verdict::Reject(e) = inspect(b"not json\n") else {
-            panic!()
-        };
-        assert_eq!(e["error"]["code"], -32700);
-        assert_eq!(e["id"], Value::Null);
-        let Verdict::Reject(e) = inspect(br#"{"id": 7, "method": "tools/list"}"#) else {
-            panic!()
-        };
+        let e = rejected(b"not json\n");
+        assert_eq!(
+            (e["error"]["code"].as_i64(), e["id"].clone()),
+            (Some(-32700), Value::Null)
+        );
+        let e = rejected(br#"{"id": 7, "params": {}}"#);
         assert_eq!(
             (e["error"]["code"].as_i64(), e["id"].as_i64()),
             (Some(-32600), Some(7))
         );
-        assert_eq!(
+        assert!(matches!(
             inspect(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#),
-            Verdict::Forward
-        );
-        assert_eq!(inspect(b"   \r\n"), Verdict::Skip);
+            Verdict::Forward(_)
+        ));
+        assert!(matches!(
+            inspect(b"\xEF\xBB\xBF{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\r\n"),
+            Verdict::Forward(_)
+        ));
+        assert!(matches!(
+            inspect(br#"{"method":"notifications/odd","params":1}"#),
+            Verdict::Skip
+        ));
+        assert!(matches!(inspect(b"   \r\n"), Verdict::Skip));
     }
 }

@@ -1,0 +1,373 @@
+//! The benchmark suite (`cargo bench --bench perf`): the release binary over stdio
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark may panic on the unexpected
+//! against a loopback tenant, next to the floor (a direct HTTP request to the same
+//! tenant). Prints a Markdown table; BENCHMARKS.md records a run. No assertions: the
+//! targets are read off the numbers, not enforced by a timed test.
+
+use serde_json::{Value, json};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+const BIN: &str = env!("CARGO_BIN_EXE_molecule-mcp");
+const BODY: &str =
+    r#"[{"id":"0b6f3c1e-2d4a-4c3b-9f1e-7a6b5c4d3e2f","name":"alpha","status":"online","tier":2}]"#;
+
+/// A minimal keep-alive HTTP/1.1 tenant: every request gets the same 200 JSON body.
+async fn tenant() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let response = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let response = response.clone();
+            tokio::spawn(async move {
+                let _ = socket.set_nodelay(true);
+                let mut buf = Vec::with_capacity(4096);
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Ok(n) = socket.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        buf.drain(..end + 4);
+                        if socket.write_all(response.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+struct Server {
+    child: tokio::process::Child,
+    tx: mpsc::UnboundedSender<String>,
+    rx: mpsc::UnboundedReceiver<Value>,
+    tools_list_bytes: usize,
+}
+
+impl Server {
+    async fn start(url: &str) -> (Server, Duration, Duration) {
+        let started = Instant::now();
+        let mut child = tokio::process::Command::new(BIN)
+            .env_clear()
+            .env("MOLECULE_API_URL", url)
+            .env("MOLECULE_ORG_API_KEY", "sk-bench")
+            .env("MOLECULE_ORG_ID", "org-bench")
+            .env("MOLECULE_MCP_MAX_IN_FLIGHT", "64")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, mut wrx) = mpsc::unbounded_channel::<String>();
+        tokio::spawn(async move {
+            while let Some(line) = wrx.recv().await {
+                if stdin.write_all(line.as_bytes()).await.is_err()
+                    || stdin.write_all(b"\n").await.is_err()
+                {
+                    return;
+                }
+                let _ = stdin.flush().await;
+            }
+        });
+        let (rtx, mut rx) = mpsc::unbounded_channel::<Value>();
+        let (size_tx, mut size_rx) = mpsc::unbounded_channel::<usize>();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let value: Value = serde_json::from_str(&line).unwrap();
+                if value["id"] == json!("list") {
+                    let _ = size_tx.send(line.len());
+                }
+                if rtx.send(value).is_err() {
+                    return;
+                }
+            }
+        });
+        tx.send(json!({"jsonrpc":"2.0","id":"init","method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"0"}}}).to_string()).unwrap();
+        rx.recv().await.unwrap();
+        let initialized = started.elapsed();
+        tx.send(json!({"jsonrpc":"2.0","method":"notifications/initialized"}).to_string())
+            .unwrap();
+        tx.send(json!({"jsonrpc":"2.0","id":"list","method":"tools/list"}).to_string())
+            .unwrap();
+        let list = rx.recv().await.unwrap();
+        let listed = started.elapsed();
+        assert!(list["result"]["tools"].is_array());
+        let tools_list_bytes = size_rx.recv().await.unwrap();
+        (
+            Server {
+                child,
+                tx,
+                rx,
+                tools_list_bytes,
+            },
+            initialized,
+            listed,
+        )
+    }
+
+    fn call(&self, id: u64) {
+        let line = json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"list_workspaces","arguments":{}}});
+        self.tx.send(line.to_string()).unwrap();
+    }
+
+    async fn answer(&mut self) -> Value {
+        let v = self.rx.recv().await.unwrap();
+        assert_eq!(v["result"]["isError"], false, "{v}");
+        v
+    }
+
+    fn vm_hwm_kib(&self) -> u64 {
+        let pid = self.child.id().unwrap();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+/// A synthetic spec of about 1,000 operations: the vendored spec's paths repeated
+/// under 32 prefixes, and a candidate where every 10th body gains a required field.
+fn synthetic_inputs() -> molecule_mcp::drift::Inputs {
+    let mut inputs = molecule_mcp::drift::load_inputs(None, None, None).unwrap();
+    let grow = |doc: &mut Value| {
+        let paths = doc["paths"].as_object().unwrap().clone();
+        let mut all = serde_json::Map::new();
+        for copy in 0..32 {
+            for (path, item) in &paths {
+                let mut item = item.clone();
+                for op in item.as_object_mut().unwrap().values_mut() {
+                    if let Some(id) = op.get("operationId").and_then(Value::as_str) {
+                        op["operationId"] = json!(if copy == 0 {
+                            id.to_string()
+                        } else {
+                            format!("{id}_{copy}")
+                        });
+                    }
+                }
+                let key = if copy == 0 {
+                    path.clone()
+                } else {
+                    format!("/v{copy}{path}")
+                };
+                all.insert(key, item);
+            }
+        }
+        doc["paths"] = Value::Object(all);
+    };
+    grow(&mut inputs.baseline);
+    grow(&mut inputs.candidate);
+    for (i, item) in inputs.candidate["paths"]
+        .as_object_mut()
+        .unwrap()
+        .values_mut()
+        .enumerate()
+    {
+        if i % 10 == 0
+            && let Some(post) = item.get_mut("post")
+        {
+            post["description"] = json!("changed upstream");
+        }
+    }
+    inputs
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let url = tenant().await;
+    println!("| Measure | Result |\n|---|---|");
+
+    // 1. Cold start.
+    let mut inits = Vec::new();
+    let mut lists = Vec::new();
+    let mut size = 0;
+    for _ in 0..25 {
+        let (server, init, list) = Server::start(&url).await;
+        size = server.tools_list_bytes;
+        inits.push(init);
+        lists.push(list);
+        drop(server);
+    }
+    inits.sort();
+    lists.sort();
+    println!(
+        "| cold start → `initialize` answered (median / max of 25) | {} / {} |",
+        ms(percentile(&inits, 0.5)),
+        ms(*inits.last().unwrap())
+    );
+    println!(
+        "| cold start → `tools/list` answered (median / max of 25) | {} / {} |",
+        ms(percentile(&lists, 0.5)),
+        ms(*lists.last().unwrap())
+    );
+
+    // 5. tools/list size.
+    let out = std::process::Command::new(BIN)
+        .args(["tools"])
+        .env_clear()
+        .output()
+        .unwrap();
+    let tools: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let compact = |v: &Value| serde_json::to_string(v).unwrap().len();
+    let model_facing: Vec<Value> = tools.iter().map(|t| json!({"name": t["name"], "description": t["description"], "inputSchema": t["inputSchema"]})).collect();
+    let with_hints: Vec<Value> = tools.iter().map(|t| json!({"name": t["name"], "title": t["title"], "description": t["description"], "inputSchema": t["inputSchema"], "annotations": t["annotations"]})).collect();
+    let mf = compact(&json!(model_facing));
+    println!(
+        "| `tools/list` response on the wire ({} tools) | {size} bytes |",
+        tools.len()
+    );
+    println!(
+        "| model-facing part (names, descriptions, input schemas) | {mf} bytes (≈ {} tokens) |",
+        mf / 4
+    );
+    println!(
+        "| … plus titles and annotations | {} bytes |",
+        compact(&json!(with_hints))
+    );
+
+    // 2. Per-call overhead vs the floor.
+    let (mut server, _, _) = Server::start(&url).await;
+    let rss_start = server.vm_hwm_kib();
+    for i in 0..200 {
+        server.call(i);
+        server.answer().await;
+    }
+    let mut through = Vec::new();
+    for i in 0..3000 {
+        let t = Instant::now();
+        server.call(1000 + i);
+        server.answer().await;
+        through.push(t.elapsed());
+    }
+    molecule_mcp::client::install_tls_provider();
+    let client = reqwest::Client::builder().build().unwrap();
+    let mut direct = Vec::new();
+    for _ in 0..3200 {
+        let t = Instant::now();
+        let r = client
+            .get(format!("{url}/workspaces"))
+            .send()
+            .await
+            .unwrap();
+        let _ = r.bytes().await.unwrap();
+        direct.push(t.elapsed());
+    }
+    direct.drain(..200);
+    through.sort();
+    direct.sort();
+    let (tm, tp) = (percentile(&through, 0.5), percentile(&through, 0.99));
+    let (dm, dp) = (percentile(&direct, 0.5), percentile(&direct, 0.99));
+    println!(
+        "| `list_workspaces` round trip through the server (median / p99 of 3000) | {} / {} |",
+        us(tm),
+        us(tp)
+    );
+    println!(
+        "| direct HTTP request to the same tenant (median / p99) | {} / {} |",
+        us(dm),
+        us(dp)
+    );
+    println!(
+        "| overhead over the direct request (median) | {} |",
+        us(tm.saturating_sub(dm))
+    );
+
+    // 3. Throughput with 16 in flight, and 4. memory after 10,000+ calls.
+    let total = 20_000u64;
+    let t = Instant::now();
+    let mut next = 100_000u64;
+    for _ in 0..16 {
+        server.call(next);
+        next += 1;
+    }
+    let mut done = 0;
+    while done < total {
+        server.answer().await;
+        done += 1;
+        if next < 100_000 + total {
+            server.call(next);
+            next += 1;
+        }
+    }
+    let elapsed = t.elapsed();
+    println!(
+        "| throughput, 16 calls in flight ({total} calls) | {:.0} calls/s |",
+        total as f64 / elapsed.as_secs_f64()
+    );
+    let rss_after = server.vm_hwm_kib();
+    println!(
+        "| peak RSS (VmHWM) after start-up | {:.1} MiB |",
+        rss_start as f64 / 1024.0
+    );
+    println!(
+        "| peak RSS (VmHWM) after {} calls | {:.1} MiB |",
+        200 + 3000 + total,
+        rss_after as f64 / 1024.0
+    );
+    for i in 0..10_000 {
+        server.call(500_000 + i);
+        server.answer().await;
+    }
+    println!(
+        "| peak RSS (VmHWM) after {} more calls (growth check) | {:.1} MiB |",
+        10_000,
+        server.vm_hwm_kib() as f64 / 1024.0
+    );
+    drop(server);
+
+    // 6. Drift report on ~1,000 operations.
+    let inputs = synthetic_inputs();
+    let ops = molecule_mcp::spec::inventory::operations(&inputs.candidate).len();
+    let mut runs = Vec::new();
+    for _ in 0..7 {
+        let t = Instant::now();
+        let report = molecule_mcp::drift::run(&inputs);
+        runs.push(t.elapsed());
+        std::hint::black_box(report);
+    }
+    runs.sort();
+    println!(
+        "| drift report, synthetic spec of {ops} operations (median of 7) | {} |",
+        ms(percentile(&runs, 0.5))
+    );
+
+    let size = std::fs::metadata(BIN).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "| bench-profile binary size (see BENCHMARKS.md for the stripped release size) | {:.1} MiB |",
+        size as f64 / 1048576.0
+    );
+}
