@@ -9,6 +9,7 @@ pub mod call;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod sandbox;
 pub mod server;
 pub mod spec;
 pub mod tools;
