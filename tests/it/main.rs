@@ -1,8 +1,10 @@
 //! One integration-test binary (one link) with a module per behaviour.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on the unexpected
 
 mod calls;
 mod client;
 mod common;
 mod e2e;
 mod overrides;
+mod sandbox;
 mod tools;
