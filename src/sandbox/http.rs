@@ -238,10 +238,11 @@ fn into_response(reply: Reply) -> Response {
         None => (status, Body::empty()).into_response(),
     };
     for (name, value) in reply.headers {
-        if let Ok(value) = HeaderValue::try_from(value) {
-            response
-                .headers_mut()
-                .insert(HeaderName::from_static(name), value);
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::try_from(value),
+        ) {
+            response.headers_mut().insert(name, value);
         }
     }
     response
