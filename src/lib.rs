@@ -10,6 +10,7 @@ pub mod client;
 pub mod config;
 pub mod drift;
 pub mod error;
+pub mod sandbox;
 pub mod server;
 pub mod spec;
 pub mod stdio;

@@ -29,6 +29,10 @@ struct Cli {
     /// Serve only these tools, comma-separated; united with --toolsets (also MOLECULE_MCP_TOOLS).
     #[arg(long, global = true, value_name = "LIST")]
     tools: Option<String>,
+    /// Run against a built-in sandbox tenant and control plane on 127.0.0.1 (also
+    /// MOLECULE_MCP_SANDBOX=1): no key needed, nothing leaves the machine.
+    #[arg(long, global = true)]
+    sandbox: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -149,12 +153,28 @@ fn run() -> Result<ExitCode> {
             .map(|(_, v)| v.clone())
             .or_else(|| std::env::var(key).ok())
     })?;
-    let engine = Arc::new(Engine::new(config).context("starting the engine")?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let sandbox_env = std::env::var("MOLECULE_MCP_SANDBOX").unwrap_or_default();
+    let want_sandbox = cli.sandbox || matches!(sandbox_env.trim(), "1" | "true" | "yes" | "on");
+    // Kept alive for the whole run: dropping it stops the sandbox servers.
+    let (_sandbox, config) = if want_sandbox {
+        let sandbox = runtime
+            .block_on(molecule_mcp::sandbox::Sandbox::start())
+            .context("starting the sandbox")?;
+        eprintln!(
+            "molecule-mcp: sandbox tenant at {} (org {}), control plane at {}; nothing leaves this machine",
+            sandbox.tenant_url, sandbox.org_id, sandbox.cp_url
+        );
+        let config = sandbox.apply(config);
+        (Some(sandbox), config)
+    } else {
+        (None, config)
+    };
+    let engine = Arc::new(Engine::new(config).context("starting the engine")?);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => runtime.block_on(serve(engine)),
         Command::Tools { format } => {

@@ -10,4 +10,5 @@ mod e2e;
 mod overrides;
 mod properties;
 mod safety;
+mod sandbox;
 mod tools;

@@ -43,13 +43,26 @@ fn value() -> impl Strategy<Value = Value> {
     })
 }
 
-/// Arguments drawn from the tool's own property names (so many cases are valid) plus
-/// a stray name now and then.
-fn arguments(names: Vec<String>) -> impl Strategy<Value = Map<String, Value>> {
+/// Half the cases: arguments drawn from the tool's own property names plus a stray
+/// name now and then. The other half: a known-valid call (from the request cases)
+/// with up to two arguments replaced or added, so both sides of the line are probed.
+fn arguments(
+    names: Vec<String>,
+    valid: Vec<Map<String, Value>>,
+) -> impl Strategy<Value = Map<String, Value>> {
     let mut keys = names;
     keys.push("unexpected".to_string());
-    prop::collection::btree_map(prop::sample::select(keys), value(), 0..5)
-        .prop_map(|m| m.into_iter().collect::<Map<String, Value>>())
+    let random = prop::collection::btree_map(prop::sample::select(keys.clone()), value(), 0..5)
+        .prop_map(|m| m.into_iter().collect::<Map<String, Value>>());
+    let mutated = (
+        prop::sample::select(valid),
+        prop::collection::btree_map(prop::sample::select(keys), value(), 0..3),
+    )
+        .prop_map(|(mut base, changes)| {
+            base.extend(changes);
+            base
+        });
+    prop_oneof![random, mutated]
 }
 
 #[test]
@@ -70,6 +83,11 @@ fn arbitrary_arguments_never_panic_and_never_send_an_invalid_request() {
             .keys()
             .cloned()
             .collect();
+        let valid: Vec<Map<String, Value>> = crate::calls::cases()
+            .into_iter()
+            .filter(|c| c.tool == entry.row.name)
+            .map(|c| c.args.as_object().unwrap().clone())
+            .collect();
         let validator = jsonschema::draft202012::new(&entry.derived.validation).unwrap();
         let mut runner = TestRunner::new(RunnerConfig {
             cases: 48,
@@ -77,7 +95,7 @@ fn arbitrary_arguments_never_panic_and_never_send_an_invalid_request() {
             ..RunnerConfig::default()
         });
         runner
-            .run(&arguments(names), |args| {
+            .run(&arguments(names, valid), |args| {
                 let before = runtime.block_on(server.received_requests()).unwrap().len();
                 let outcome = runtime.block_on(engine.call(entry, args.clone()));
                 let after = runtime.block_on(server.received_requests()).unwrap().len();

@@ -1,0 +1,323 @@
+//! The HTTP side of the sandbox: one axum route per spec operation, and the one
+//! generic handler every route shares — tenant guard, credential gate, the
+//! operation's handler under the state lock, and a check of the reply against the
+//! spec.
+
+use super::contract::{self, Contracts, OpContract};
+use super::ops::{self, Gate};
+use super::state::State;
+use crate::{Api, Operation};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, MethodRouter, on};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+/// What a handler answers: status, JSON body (none for a bare reply) and extra headers.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Reply {
+    pub status: u16,
+    pub body: Option<Value>,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+/// A handler's result; `Err` carries an error reply so `?` can stop a handler early.
+pub(super) type Outcome = Result<Reply, Reply>;
+
+impl Reply {
+    /// `status` with a JSON body.
+    pub fn json(status: u16, body: Value) -> Reply {
+        Reply {
+            status,
+            body: Some(body),
+            headers: Vec::new(),
+        }
+    }
+
+    /// 200 with a JSON body.
+    pub fn ok(body: Value) -> Outcome {
+        Ok(Reply::json(200, body))
+    }
+
+    /// 201 with a JSON body.
+    pub fn created(body: Value) -> Outcome {
+        Ok(Reply::json(201, body))
+    }
+
+    /// `status` with the tenant's error body `{"error": message}`.
+    pub fn error(status: u16, message: impl Into<String>) -> Reply {
+        Reply::json(status, json!({ "error": message.into() }))
+    }
+
+    /// `status` with an empty body (the tenant guard's 404).
+    fn bare(status: u16) -> Reply {
+        Reply {
+            status,
+            body: None,
+            headers: Vec::new(),
+        }
+    }
+}
+
+/// Who made the request, once the gate let it through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Caller {
+    /// An open route, no credential looked at.
+    Anonymous,
+    /// An org API token.
+    OrgToken {
+        /// Its first 8 characters.
+        prefix: String,
+        /// The org root workspace it is anchored to.
+        org_id: Option<String>,
+    },
+    /// A workspace token (WorkspaceAuth routes, for its own workspace).
+    WorkspaceToken,
+    /// The control-plane admin token.
+    ControlPlane,
+}
+
+/// One request, as a handler sees it.
+#[derive(Debug)]
+pub(super) struct Req<'a> {
+    params: HashMap<String, String>,
+    query: HashMap<String, String>,
+    headers: &'a HeaderMap,
+    /// The body parsed once: `{}` when empty, `None` when it is not JSON.
+    json: Option<Value>,
+    contract: &'a OpContract,
+    /// Who is calling.
+    pub caller: Caller,
+}
+
+impl Req<'_> {
+    /// A path parameter (percent-decoded); empty when the route has none of that name.
+    pub fn param(&self, name: &str) -> &str {
+        self.params
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or_default()
+    }
+
+    /// The `{id}` path parameter.
+    pub fn id(&self) -> &str {
+        self.param("id")
+    }
+
+    /// Whether query parameter `name` is exactly `true` (the tenant's check).
+    pub fn flag(&self, name: &str) -> bool {
+        self.query.get(name).is_some_and(|v| v == "true")
+    }
+
+    /// A request header, when present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The JSON body as sent (`{}` when empty), or `None` when it is not JSON.
+    pub fn json(&self) -> Option<&Value> {
+        self.json.as_ref()
+    }
+
+    /// The JSON body as sent when it is an object.
+    pub fn object(&self) -> Option<&Value> {
+        self.json.as_ref().filter(|v| v.is_object())
+    }
+
+    /// The JSON body, checked against the operation's request schema; otherwise a
+    /// 400 with the handler's `message`.
+    pub fn body(&self, message: &str) -> Result<&Value, Reply> {
+        let body = self.json().ok_or_else(|| Reply::error(400, message))?;
+        match &self.contract.request {
+            Some(validator) if !validator.is_valid(body) => Err(Reply::error(400, message)),
+            _ => Ok(body),
+        }
+    }
+}
+
+/// The state both servers share.
+pub(super) type Shared = Arc<Mutex<State>>;
+
+/// The router of one API: a route per operation of its spec, all on [`respond`].
+pub(super) fn router(api: Api, shared: Shared, contracts: &'static Contracts) -> Router {
+    let mut by_path: BTreeMap<&str, MethodRouter> = BTreeMap::new();
+    for op in Operation::ALL.iter().copied().filter(|op| op.api() == api) {
+        let Some(contract) = contracts.get(&op) else {
+            continue;
+        };
+        let Some(filter) = Method::from_bytes(contract.method.as_bytes())
+            .ok()
+            .and_then(|m| MethodFilter::try_from(m).ok())
+        else {
+            continue;
+        };
+        let shared = shared.clone();
+        // Routes without parameters have no `Path` to extract: treat that as empty.
+        let handler = move |params: Result<Path<HashMap<String, String>>, PathRejection>,
+                            RawQuery(query): RawQuery,
+                            headers: HeaderMap,
+                            body: Bytes| async move {
+            let params = params.map(|Path(p)| p).unwrap_or_default();
+            respond(&shared, op, contract, params, query, &headers, &body)
+        };
+        let route = by_path.remove(contract.path.as_str()).unwrap_or_default();
+        by_path.insert(contract.path.as_str(), route.merge(on(filter, handler)));
+    }
+    by_path
+        .into_iter()
+        .fold(Router::new(), |router, (path, route)| {
+            router.route(path, route)
+        })
+}
+
+fn respond(
+    shared: &Shared,
+    op: Operation,
+    contract: &OpContract,
+    params: HashMap<String, String>,
+    query: Option<String>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    let mut state = shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let (gate, handler) = ops::route(op);
+    let reply = admit(&mut state, op, gate, headers, &params).and_then(|caller| {
+        let json = if body.iter().all(u8::is_ascii_whitespace) {
+            Some(json!({}))
+        } else {
+            serde_json::from_slice(body).ok()
+        };
+        let req = Req {
+            params,
+            query: parse_query(query.as_deref()),
+            headers,
+            json,
+            contract,
+            caller,
+        };
+        handler(&mut state, &req)
+    });
+    drop(state);
+    let reply = reply.unwrap_or_else(|e| e);
+    if let (Some(body), Some(validator)) = (&reply.body, contract.response(reply.status)) {
+        let errors = contract::errors(validator, body);
+        if !errors.is_empty() {
+            tracing::warn!(
+                operation = op.operation_id(),
+                status = reply.status,
+                ?errors,
+                "sandbox reply does not fit the spec"
+            );
+        }
+    }
+    tracing::debug!(
+        operation = op.operation_id(),
+        status = reply.status,
+        "sandbox"
+    );
+    into_response(reply)
+}
+
+fn into_response(reply: Reply) -> Response {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = match reply.body {
+        Some(body) => (
+            status,
+            [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            body.to_string(),
+        )
+            .into_response(),
+        None => (status, Body::empty()).into_response(),
+    };
+    for (name, value) in reply.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::try_from(value),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
+fn parse_query(query: Option<&str>) -> HashMap<String, String> {
+    let Some(query) = query else {
+        return HashMap::new();
+    };
+    reqwest::Url::parse(&format!("http://q/?{query}"))
+        .map(|url| url.query_pairs().into_owned().collect())
+        .unwrap_or_default()
+}
+
+/// The tenant guard, then the route's credential gate (contract.md §1).
+fn admit(
+    state: &mut State,
+    op: Operation,
+    gate: Gate,
+    headers: &HeaderMap,
+    params: &HashMap<String, String>,
+) -> Result<Caller, Reply> {
+    if op.api() == Api::Tenant {
+        match headers.get("x-molecule-org-id").map(HeaderValue::as_bytes) {
+            Some(id) if id == state.org_id.as_bytes() => {}
+            Some(_) => return Err(Reply::bare(404)),
+            None => {
+                return Err(Reply::json(
+                    400,
+                    json!({
+                        "error": "missing tenant routing header",
+                        "code": "TENANT_ORG_HEADER_REQUIRED",
+                        "required_header": "X-Molecule-Org-Id",
+                        "detail": "SaaS tenant API requests must include X-Molecule-Org-Id matching the organization UUID.",
+                    }),
+                ));
+            }
+        }
+    }
+    let bearer = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let (missing, invalid) = match gate {
+        Gate::Open => return Ok(Caller::Anonymous),
+        Gate::ControlPlane => {
+            return match bearer {
+                Some(token) if token == state.cp_token => Ok(Caller::ControlPlane),
+                Some(_) => Err(Reply::error(401, "invalid admin auth token")),
+                None => Err(Reply::error(401, "admin auth required")),
+            };
+        }
+        Gate::Admin => ("admin auth required", "invalid admin auth token"),
+        Gate::Workspace => (
+            "missing workspace auth token",
+            "invalid workspace auth token",
+        ),
+    };
+    let token = bearer.ok_or_else(|| Reply::error(401, missing))?;
+    let now = super::state::now_rfc3339();
+    if let Some(row) = state.org_tokens.iter_mut().find(|t| t.token == token) {
+        row.last_used_at = Some(now);
+        return Ok(Caller::OrgToken {
+            prefix: row.prefix(),
+            org_id: row.org_id.clone(),
+        });
+    }
+    let own_workspace = params.get("id").map(String::as_str);
+    let workspace_token = state
+        .workspace_tokens
+        .iter()
+        .any(|t| t.token == token && Some(t.workspace_id.as_str()) == own_workspace);
+    if gate == Gate::Workspace && workspace_token {
+        return Ok(Caller::WorkspaceToken);
+    }
+    Err(Reply::error(401, invalid))
+}
