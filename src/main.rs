@@ -113,11 +113,7 @@ fn main() -> ExitCode {
 
 fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .with_env_filter(log_filter())
-        .init();
+    init_logging();
     if let Some(Command::Drift {
         spec,
         cp_spec,
@@ -153,8 +149,7 @@ fn run() -> Result<ExitCode> {
             .map(|(_, v)| v.clone())
             .or_else(|| std::env::var(key).ok())
     })?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
@@ -190,15 +185,27 @@ fn run() -> Result<ExitCode> {
     }
 }
 
-/// `RUST_LOG` (default `warn`), except that rmcp never logs below `info`: at debug and
-/// trace it prints every message in full, tool arguments (secret values) included.
-fn log_filter() -> tracing_subscriber::EnvFilter {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+/// Logging to stderr: `RUST_LOG` (default `warn`), except that rmcp never logs below
+/// `info`: at debug and trace it prints every message in full, tool arguments (secret
+/// values) included.
+fn init_logging() {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let env = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    match "rmcp=info".parse() {
-        Ok(cap) => filter.add_directive(cap),
-        Err(_) => filter,
-    }
+    let rmcp_cap = tracing_subscriber::filter::filter_fn(|meta| {
+        !(meta.target().starts_with("rmcp") && *meta.level() > tracing::Level::INFO)
+    });
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(false)
+                .with_filter(env)
+                .with_filter(rmcp_cap),
+        )
+        .init();
 }
 
 fn drift(
@@ -243,7 +250,10 @@ fn drift(
 async fn serve(engine: Arc<Engine>) -> Result<ExitCode> {
     tracing::info!("serving {} tools on stdio", engine.listed().count());
     engine.warm_up();
-    let transport = molecule_mcp::stdio::transport(tokio::io::stdin(), tokio::io::stdout());
+    // stdio_pipes reads and writes FIFOs on the IO reactor (tokio's stdin/stdout would
+    // hand every read and write to a blocking thread); other streams fall back.
+    let (stdin, stdout) = rmcp::transport::stdio_pipes();
+    let transport = molecule_mcp::stdio::transport(stdin, stdout);
     let service = McpServer::new(engine)
         .serve(transport)
         .await

@@ -4,24 +4,14 @@
 //! each documented response. The sandbox refuses request bodies that break the spec
 //! and logs any response of its own that does.
 //!
-//! OpenAPI 3.0 schemas are not JSON Schema: `nullable` becomes a `null` type (or an
-//! `anyOf` beside a `$ref`), and the spec's `components` ride along in every compiled
-//! schema so `#/components/schemas/...` references resolve unchanged.
+//! OpenAPI 3.0 schemas become JSON Schema through the same converter the tool
+//! schemas use ([`crate::tools::schema::exact_schema`]).
 
 use crate::Operation;
 use crate::spec::inventory;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
-
-/// Keys of OpenAPI 3.0 schemas that JSON Schema does not know (or must not see).
-const OPENAPI_ONLY: [&str; 5] = [
-    "nullable",
-    "example",
-    "xml",
-    "externalDocs",
-    "discriminator",
-];
 
 /// What the specs say about one operation.
 #[derive(Debug)]
@@ -63,14 +53,6 @@ fn build() -> Result<Contracts, String> {
     let (tenant, cp) = crate::tools::specs();
     let mut out = HashMap::new();
     for doc in [tenant, cp] {
-        let schemas: Map<String, Value> = doc
-            .pointer("/components/schemas")
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-            .map(|(name, schema)| (name.clone(), to_json_schema(schema)))
-            .collect();
-        let components = json!({ "schemas": schemas });
         for meta in inventory::operations(doc) {
             let op = Operation::ALL
                 .iter()
@@ -78,7 +60,7 @@ fn build() -> Result<Contracts, String> {
                 .find(|o| o.operation_id() == meta.id)
                 .ok_or_else(|| format!("spec operation `{}` has no Operation", meta.id))?;
             let node = doc.pointer(&meta.pointer).unwrap_or(&Value::Null);
-            let compile = |schema: &Value| compile(schema, &components, &meta.id);
+            let compile = |schema: &Value| compile(doc, schema, &meta.id);
             let request = node
                 .get("requestBody")
                 .map(|b| inventory::deref(doc, b))
@@ -111,65 +93,10 @@ fn build() -> Result<Contracts, String> {
     }
 }
 
-fn compile(
-    schema: &Value,
-    components: &Value,
-    op: &str,
-) -> Result<Arc<jsonschema::Validator>, String> {
-    let mut root = Map::new();
-    root.insert(
-        "$schema".into(),
-        json!("https://json-schema.org/draft/2020-12/schema"),
-    );
-    root.insert("allOf".into(), json!([to_json_schema(schema)]));
-    root.insert("components".into(), components.clone());
-    jsonschema::draft202012::new(&Value::Object(root))
+fn compile(doc: &Value, schema: &Value, op: &str) -> Result<Arc<jsonschema::Validator>, String> {
+    jsonschema::draft202012::new(&crate::tools::schema::exact_schema(doc, schema))
         .map(Arc::new)
         .map_err(|e| format!("`{op}`: schema does not compile: {e}"))
-}
-
-/// Converts an OpenAPI 3.0 schema (and everything under it) to JSON Schema 2020-12.
-fn to_json_schema(schema: &Value) -> Value {
-    let Some(obj) = schema.as_object() else {
-        return schema.clone();
-    };
-    let mut out = Map::new();
-    for (key, value) in obj {
-        if OPENAPI_ONLY.contains(&key.as_str()) {
-            continue;
-        }
-        let converted = match (key.as_str(), value) {
-            // A map whose keys are property names, not keywords.
-            ("properties", Value::Object(m)) => Value::Object(
-                m.iter()
-                    .map(|(k, v)| (k.clone(), to_json_schema(v)))
-                    .collect(),
-            ),
-            ("items" | "not" | "additionalProperties", v) => to_json_schema(v),
-            ("anyOf" | "oneOf" | "allOf", Value::Array(a)) => {
-                Value::Array(a.iter().map(to_json_schema).collect())
-            }
-            _ => value.clone(),
-        };
-        out.insert(key.clone(), converted);
-    }
-    if obj.get("nullable").and_then(Value::as_bool) == Some(true) {
-        if let Some(reference) = out.remove("$ref") {
-            out.insert(
-                "anyOf".into(),
-                json!([{ "$ref": reference }, { "type": "null" }]),
-            );
-        }
-        if let Some(Value::String(t)) = out.get("type").cloned() {
-            out.insert("type".into(), json!([t, "null"]));
-        }
-        if let Some(Value::Array(values)) = out.get_mut("enum")
-            && !values.contains(&Value::Null)
-        {
-            values.push(Value::Null);
-        }
-    }
-    Value::Object(out)
 }
 
 /// The first few validation errors of `value`, for a log line.
@@ -184,6 +111,7 @@ pub(super) fn errors(validator: &jsonschema::Validator, value: &Value) -> Vec<St
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn every_operation_compiles_with_its_request_and_error_schemas() {

@@ -497,6 +497,12 @@ fn convert(
                 out[k] = v.clone();
             }
         }
+        if obj.get("nullable").and_then(Value::as_bool) == Some(true) {
+            return match mode {
+                Mode::Exact => json!({ "anyOf": [out, { "type": "null" }] }),
+                Mode::Advertised | Mode::Output => allow_null(out),
+            };
+        }
         return out;
     }
     let mut out = Map::new();
@@ -538,16 +544,38 @@ fn convert(
         out.insert(key.clone(), converted);
     }
     if obj.get("nullable").and_then(Value::as_bool) == Some(true) {
-        if let Some(Value::String(t)) = out.get("type").cloned() {
-            out.insert("type".into(), json!([t, "null"]));
-        }
-        if let Some(Value::Array(values)) = out.get_mut("enum")
-            && !values.contains(&Value::Null)
-        {
-            values.push(Value::Null);
-        }
+        return allow_null(Value::Object(out));
     }
     Value::Object(out)
+}
+
+/// OpenAPI's `nullable: true` in JSON Schema terms: `null` joins the type and the enum.
+fn allow_null(mut schema: Value) -> Value {
+    if let Some(Value::String(t)) = schema.get("type").cloned() {
+        schema["type"] = json!([t, "null"]);
+    }
+    if let Some(Value::Array(values)) = schema.get_mut("enum")
+        && !values.contains(&Value::Null)
+    {
+        values.push(Value::Null);
+    }
+    schema
+}
+
+/// The exact JSON Schema 2020-12 form of one spec schema of `doc`, with the components
+/// it references under `$defs` (what the sandbox validates bodies against).
+pub fn exact_schema(doc: &Value, schema: &Value) -> Value {
+    let mut defs = Map::new();
+    let mut out = convert(doc, schema, Mode::Exact, &mut Vec::new(), &mut defs);
+    let mut root = json!({ "$schema": "https://json-schema.org/draft/2020-12/schema" });
+    if !out.is_object() {
+        out = json!({});
+    }
+    if !defs.is_empty() {
+        root["$defs"] = Value::Object(defs);
+    }
+    root["allOf"] = json!([out]);
+    root
 }
 
 fn merge(target: &mut Value, extra: &Value) {
