@@ -499,6 +499,9 @@ fn check_output(entry: &Entry, value: Value) -> Result<Value, ToolError> {
     let Some(validator) = entry.output_validator() else {
         return Ok(value);
     };
+    if validator.is_valid(&value) {
+        return Ok(value);
+    }
     let errors: Vec<String> = validator
         .iter_errors(&value)
         .map(|e| format!("{}: {}", pointer_or_root(e.instance_path().as_str()), e))
@@ -525,6 +528,9 @@ fn pointer_or_root(pointer: &str) -> String {
 /// Values are masked in messages, so a secret passed in the wrong place is not echoed.
 pub fn validate(entry: &Entry, args: &Value) -> Result<(), ToolError> {
     let validator = entry.validator().map_err(ToolError::Internal)?;
+    if validator.is_valid(args) {
+        return Ok(());
+    }
     let problems: Vec<String> = validator
         .iter_errors(args)
         .map(|e| {
