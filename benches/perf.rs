@@ -277,7 +277,11 @@ async fn main() {
         server.answer().await;
         let server_time = t.elapsed();
         let t = Instant::now();
-        let r = client.get(format!("{url}/workspaces")).send().await.unwrap();
+        let r = client
+            .get(format!("{url}/workspaces"))
+            .send()
+            .await
+            .unwrap();
         let _ = r.bytes().await.unwrap();
         if i >= 200 {
             through.push(server_time);

@@ -125,23 +125,8 @@ fn params_of<'a>(
     op_pointer: &str,
     node: &'a Value,
 ) -> BTreeMap<(String, String), &'a Value> {
-    let item = op_pointer
-        .rsplit_once('/')
-        .map(|(p, _)| p)
-        .unwrap_or_default();
-    let shared = doc
-        .pointer(&format!("{item}/parameters"))
-        .and_then(Value::as_array)
+    inventory::parameters(doc, op_pointer, node)
         .into_iter()
-        .flatten();
-    let own = node
-        .get("parameters")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten();
-    shared
-        .chain(own)
-        .map(|p| inventory::deref(doc, p))
         .map(|p| {
             let key = (
                 p.get("in")
@@ -391,8 +376,8 @@ impl<'a> SchemaDiff<'a> {
         }
         let op = o.get("properties").and_then(Value::as_object);
         let np = n.get("properties").and_then(Value::as_object);
-        let oreq = required_of(o);
-        let nreq = required_of(n);
+        let oreq = inventory::required_names(o);
+        let nreq = inventory::required_names(n);
         for (name, os) in op.into_iter().flatten() {
             let child = format!("{pointer}/{}", inventory::escape_token(name));
             match np.and_then(|m| m.get(name)) {
@@ -478,18 +463,6 @@ fn enum_of(s: &Value) -> Option<Vec<Value>> {
     s.get("enum")
         .and_then(Value::as_array)
         .map(|values| values.iter().filter(|v| !v.is_null()).cloned().collect())
-}
-
-fn required_of(s: &Value) -> BTreeSet<String> {
-    s.get("required")
-        .and_then(Value::as_array)
-        .map(|r| {
-            r.iter()
-                .filter_map(Value::as_str)
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn show(types: &[String]) -> String {

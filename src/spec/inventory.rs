@@ -84,6 +84,40 @@ pub fn deref<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
     }
 }
 
+/// The parameters of the operation at `op_pointer` (`node`), path-item-level ones
+/// first (they apply to every operation under the path), each `$ref` followed once.
+pub fn parameters<'a>(doc: &'a Value, op_pointer: &str, node: &'a Value) -> Vec<&'a Value> {
+    let item_pointer = op_pointer
+        .rsplit_once('/')
+        .map(|(p, _)| p)
+        .unwrap_or_default();
+    let shared = doc
+        .pointer(&format!("{item_pointer}/parameters"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten();
+    let own = node
+        .get("parameters")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten();
+    shared.chain(own).map(|p| deref(doc, p)).collect()
+}
+
+/// The names a schema lists as `required`.
+pub fn required_names(schema: &Value) -> std::collections::BTreeSet<String> {
+    schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| {
+            r.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// One line per operation: `operationId METHOD path -> status`, for snapshots and reports.
 pub fn render(ops: &[Operation]) -> String {
     ops.iter()

@@ -97,9 +97,7 @@ pub fn derive(doc: &Value, row: &ToolRow) -> Result<Derived, DeriveError> {
         message,
     };
     let ops = inventory::operations(doc);
-    let mut props = Map::new();
-    let mut exact = Map::new();
-    let mut required: Vec<String> = Vec::new();
+    let mut args = Args::default();
     let mut rules: Vec<Value> = Vec::new();
     let mut defs = Map::new();
     let mut plans = Vec::new();
@@ -123,7 +121,7 @@ pub fn derive(doc: &Value, row: &ToolRow) -> Result<Derived, DeriveError> {
             .pointer(&meta.pointer)
             .ok_or_else(|| fail(format!("operation `{}` has no object", meta.id)))?;
         let mut targets = Vec::new();
-        let params = parameters(doc, &meta.pointer, node);
+        let params = inventory::parameters(doc, &meta.pointer, node);
         for p in params {
             let spec_name = str_of(p, "name");
             let location = match str_of(p, "in").as_str() {
@@ -168,15 +166,7 @@ pub fn derive(doc: &Value, row: &ToolRow) -> Result<Derived, DeriveError> {
             let is_required = p.get("required").and_then(Value::as_bool).unwrap_or(false)
                 && !fallback
                 && optional_by_route != Some(tool_name.as_str());
-            add_arg(
-                &mut props,
-                &mut exact,
-                &mut required,
-                &tool_name,
-                adv,
-                val,
-                is_required,
-            );
+            args.add(&tool_name, adv, val, is_required);
             targets.push(Target {
                 tool: tool_name,
                 spec: spec_name,
@@ -196,15 +186,7 @@ pub fn derive(doc: &Value, row: &ToolRow) -> Result<Derived, DeriveError> {
                 Some(name) => {
                     let adv = advertised_arg(doc, row, name, schema_ref, &mut defs);
                     let val = convert(doc, schema_ref, Mode::Exact, &mut Vec::new(), &mut defs);
-                    add_arg(
-                        &mut props,
-                        &mut exact,
-                        &mut required,
-                        name,
-                        adv,
-                        val,
-                        body_required,
-                    );
+                    args.add(name, adv, val, body_required);
                     targets.push(Target {
                         tool: name.to_string(),
                         spec: String::new(),
@@ -213,16 +195,7 @@ pub fn derive(doc: &Value, row: &ToolRow) -> Result<Derived, DeriveError> {
                 }
                 None => {
                     let schema = deref(doc, schema_ref);
-                    let body_req: Vec<String> = schema
-                        .get("required")
-                        .and_then(Value::as_array)
-                        .map(|r| {
-                            r.iter()
-                                .filter_map(Value::as_str)
-                                .map(String::from)
-                                .collect()
-                        })
-                        .unwrap_or_default();
+                    let body_req = inventory::required_names(schema);
                     if let Some(fields) = schema.get("properties").and_then(Value::as_object) {
                         for (field, field_schema) in fields {
                             let (tool_name, _) = tool_name_for(row, field);
@@ -230,15 +203,7 @@ pub fn derive(doc: &Value, row: &ToolRow) -> Result<Derived, DeriveError> {
                             let val =
                                 convert(doc, field_schema, Mode::Exact, &mut Vec::new(), &mut defs);
                             let req = body_req.contains(field);
-                            add_arg(
-                                &mut props,
-                                &mut exact,
-                                &mut required,
-                                &tool_name,
-                                adv,
-                                val,
-                                req,
-                            );
+                            args.add(&tool_name, adv, val, req);
                             targets.push(Target {
                                 tool: tool_name,
                                 spec: field.clone(),
@@ -268,7 +233,12 @@ pub fn derive(doc: &Value, row: &ToolRow) -> Result<Derived, DeriveError> {
 
     let mut input = Map::new();
     input.insert("type".into(), json!("object"));
-    input.insert("properties".into(), Value::Object(props));
+    let Args {
+        advertised,
+        exact,
+        required,
+    } = args;
+    input.insert("properties".into(), Value::Object(advertised));
     if !required.is_empty() {
         input.insert("required".into(), json!(required));
     }
@@ -299,42 +269,26 @@ pub fn derive(doc: &Value, row: &ToolRow) -> Result<Derived, DeriveError> {
     })
 }
 
-fn add_arg(
-    props: &mut Map<String, Value>,
-    exact: &mut Map<String, Value>,
-    required: &mut Vec<String>,
-    name: &str,
-    adv: Value,
-    val: Value,
-    is_required: bool,
-) {
-    if props.contains_key(name) {
-        return;
-    }
-    props.insert(name.to_string(), adv);
-    exact.insert(name.to_string(), val);
-    if is_required {
-        required.push(name.to_string());
-    }
+/// The tool arguments collected so far: advertised and exact schemas, and which are
+/// required. The first operation to declare an argument wins.
+#[derive(Default)]
+struct Args {
+    advertised: Map<String, Value>,
+    exact: Map<String, Value>,
+    required: Vec<String>,
 }
 
-fn parameters<'a>(doc: &'a Value, op_pointer: &str, node: &'a Value) -> Vec<&'a Value> {
-    // Path-item-level parameters apply to every operation under the path.
-    let item_pointer = op_pointer
-        .rsplit_once('/')
-        .map(|(p, _)| p)
-        .unwrap_or_default();
-    let shared = doc
-        .pointer(&format!("{item_pointer}/parameters"))
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten();
-    let own = node
-        .get("parameters")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten();
-    shared.chain(own).map(|p| deref(doc, p)).collect()
+impl Args {
+    fn add(&mut self, name: &str, advertised: Value, exact: Value, required: bool) {
+        if self.advertised.contains_key(name) {
+            return;
+        }
+        self.advertised.insert(name.to_string(), advertised);
+        self.exact.insert(name.to_string(), exact);
+        if required {
+            self.required.push(name.to_string());
+        }
+    }
 }
 
 fn str_of(v: &Value, key: &str) -> String {

@@ -63,6 +63,18 @@ impl Driver {
         driver
     }
 
+    /// Spawns the binary against the tenant at `uri` with the test key and org id,
+    /// plus `extra` variables.
+    pub async fn for_tenant(uri: &str, extra: &[(&str, &str)]) -> Driver {
+        let mut env = vec![
+            ("MOLECULE_API_URL", uri),
+            ("MOLECULE_ORG_API_KEY", crate::common::KEY),
+            ("MOLECULE_ORG_ID", crate::common::ORG_ID),
+        ];
+        env.extend_from_slice(extra);
+        Driver::start(&env, &[]).await
+    }
+
     pub async fn send_raw(&mut self, line: &str) {
         let stdin = self.stdin.as_mut().unwrap();
         stdin.write_all(line.as_bytes()).await.unwrap();
@@ -78,11 +90,8 @@ impl Driver {
         self.send(json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":tool,"arguments":args}})).await;
     }
 
-    /// The next stdout message (each line must be a JSON-RPC 2.0 message).
-    pub async fn next(&mut self) -> Value {
-        if !self.pending.is_empty() {
-            return self.pending.remove(0);
-        }
+    /// Reads one stdout line; it must be a JSON-RPC 2.0 message.
+    async fn read_message(&mut self) -> Value {
         let line = tokio::time::timeout(Duration::from_secs(30), self.stdout.next_line())
             .await
             .expect("a stdout line within 30 s")
@@ -95,21 +104,21 @@ impl Driver {
         message
     }
 
+    /// The next stdout message.
+    pub async fn next(&mut self) -> Value {
+        if !self.pending.is_empty() {
+            return self.pending.remove(0);
+        }
+        self.read_message().await
+    }
+
     /// The response with this id (other messages are kept for later).
     pub async fn response(&mut self, id: i64) -> Value {
         if let Some(i) = self.pending.iter().position(|m| m["id"] == json!(id)) {
             return self.pending.remove(i);
         }
         loop {
-            let line = tokio::time::timeout(Duration::from_secs(30), self.stdout.next_line())
-                .await
-                .expect("a response within 30 s")
-                .unwrap()
-                .expect("stdout still open");
-            let message: Value = serde_json::from_str(&line)
-                .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
-            assert_eq!(message["jsonrpc"], "2.0", "{line}");
-            self.lines.push(line);
+            let message = self.read_message().await;
             if message["id"] == json!(id) {
                 return message;
             }

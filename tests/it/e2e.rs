@@ -7,8 +7,6 @@ use rmcp::model::CallToolRequestParams;
 use rmcp::transport::TokioChildProcess;
 use serde_json::{Value, json};
 use std::process::Stdio;
-use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 const BIN: &str = env!("CARGO_BIN_EXE_molecule-mcp");
 
@@ -88,84 +86,46 @@ async fn an_mcp_client_lists_and_calls_tools_through_the_real_binary() {
 #[tokio::test]
 async fn stdout_carries_only_json_rpc_even_after_errors_and_garbage_input() {
     let server = tenant(500, json!({ "error": "query failed" })).await;
-    let mut child = command(&server.uri())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let stderr = child.stderr.take().unwrap();
-    let stderr_task = tokio::spawn(async move {
-        let mut text = String::new();
-        let mut lines = BufReader::new(stderr).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            text.push_str(&line);
-            text.push('\n');
-        }
-        text
-    });
-    let input = [
-        json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}).to_string(),
-        json!({"jsonrpc":"2.0","method":"notifications/initialized"}).to_string(),
-        json!({"jsonrpc":"2.0","id":2,"method":"tools/list"}).to_string(),
-        "this line is not JSON at all".to_string(),
-        json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"list_workspaces","arguments":{}}}).to_string(),
-        json!({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"set_org_secret","arguments":{"key":"K","value":"sv-super-secret"}}}).to_string(),
-    ];
-    for line in &input {
-        stdin.write_all(line.as_bytes()).await.unwrap();
-        stdin.write_all(b"\n").await.unwrap();
-    }
-    stdin.flush().await.unwrap();
-
-    let mut responses = std::collections::BTreeMap::new();
-    let mut all_lines = Vec::new();
-    tokio::time::timeout(Duration::from_secs(20), async {
-        while responses.len() < 4 {
-            let Some(line) = stdout.next_line().await.unwrap() else {
-                break;
-            };
-            let message: Value = serde_json::from_str(&line)
-                .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
-            assert_eq!(message["jsonrpc"], "2.0", "{line}");
-            if let Some(id) = message.get("id").and_then(Value::as_i64) {
-                responses.insert(id, message.clone());
-            }
-            all_lines.push(line);
-        }
-    })
-    .await
-    .expect("answers within 20s");
-    assert_eq!(responses.keys().copied().collect::<Vec<_>>(), [1, 2, 3, 4]);
+    let uri = server.uri();
+    // The driver asserts that every stdout line is a JSON-RPC 2.0 message.
+    let mut d = crate::driver::Driver::for_tenant(&uri, &[("RUST_LOG", "trace")]).await;
+    d.send(json!({"jsonrpc":"2.0","id":2,"method":"tools/list"}))
+        .await;
+    d.send_raw("this line is not JSON at all").await;
+    d.call(3, "list_workspaces", json!({})).await;
+    d.call(
+        4,
+        "set_org_secret",
+        json!({ "key": "K", "value": "sv-super-secret" }),
+    )
+    .await;
     assert_eq!(
-        responses[&2]["result"]["tools"].as_array().unwrap().len(),
+        d.response(2).await["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .len(),
         33
     );
-    let failed = &responses[&3]["result"];
-    assert_eq!(failed["isError"], true);
-    let envelope: Value =
-        serde_json::from_str(failed["content"][0]["text"].as_str().unwrap()).unwrap();
+    let failed = d.response(3).await;
+    assert_eq!(failed["result"]["isError"], true);
     assert_eq!(
-        envelope,
+        crate::driver::result_json(&failed),
         json!({ "error": "HTTP 500", "detail": "{\"error\":\"query failed\"}", "status": 500 })
     );
-
-    drop(stdin);
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .expect("exits after stdin closes")
-        .unwrap();
+    assert_eq!(d.response(4).await["result"]["isError"], true);
+    let (status, stderr, lines) = d.finish().await;
     assert!(status.success(), "exit status {status}");
-    let stderr = stderr_task.await.unwrap();
+    assert!(
+        lines.iter().any(|l| l.contains("-32700")),
+        "the garbage line got a parse error"
+    );
     for secret in [KEY, "sv-super-secret"] {
         assert!(
             !stderr.contains(secret),
             "stderr leaks a secret at RUST_LOG=trace"
         );
         assert!(
-            !all_lines.iter().any(|l| l.contains(secret)),
+            !lines.iter().any(|l| l.contains(secret)),
             "stdout leaks a secret"
         );
     }

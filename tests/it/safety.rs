@@ -332,15 +332,7 @@ async fn a_panic_in_a_call_becomes_an_internal_error() {
 async fn malformed_lines_get_json_rpc_errors_and_the_server_keeps_serving() {
     let server = ok_tenant().await;
     let uri = server.uri();
-    let mut d = Driver::start(
-        &[
-            ("MOLECULE_API_URL", &uri),
-            ("MOLECULE_ORG_API_KEY", KEY),
-            ("MOLECULE_ORG_ID", ORG_ID),
-        ],
-        &[],
-    )
-    .await;
+    let mut d = Driver::for_tenant(&uri, &[]).await;
     d.send_raw("{not json").await;
     let error = d.next().await;
     assert_eq!(
@@ -379,15 +371,7 @@ async fn a_cancelled_call_aborts_its_http_request() {
         let _ = closed_tx.send(n);
         let _ = socket.shutdown().await;
     });
-    let mut d = Driver::start(
-        &[
-            ("MOLECULE_API_URL", &url),
-            ("MOLECULE_ORG_API_KEY", KEY),
-            ("MOLECULE_ORG_ID", ORG_ID),
-        ],
-        &[],
-    )
-    .await;
+    let mut d = Driver::for_tenant(&url, &[]).await;
     d.call(5, "list_workspaces", json!({})).await;
     tokio::time::timeout(Duration::from_secs(10), accepted_rx)
         .await
@@ -426,15 +410,7 @@ async fn a_hundred_concurrent_calls_are_not_held_up_by_a_slow_one() {
         .mount(&server)
         .await;
     let uri = server.uri();
-    let mut d = Driver::start(
-        &[
-            ("MOLECULE_API_URL", &uri),
-            ("MOLECULE_ORG_API_KEY", KEY),
-            ("MOLECULE_ORG_ID", ORG_ID),
-        ],
-        &[],
-    )
-    .await;
+    let mut d = Driver::for_tenant(&uri, &[]).await;
     d.call(1000, "get_workspace", json!({ "workspace_id": "slow" }))
         .await;
     for i in 1..100 {
