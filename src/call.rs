@@ -135,7 +135,11 @@ impl Engine {
     /// Calls the tool `entry` with `args`. A panic anywhere in the call becomes an
     /// `INTERNAL_ERROR` result; the server keeps serving. Known secrets (the org key,
     /// the CP token, a secret value being set) are scrubbed from whatever comes back.
-    pub async fn call(&self, entry: &Entry, args: Map<String, Value>) -> Result<Value, ToolError> {
+    pub async fn call(
+        &self,
+        entry: &Entry,
+        args: Map<String, Value>,
+    ) -> Result<Success, ToolError> {
         let mut secrets: Vec<String> = [&self.config.org_api_key, &self.config.cp_token]
             .into_iter()
             .flatten()
@@ -154,7 +158,7 @@ impl Engine {
         &self,
         entry: &Entry,
         args: Map<String, Value>,
-    ) -> Result<Value, ToolError> {
+    ) -> Result<Success, ToolError> {
         self.enabled(entry)?;
         let args = Value::Object(args);
         validate(entry, &args)?;
@@ -170,36 +174,40 @@ impl Engine {
         let clients = self.clients().await?;
         let retryable = plan.method == "GET";
         let mut attempts: u32 = 1;
-        let outcome = loop {
-            let outcome = {
-                let _permit = self
-                    .in_flight
-                    .acquire()
-                    .await
-                    .map_err(|_| ToolError::Internal("the request limiter is closed".into()))?;
-                tracing::debug!(
-                    tool = entry.row.name,
-                    operation = op.operation_id(),
-                    attempts,
-                    "calling"
-                );
-                let future = dispatch(&clients.tenant, &clients.cp, op, &call_args)?;
-                call_args.check_all_sent(op)?;
-                future.await
-            };
+        // A permit covers one attempt, from sending to reading the whole body; it is
+        // released while waiting to retry.
+        let (outcome, permit) = loop {
+            let permit = self
+                .in_flight
+                .acquire()
+                .await
+                .map_err(|_| ToolError::Internal("the request limiter is closed".into()))?;
+            tracing::debug!(
+                tool = entry.row.name,
+                operation = op.operation_id(),
+                attempts,
+                "calling"
+            );
+            let future = dispatch(&clients.tenant, &clients.cp, op, &call_args)?;
+            call_args.check_all_sent(op)?;
+            let outcome = future.await;
             match retry_delay(&outcome, attempts, self.config.limits.max_retries) {
                 Some(delay) if retryable => {
                     tracing::info!(operation = op.operation_id(), attempts, ?delay, "retrying");
-                    drop(outcome);
+                    drop((outcome, permit));
                     tokio::time::sleep(delay).await;
                     attempts += 1;
                 }
-                _ => break outcome,
+                _ => break (outcome, permit),
             }
         };
-        let value = self.outcome(op, outcome, attempts).await?;
-        let value = check_output(entry, value)?;
-        self.check_size(value)
+        let success = self.outcome(op, outcome, attempts).await?;
+        drop(permit);
+        if success.is_body {
+            check_output(entry, &success.value)?;
+        }
+        self.check_size(&success.value)?;
+        Ok(success)
     }
 
     fn auth_gate(&self, entry: &Entry, op: Operation) -> Result<(), ToolError> {
@@ -242,7 +250,7 @@ impl Engine {
         op: Operation,
         outcome: Outcome,
         attempts: u32,
-    ) -> Result<Value, ToolError> {
+    ) -> Result<Success, ToolError> {
         let api = op.api();
         let base = match api {
             Api::Tenant => &self.config.tenant_url,
@@ -316,23 +324,23 @@ impl Engine {
 
     /// A result whose pretty-printed text is over the limit becomes `RESULT_TOO_LARGE`
     /// (never a cut that would leave invalid JSON).
-    fn check_size(&self, value: Value) -> Result<Value, ToolError> {
+    fn check_size(&self, value: &Value) -> Result<(), ToolError> {
         let mut counter = ByteCounter(0);
-        if serde_json::to_writer_pretty(&mut counter, &value).is_err()
+        if serde_json::to_writer_pretty(&mut counter, value).is_err()
             || counter.0 <= self.config.limits.max_result_bytes
         {
-            return Ok(value);
+            return Ok(());
         }
-        let text = serde_json::to_string_pretty(&value).unwrap_or_default();
+        let text = serde_json::to_string_pretty(value).unwrap_or_default();
         Err(self.too_large(text.len(), false, &text))
     }
 }
 
 /// Runs one call, turning a panic inside it into an `INTERNAL_ERROR` result.
-pub async fn contain_panics(
+pub async fn contain_panics<T>(
     tool: &str,
-    call: impl Future<Output = Result<Value, ToolError>>,
-) -> Result<Value, ToolError> {
+    call: impl Future<Output = Result<T, ToolError>>,
+) -> Result<T, ToolError> {
     use futures::FutureExt;
     std::panic::AssertUnwindSafe(call)
         .catch_unwind()
@@ -343,7 +351,8 @@ pub async fn contain_panics(
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            tracing::error!(tool, "tool call panicked: {message}");
+            // The message goes into the (redacted) result only, never into a log line.
+            tracing::error!(tool, "tool call panicked");
             Err(ToolError::Internal(format!(
                 "the `{tool}` call failed unexpectedly: {message}"
             )))
@@ -405,7 +414,7 @@ fn retry_delay(outcome: &Outcome, attempts: u32, max_retries: u32) -> Option<Dur
 }
 
 /// Replaces every known secret inside the outcome's strings with `[redacted]`.
-fn redact(outcome: Result<Value, ToolError>, secrets: &[String]) -> Result<Value, ToolError> {
+fn redact(outcome: Result<Success, ToolError>, secrets: &[String]) -> Result<Success, ToolError> {
     let secrets: Vec<&str> = secrets
         .iter()
         .map(String::as_str)
@@ -434,9 +443,9 @@ fn redact(outcome: Result<Value, ToolError>, secrets: &[String]) -> Result<Value
         }
     };
     match outcome {
-        Ok(mut value) => {
-            scrub(&mut value, &secrets);
-            Ok(value)
+        Ok(mut success) => {
+            scrub(&mut success.value, &secrets);
+            Ok(success)
         }
         Err(mut error) => {
             match &mut error {
@@ -486,34 +495,49 @@ async fn read_limited(
     Ok((body, true))
 }
 
-/// A 2xx body: JSON as is; empty or non-JSON wrapped as `{"raw", "status"}`.
-pub fn decode_success(status: u16, bytes: &[u8]) -> Value {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return json!({ "raw": "", "status": status });
-    }
-    serde_json::from_slice(bytes)
-        .unwrap_or_else(|_| json!({ "raw": String::from_utf8_lossy(bytes), "status": status }))
+/// A successful call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Success {
+    /// The decoded JSON body, or `{"raw", "status"}` for an empty or non-JSON body.
+    pub value: Value,
+    /// `true` when `value` is the body itself; `false` for the wrapper, which is neither
+    /// checked against nor offered as the tool's structured output.
+    pub is_body: bool,
 }
 
-fn check_output(entry: &Entry, value: Value) -> Result<Value, ToolError> {
-    let Some(validator) = entry.output_validator() else {
-        return Ok(value);
+/// A 2xx body: JSON as is; empty or non-JSON wrapped as `{"raw", "status"}`.
+pub fn decode_success(status: u16, bytes: &[u8]) -> Success {
+    let raw = |text: String| Success {
+        value: json!({ "raw": text, "status": status }),
+        is_body: false,
     };
-    if validator.is_valid(&value) {
-        return Ok(value);
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return raw(String::new());
+    }
+    match serde_json::from_slice(bytes) {
+        Ok(value) => Success {
+            value,
+            is_body: true,
+        },
+        Err(_) => raw(String::from_utf8_lossy(bytes).into_owned()),
+    }
+}
+
+fn check_output(entry: &Entry, value: &Value) -> Result<(), ToolError> {
+    let Some(validator) = entry.output_validator() else {
+        return Ok(());
+    };
+    if validator.is_valid(value) {
+        return Ok(());
     }
     let errors: Vec<String> = validator
-        .iter_errors(&value)
+        .iter_errors(value)
         .map(|e| format!("{}: {}", pointer_or_root(e.instance_path().as_str()), e))
         .collect();
-    if errors.is_empty() {
-        Ok(value)
-    } else {
-        Err(ToolError::ContractMismatch {
-            errors,
-            body: value,
-        })
-    }
+    Err(ToolError::ContractMismatch {
+        errors,
+        body: value.clone(),
+    })
 }
 
 fn pointer_or_root(pointer: &str) -> String {

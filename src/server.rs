@@ -1,7 +1,7 @@
 //! The MCP side: an rmcp `ServerHandler` over the tool catalogue. Transport is chosen
 //! in `main`; this module never writes to stdout itself.
 
-use crate::call::Engine;
+use crate::call::{Engine, Success};
 use crate::error::ToolError;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
@@ -10,7 +10,6 @@ use rmcp::model::{
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
-use serde_json::Value;
 use std::sync::Arc;
 
 /// The server: the engine plus the tool list it advertises.
@@ -21,14 +20,10 @@ pub struct McpServer {
 }
 
 impl McpServer {
-    /// Serves every tool of the engine's catalogue.
+    /// Serves the tools the engine's selection allows (`--read-only`, `--toolsets`,
+    /// `--tools`), in table order.
     pub fn new(engine: Arc<Engine>) -> Self {
-        let tools = engine
-            .catalog()
-            .entries
-            .iter()
-            .map(|e| e.tool.clone())
-            .collect();
+        let tools = engine.listed().map(|e| e.tool.clone()).collect();
         McpServer {
             engine,
             tools: Arc::new(tools),
@@ -38,12 +33,12 @@ impl McpServer {
 
 /// Turns a call's outcome into the MCP result: the JSON pretty-printed as text, plus
 /// `structuredContent` for objects; errors as the envelope with `isError: true`.
-pub fn to_call_result(outcome: Result<Value, ToolError>) -> CallToolResult {
+pub fn to_call_result(outcome: Result<Success, ToolError>) -> CallToolResult {
     match outcome {
-        Ok(value) => {
+        Ok(Success { value, is_body }) => {
             let text = serde_json::to_string_pretty(&value).unwrap_or_else(|_| value.to_string());
             let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
-            if value.is_object() {
+            if is_body && value.is_object() {
                 result.structured_content = Some(value);
             }
             result

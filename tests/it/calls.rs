@@ -652,7 +652,7 @@ async fn upstream_statuses_map_to_the_envelope() {
             .respond_with(
                 wiremock::ResponseTemplate::new(status)
                     .set_body_string(body)
-                    .insert_header("location", "http://127.0.0.1:9/elsewhere"),
+                    .insert_header("location", "/elsewhere"),
             )
             .mount(&server)
             .await;
@@ -775,6 +775,47 @@ async fn any_2xx_is_success_and_odd_bodies_are_wrapped() {
             "status {status}"
         );
     }
+}
+
+#[tokio::test]
+async fn an_empty_2xx_for_a_tool_with_an_output_schema_is_success_without_structured_content() {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(wiremock::ResponseTemplate::new(204))
+        .mount(&server)
+        .await;
+    let engine = engine(full_config(&server.uri()));
+    let success = call_full(
+        &engine,
+        "deprovision_workspace",
+        json!({ "workspace_id": "w" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(success.value, json!({ "raw": "", "status": 204 }));
+    assert!(!success.is_body);
+    let result = molecule_mcp::server::to_call_result(Ok(success));
+    assert_eq!(result.is_error, Some(false));
+    assert!(
+        result.structured_content.is_none(),
+        "the wrapper does not fit the output schema"
+    );
+}
+
+#[tokio::test]
+async fn control_plane_arguments_are_validated_before_the_cp_gate() {
+    let engine = engine(config(&[
+        ("MOLECULE_ORG_API_KEY", KEY),
+        ("MOLECULE_ORG_ID", ORG_ID),
+    ]));
+    assert_eq!(
+        error_code(&call(&engine, "get_org", json!({})).await),
+        "INVALID_ARGUMENTS"
+    );
+    assert_eq!(
+        error_code(&call(&engine, "get_org", json!({ "slug": "a" })).await),
+        "CP_TIER_NOT_CONFIGURED"
+    );
 }
 
 #[tokio::test]

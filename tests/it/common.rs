@@ -51,6 +51,15 @@ pub async fn ok_tenant() -> MockServer {
 }
 
 pub async fn call(engine: &Engine, tool: &str, args: Value) -> Result<Value, ToolError> {
+    call_full(engine, tool, args).await.map(|s| s.value)
+}
+
+/// The call's whole success (the value and whether it is the body itself).
+pub async fn call_full(
+    engine: &Engine,
+    tool: &str,
+    args: Value,
+) -> Result<molecule_mcp::call::Success, ToolError> {
     let entry = engine
         .catalog()
         .get(tool)

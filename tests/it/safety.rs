@@ -58,6 +58,28 @@ async fn read_only_lists_only_read_tools_and_refuses_the_rest_without_a_request(
 }
 
 #[tokio::test]
+async fn tools_list_over_stdio_honours_read_only() {
+    let mut d = Driver::start(&[], &["--read-only"]).await;
+    d.send(json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}))
+        .await;
+    let tools = d.response(1).await["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(tools.len(), 15);
+    for tool in &tools {
+        assert_eq!(
+            tool["annotations"]["readOnlyHint"], true,
+            "{}",
+            tool["name"]
+        );
+    }
+    d.call(2, "deprovision_workspace", json!({ "workspace_id": "w" }))
+        .await;
+    assert_eq!(result_json(&d.response(2).await)["error"], "TOOL_DISABLED");
+}
+
+#[tokio::test]
 async fn toolsets_and_tools_are_united() {
     let engine = engine(with(
         "http://127.0.0.1:9",
@@ -322,7 +344,8 @@ async fn results_over_the_limit_are_refused_with_size_and_preview_and_huge_bodie
 #[tokio::test]
 async fn a_panic_in_a_call_becomes_an_internal_error() {
     let outcome =
-        molecule_mcp::call::contain_panics("list_workspaces", async { panic!("boom") }).await;
+        molecule_mcp::call::contain_panics::<Value>("list_workspaces", async { panic!("boom") })
+            .await;
     let envelope = outcome.unwrap_err().envelope();
     assert_eq!(envelope["error"], "INTERNAL_ERROR");
     assert!(envelope["detail"].as_str().unwrap().contains("boom"));
