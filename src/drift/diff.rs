@@ -355,7 +355,11 @@ impl<'a> SchemaDiff<'a> {
         for c in CONSTRAINTS {
             match (o.get(c), n.get(c)) {
                 (a, b) if a == b => {}
-                (_, Some(b)) => push("constraint_changed", request, format!("`{c}` is now {b}")),
+                (a, Some(b)) => push(
+                    "constraint_changed",
+                    request && tightens(c, a, b),
+                    format!("`{c}` is now {b}"),
+                ),
                 (Some(a), None) => push(
                     "constraint_removed",
                     false,
@@ -436,6 +440,49 @@ impl<'a> SchemaDiff<'a> {
         {
             self.diff(oa, na, format!("{pointer}/additionalProperties"), out);
         }
+        for key in ["anyOf", "oneOf", "allOf"] {
+            let at = format!("{pointer}/{key}");
+            match (
+                o.get(key).and_then(Value::as_array),
+                n.get(key).and_then(Value::as_array),
+            ) {
+                (Some(a), Some(b)) if a.len() == b.len() => {
+                    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                        self.diff(x, y, format!("{at}/{i}"), out);
+                    }
+                }
+                (Some(a), Some(b)) => out.push(Change {
+                    kind: "combinator_changed",
+                    breaking: true,
+                    pointer: at,
+                    detail: format!("`{key}` had {} branches, now {}", a.len(), b.len()),
+                }),
+                (None, Some(_)) => out.push(Change {
+                    kind: "combinator_added",
+                    breaking: request,
+                    pointer: at,
+                    detail: format!("a `{key}` rule was added"),
+                }),
+                (Some(_), None) => out.push(Change {
+                    kind: "combinator_removed",
+                    breaking: !request,
+                    pointer: at,
+                    detail: format!("the `{key}` rule was removed"),
+                }),
+                (None, None) => {}
+            }
+        }
+    }
+}
+
+/// Whether a constraint change refuses values the old one accepted (a new constraint
+/// always may; a lower minimum or a higher maximum never does).
+fn tightens(keyword: &str, old: Option<&Value>, new: &Value) -> bool {
+    let Some(old) = old else { return true };
+    match (old.as_f64(), new.as_f64()) {
+        (Some(a), Some(b)) if keyword.starts_with("min") => b > a,
+        (Some(a), Some(b)) if keyword.starts_with("max") => b < a,
+        _ => true,
     }
 }
 

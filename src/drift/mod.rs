@@ -222,8 +222,21 @@ pub fn fingerprint(parts: &[&str]) -> String {
 }
 
 fn finding(scope: &str, change: Change) -> ChangeFinding {
+    // Several enum values or constraints can change at one pointer: their detail (the
+    // value or keyword) tells them apart. Other kinds are unique per pointer.
+    let subject = if change.kind.starts_with("enum_value") || change.kind.starts_with("constraint")
+    {
+        change.detail.as_str()
+    } else {
+        ""
+    };
+    let fingerprint = if subject.is_empty() {
+        fingerprint(&[scope, change.kind, &change.pointer])
+    } else {
+        fingerprint(&[scope, change.kind, &change.pointer, subject])
+    };
     ChangeFinding {
-        fingerprint: fingerprint(&[scope, change.kind, &change.pointer]),
+        fingerprint,
         kind: change.kind,
         breaking: change.breaking,
         pointer: change.pointer,
@@ -419,33 +432,24 @@ fn check_tool(row: &ToolRow, inputs: &Inputs, candidate: &Value) -> ToolFinding 
 /// Argument-level differences between two derivations of the same row.
 fn compare_tools(old: &Derived, new: &Derived) -> Vec<Change> {
     let mut out = Vec::new();
-    let old_input = Value::Object(old.input.clone());
-    let new_input = Value::Object(new.input.clone());
-    let mut input_changes = Vec::new();
-    SchemaDiff::new(&old_input, &new_input, Direction::Request).diff(
-        &old_input,
-        &new_input,
-        "/input".into(),
-        &mut input_changes,
-    );
-    out.extend(input_changes.into_iter().map(|mut c| {
-        c.kind = match c.kind {
-            "field_removed" => "argument_removed",
-            "field_added" => "argument_added",
-            "required_field_added" => "required_argument_added",
-            "field_now_required" => "argument_now_required",
-            other => other,
-        };
+    // The exact validation schemas: they carry everything the advertised ones do, plus
+    // the full shape of opaque arguments and the rules a host-safe schema cannot say.
+    let (a, b) = (&old.validation, &new.validation);
+    let mut input = Vec::new();
+    SchemaDiff::new(a, b, Direction::Request).diff(a, b, "/input".into(), &mut input);
+    out.extend(input.into_iter().map(|mut c| {
+        // A field directly under /input is a tool argument.
+        if c.pointer.matches('/').count() == 2 {
+            c.kind = match c.kind {
+                "field_removed" => "argument_removed",
+                "field_added" => "argument_added",
+                "required_field_added" => "required_argument_added",
+                "field_now_required" => "argument_now_required",
+                other => other,
+            };
+        }
         c
     }));
-    if old.validation != new.validation && out.is_empty() {
-        out.push(Change {
-            kind: "validation_changed",
-            breaking: true,
-            pointer: "/validation".into(),
-            detail: "the exact validation rules changed (e.g. a nested schema or a required-one-of rule)".into(),
-        });
-    }
     for (o, n) in old.plans.iter().zip(&new.plans) {
         for target in &o.targets {
             if let Some(moved) = n.targets.iter().find(|t| {

@@ -3,8 +3,8 @@
 //!
 //! Classification against a spec:
 //! - **needed**: every op applies (the stale shape is there; the patch writes the live one);
-//! - **redundant**: a `test` fails, but writing the patch's non-`test` ops changes nothing,
-//!   so the spec already holds exactly the live shape — the file can be deleted;
+//! - **redundant**: a `test` fails, but every value the patch writes is already there
+//!   (descriptions aside), so the spec holds the live shape — the file can be deleted;
 //! - **conflict**: neither — the spec changed there in another way; a human must decide.
 
 use serde::Deserialize;
@@ -101,14 +101,54 @@ impl std::fmt::Display for Conflict {
             "op #{} (`{}`) at `{}` failed: {}",
             self.op_index, self.op, self.pointer, self.reason
         )?;
-        if let Some(expected) = &self.expected {
-            write!(f, "; expected {}", compact(expected))?;
+        // For a whole-schema `test`, point at the first place where the spec differs.
+        let (pointer, expected, found) = match (&self.expected, &self.found) {
+            (Some(e), Some(x)) => first_difference(e, x, &self.pointer).unwrap_or((
+                self.pointer.clone(),
+                Some(e),
+                Some(x),
+            )),
+            (e, x) => (self.pointer.clone(), e.as_ref(), x.as_ref()),
+        };
+        if pointer != self.pointer {
+            write!(f, "; first difference at `{pointer}`")?;
         }
-        match &self.found {
+        if let Some(expected) = expected {
+            write!(f, "; expected {}", compact(expected))?;
+        } else if self.expected.is_some() {
+            write!(f, "; expected nothing there")?;
+        }
+        match found {
             Some(found) => write!(f, "; the spec has {}", compact(found)),
             None => write!(f, "; the spec has nothing there"),
         }
     }
+}
+
+/// The first pointer (under `base`) where `a` and `b` differ, with both values there.
+fn first_difference<'a>(
+    a: &'a Value,
+    b: &'a Value,
+    base: &str,
+) -> Option<(String, Option<&'a Value>, Option<&'a Value>)> {
+    if a == b {
+        return None;
+    }
+    if let (Value::Object(x), Value::Object(y)) = (a, b) {
+        let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+        for key in keys {
+            let at = format!("{base}/{}", super::inventory::escape_token(key));
+            match (x.get(key), y.get(key)) {
+                (Some(p), Some(q)) => {
+                    if let Some(found) = first_difference(p, q, &at) {
+                        return Some(found);
+                    }
+                }
+                (p, q) => return Some((at, p, q)),
+            }
+        }
+    }
+    Some((base.to_string(), Some(a), Some(b)))
 }
 
 fn compact(v: &Value) -> String {
@@ -180,15 +220,7 @@ pub fn classify(doc: &Value, ov: &Override) -> (Status, Option<Value>) {
         Ok(()) => return (Status::Needed, Some(patched)),
         Err(e) => e,
     };
-    let writes: Vec<_> = ov
-        .patch
-        .0
-        .iter()
-        .filter(|op| !matches!(op, json_patch::PatchOperation::Test(_)))
-        .cloned()
-        .collect();
-    let mut rewritten = doc.clone();
-    if json_patch::patch(&mut rewritten, &writes).is_ok() && rewritten == *doc {
+    if already_live(doc, &ov.patch.0) {
         return (Status::Redundant, None);
     }
     let failing = ov.patch.0.get(err.operation);
@@ -206,6 +238,42 @@ pub fn classify(doc: &Value, ov: &Override) -> (Status, Option<Value>) {
         reason: err.kind.to_string(),
     };
     (Status::Conflict(Box::new(conflict)), None)
+}
+
+/// Whether every value the patch writes is already in `doc` (descriptions aside:
+/// wording is not shape), and everything it removes is already gone.
+fn already_live(doc: &Value, patch: &[json_patch::PatchOperation]) -> bool {
+    use json_patch::PatchOperation as P;
+    patch.iter().all(|op| match op {
+        P::Test(_) => true,
+        P::Add(a) => doc
+            .pointer(a.path.as_str())
+            .is_some_and(|v| same_shape(v, &a.value)),
+        P::Replace(r) => doc
+            .pointer(r.path.as_str())
+            .is_some_and(|v| same_shape(v, &r.value)),
+        P::Remove(r) => doc.pointer(r.path.as_str()).is_none(),
+        P::Move(_) | P::Copy(_) => false,
+    })
+}
+
+/// Equality of two schemas ignoring every `description`.
+pub fn same_shape(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys = |m: &serde_json::Map<String, Value>| {
+                m.keys()
+                    .filter(|k| *k != "description")
+                    .cloned()
+                    .collect::<std::collections::BTreeSet<_>>()
+            };
+            keys(x) == keys(y) && keys(x).iter().all(|k| same_shape(&x[k], &y[k]))
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_shape(a, b))
+        }
+        _ => a == b,
+    }
 }
 
 fn op_name(op: &json_patch::PatchOperation) -> &'static str {

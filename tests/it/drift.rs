@@ -55,12 +55,33 @@ fn drift(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// The JSON report; also checks that no two findings share a fingerprint.
 fn json_report(spec: &str, fail_on: &str) -> (i32, Value) {
     let (code, stdout, stderr) = drift(&["--spec", spec, "--format", "json", "--fail-on", fail_on]);
-    (
-        code,
-        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}{stderr}")),
-    )
+    let report: Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}{stderr}"));
+    let mut fingerprints = Vec::new();
+    collect_fingerprints(&report, &mut fingerprints);
+    let unique: std::collections::BTreeSet<&String> = fingerprints.iter().collect();
+    assert_eq!(
+        unique.len(),
+        fingerprints.len(),
+        "duplicate fingerprints in {spec}"
+    );
+    (code, report)
+}
+
+fn collect_fingerprints(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(f)) = map.get("fingerprint") {
+                out.push(f.clone());
+            }
+            map.values().for_each(|v| collect_fingerprints(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_fingerprints(v, out)),
+        _ => {}
+    }
 }
 
 #[test]
@@ -276,4 +297,48 @@ fn the_report_can_be_written_to_a_file() {
     assert!(stdout.is_empty());
     let written = std::fs::read_to_string(work_dir().join("self-check.md")).unwrap();
     assert!(written.starts_with("## Drift report for"));
+}
+
+#[test]
+fn changes_at_one_pointer_keep_distinct_fingerprints_and_loosening_is_not_breaking() {
+    let spec = candidate("narrowed-and-loosened");
+    let (_, report) = json_report(&spec, "never");
+    let changes: Vec<&Value> = report["operations"]["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|o| o["changes"].as_array().unwrap())
+        .collect();
+    let find = |kind: &str, pointer_end: &str| {
+        changes
+            .iter()
+            .find(|c| c["kind"] == kind && c["pointer"].as_str().unwrap().ends_with(pointer_end))
+            .unwrap_or_else(|| panic!("no {kind} at {pointer_end}: {changes:?}"))
+    };
+    assert_eq!(find("enum_value_removed", "/mode")["breaking"], true);
+    assert_eq!(
+        find("enum_added", "/tier")["breaking"],
+        true,
+        "a new enum restricts a request"
+    );
+    let tier: Vec<&&Value> = changes
+        .iter()
+        .filter(|c| {
+            c["kind"] == "constraint_changed" && c["pointer"].as_str().unwrap().ends_with("/tier")
+        })
+        .collect();
+    assert_eq!(tier.len(), 2, "{tier:?}");
+    assert_ne!(tier[0]["fingerprint"], tier[1]["fingerprint"]);
+    let breaking = |keyword: &str| {
+        tier.iter()
+            .find(|c| c["detail"].as_str().unwrap().contains(keyword))
+            .unwrap()["breaking"]
+            .clone()
+    };
+    assert_eq!(breaking("maximum"), false, "a higher maximum accepts more");
+    assert_eq!(
+        breaking("minimum"),
+        true,
+        "a higher minimum refuses what was accepted"
+    );
 }

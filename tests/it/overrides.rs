@@ -57,6 +57,7 @@ fn a_spec_that_already_holds_the_live_shape_makes_each_override_redundant() {
 #[test]
 fn a_spec_changed_another_way_is_a_conflict_with_the_pointer_and_both_values() {
     let mut spec = vendored();
+    let stale = spec["components"]["schemas"]["SetLlmBillingModeRequest"].clone();
     spec["components"]["schemas"]["SetLlmBillingModeRequest"]["properties"]["mode"]["enum"] =
         json!(["platform_managed", "byok", "metered"]);
     let ov = load_dir(&root().join("overrides")).unwrap().remove(0);
@@ -65,19 +66,43 @@ fn a_spec_changed_another_way_is_a_conflict_with_the_pointer_and_both_values() {
     };
     assert_eq!(
         conflict.pointer,
-        "/components/schemas/SetLlmBillingModeRequest/properties/mode/enum"
+        "/components/schemas/SetLlmBillingModeRequest"
     );
     assert_eq!(conflict.op, "test");
-    assert_eq!(conflict.expected, Some(json!(["platform_managed", "byok"])));
+    assert_eq!(conflict.expected, Some(stale));
     assert_eq!(
-        conflict.found,
-        Some(json!(["platform_managed", "byok", "metered"]))
+        conflict.found.clone().unwrap()["properties"]["mode"]["enum"],
+        json!(["platform_managed", "byok", "metered"])
     );
     let message = conflict.to_string();
     assert!(
-        message.contains("/components/schemas/SetLlmBillingModeRequest/properties/mode/enum"),
+        message.contains("/components/schemas/SetLlmBillingModeRequest"),
         "{message}"
     );
+}
+
+#[test]
+fn an_upstream_field_added_beside_the_stale_shape_is_not_overwritten_silently() {
+    let mut spec = vendored();
+    spec["components"]["schemas"]["SetWorkspaceBudgetRequest"]["properties"]["currency"] =
+        json!({ "type": "string" });
+    let ov = load_dir(&root().join("overrides")).unwrap().remove(1);
+    assert!(matches!(classify(&spec, &ov).0, Status::Conflict(_)));
+}
+
+#[test]
+fn a_live_shape_worded_differently_upstream_is_still_redundant() {
+    let mut live = patched();
+    for name in [
+        "SetLlmBillingModeRequest",
+        "BudgetLimits",
+        "SetPluginAllowlistRequest",
+    ] {
+        live["components"]["schemas"][name]["description"] = json!("Reworded upstream.");
+    }
+    for ov in load_dir(&root().join("overrides")).unwrap() {
+        assert_eq!(classify(&live, &ov).0, Status::Redundant, "{}", ov.file);
+    }
 }
 
 #[test]
