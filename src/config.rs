@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
 
-/// A credential that never prints: `Debug` and `Display` show `[redacted]`.
+/// A credential that never prints: `Debug` shows `[redacted]`, and there is no `Display`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
@@ -51,6 +51,9 @@ pub struct Config {
     /// Which tools are listed and callable.
     pub selection: Selection,
 }
+
+/// The most requests in flight that `MOLECULE_MCP_MAX_IN_FLIGHT` can ask for.
+pub const MAX_IN_FLIGHT: usize = 4096;
 
 /// Timeouts, retries and size limits (`MOLECULE_MCP_*`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,7 +180,7 @@ impl Config {
             limits: Limits {
                 timeout: Duration::from_secs(number(&get, "MOLECULE_MCP_TIMEOUT_SECS", 30)?),
                 max_result_bytes: number(&get, "MOLECULE_MCP_MAX_RESULT_BYTES", 100_000)?,
-                max_in_flight: number(&get, "MOLECULE_MCP_MAX_IN_FLIGHT", 16)?,
+                max_in_flight: number(&get, "MOLECULE_MCP_MAX_IN_FLIGHT", 16)?.min(MAX_IN_FLIGHT),
                 max_retries: 2,
             },
             selection: Selection {

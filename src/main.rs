@@ -114,6 +114,14 @@ fn main() -> ExitCode {
 fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
     init_logging();
+    // A panic message could quote data; say only where it happened (stderr, never stdout).
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("molecule-mcp: internal panic at {at}");
+    }));
     if let Some(Command::Drift {
         spec,
         cp_spec,

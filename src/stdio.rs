@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{
+    AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
+};
 use tokio::sync::Mutex;
 
 /// Lines longer than this are refused (`-32600`) instead of being parsed.
@@ -70,6 +72,37 @@ pub fn inspect(line: &[u8]) -> Verdict {
     error(-32600, format!("Invalid Request: {typed_error}"), id)
 }
 
+/// Reads one line into `line`, keeping at most `MAX_LINE_BYTES + 1` bytes of it: the
+/// rest of an over-long line is consumed and dropped, so memory stays bounded. `false`
+/// at end of input.
+async fn read_line_bounded<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    line: &mut Vec<u8>,
+) -> io::Result<bool> {
+    line.clear();
+    let limit = u64::try_from(MAX_LINE_BYTES)
+        .unwrap_or(u64::MAX)
+        .saturating_add(1);
+    if (&mut *reader).take(limit).read_until(b'\n', line).await? == 0 {
+        return Ok(false);
+    }
+    if line.len() > MAX_LINE_BYTES && !line.ends_with(b"\n") {
+        loop {
+            let buf = reader.fill_buf().await?;
+            if buf.is_empty() {
+                break;
+            }
+            if let Some(end) = buf.iter().position(|b| *b == b'\n') {
+                reader.consume(end + 1);
+                break;
+            }
+            let len = buf.len();
+            reader.consume(len);
+        }
+    }
+    Ok(true)
+}
+
 async fn write_line<W: AsyncWrite + Unpin>(writer: &Mutex<W>, mut line: Vec<u8>) -> io::Result<()> {
     line.push(b'\n');
     let mut w = writer.lock().await;
@@ -102,10 +135,9 @@ where
         (BufReader::new(input), writer, Vec::new()),
         |(mut reader, writer, mut line)| async move {
             loop {
-                line.clear();
-                match reader.read_until(b'\n', &mut line).await {
-                    Ok(0) | Err(_) => return None,
-                    Ok(_) => {}
+                match read_line_bounded(&mut reader, &mut line).await {
+                    Ok(true) => {}
+                    Ok(false) | Err(_) => return None,
                 }
                 match inspect(&line) {
                     Verdict::Forward(message) => return Some((*message, (reader, writer, line))),
@@ -135,6 +167,20 @@ mod tests {
             Verdict::Reject(v) => v,
             other => panic!("expected a rejection, got {other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn an_over_long_line_is_refused_without_keeping_it_and_the_next_line_still_parses() {
+        let mut input = vec![b'x'; MAX_LINE_BYTES + 100];
+        input.extend_from_slice(b"\n{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n");
+        let mut reader = BufReader::new(input.as_slice());
+        let mut line = Vec::new();
+        assert!(read_line_bounded(&mut reader, &mut line).await.unwrap());
+        assert_eq!(line.len(), MAX_LINE_BYTES + 1, "only the limit is kept");
+        assert_eq!(rejected(&line)["error"]["code"], -32600);
+        assert!(read_line_bounded(&mut reader, &mut line).await.unwrap());
+        assert!(matches!(inspect(&line), Verdict::Forward(_)));
+        assert!(!read_line_bounded(&mut reader, &mut line).await.unwrap());
     }
 
     #[test]

@@ -104,7 +104,8 @@ pub(super) fn errors(validator: &jsonschema::Validator, value: &Value) -> Vec<St
     validator
         .iter_errors(value)
         .take(5)
-        .map(|e| format!("{}: {e}", e.instance_path()))
+        // Masked: a reply may carry a freshly minted token.
+        .map(|e| format!("{}: {}", e.instance_path(), e.masked()))
         .collect()
 }
 

@@ -84,8 +84,9 @@ pub fn deref<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
     }
 }
 
-/// The parameters of the operation at `op_pointer` (`node`), path-item-level ones
-/// first (they apply to every operation under the path), each `$ref` followed once.
+/// The parameters of the operation at `op_pointer` (`node`), each `$ref` followed once:
+/// path-item-level ones first (they apply to every operation under the path) unless the
+/// operation redefines the same name and location, then the operation's own.
 pub fn parameters<'a>(doc: &'a Value, op_pointer: &str, node: &'a Value) -> Vec<&'a Value> {
     let item_pointer = op_pointer
         .rsplit_once('/')
@@ -101,7 +102,13 @@ pub fn parameters<'a>(doc: &'a Value, op_pointer: &str, node: &'a Value) -> Vec<
         .and_then(Value::as_array)
         .into_iter()
         .flatten();
-    shared.chain(own).map(|p| deref(doc, p)).collect()
+    let own: Vec<&Value> = own.map(|p| deref(doc, p)).collect();
+    let key = |p: &Value| (p.get("in").cloned(), p.get("name").cloned());
+    shared
+        .map(|p| deref(doc, p))
+        .filter(|p| !own.iter().any(|o| key(o) == key(p)))
+        .chain(own.iter().copied())
+        .collect()
 }
 
 /// The names a schema lists as `required`.

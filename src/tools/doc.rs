@@ -42,6 +42,7 @@ pub fn tools_markdown<'a>(entries: impl Iterator<Item = &'a Entry>) -> String {
         let access = match entry.row.access {
             Access::Read => "read",
             Access::Write => "write",
+            Access::Replace => "replace",
             Access::Destructive => "destructive",
         };
         out += &format!(

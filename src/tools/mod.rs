@@ -119,7 +119,7 @@ fn definition(row: &'static ToolRow, derived: &Derived) -> Tool {
         .all(|p| matches!(p.method.as_str(), "GET" | "PUT" | "DELETE" | "HEAD"));
     let annotations = ToolAnnotations::new()
         .read_only(row.access == Access::Read)
-        .destructive(row.access == Access::Destructive)
+        .destructive(matches!(row.access, Access::Destructive | Access::Replace))
         .idempotent(idempotent)
         .open_world(false);
     let mut tool = Tool::new(row.name, row.description, Arc::new(derived.input.clone()))

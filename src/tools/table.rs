@@ -12,8 +12,12 @@ use crate::Operation;
 pub enum Access {
     /// Reads only.
     Read,
-    /// Creates or changes state; can be undone by another call.
+    /// Creates state or changes it reversibly (another call undoes it).
     Write,
+    /// Overwrites existing state: the previous value is lost (it can be set again, not
+    /// recovered). Annotated `destructiveHint: true`, as MCP reserves `false` for
+    /// additive updates.
+    Replace,
     /// Removes state or a credential; cannot be undone.
     Destructive,
 }
@@ -241,7 +245,7 @@ pub const TOOLS: &[ToolRow] = &[
     row!(
         "set_workspace_secret",
         "Set workspace secret",
-        Write,
+        Replace,
         Secrets,
         One(O::SetWorkspaceSecret),
         [WS],
@@ -268,7 +272,7 @@ pub const TOOLS: &[ToolRow] = &[
     row!(
         "set_org_secret",
         "Set org secret",
-        Write,
+        Replace,
         Secrets,
         One(O::SetOrgSecret),
         [],
@@ -305,7 +309,7 @@ pub const TOOLS: &[ToolRow] = &[
     row!(
         "set_workspace_budget",
         "Set workspace budget",
-        Write,
+        Replace,
         Budget,
         One(O::SetWorkspaceBudget),
         [WS],
@@ -323,7 +327,7 @@ pub const TOOLS: &[ToolRow] = &[
     row!(
         "set_llm_billing_mode",
         "Set LLM billing mode",
-        Write,
+        Replace,
         Budget,
         One(O::SetLlmBillingMode),
         [WS],
@@ -342,7 +346,7 @@ pub const TOOLS: &[ToolRow] = &[
     row!(
         "create_org_from_template",
         "Create org from template",
-        Write,
+        Replace,
         Templates,
         One(O::CreateOrgFromTemplate),
         [ArgRule::Opaque("template")],
@@ -419,7 +423,7 @@ pub const TOOLS: &[ToolRow] = &[
     row!(
         "set_org_plugin_allowlist",
         "Set plugin allowlist",
-        Write,
+        Replace,
         Plugins,
         One(O::SetOrgPluginAllowlist),
         [ArgRule::OrgIdFallback {
