@@ -197,11 +197,9 @@ pub(super) fn deprovision(st: &mut State, req: &Req) -> Outcome {
         ));
     }
     if !children.is_empty() && !req.flag("confirm") {
-        // The live body has no `error` key; the spec's 4XX schema requires one.
         return Err(Reply::json(
             409,
             json!({
-                "error": "confirmation_required",
                 "status": "confirmation_required",
                 "message": "This workspace has sub-workspaces. Delete with ?confirm=true to cascade delete.",
                 "children_count": children.len(), "children": children,

@@ -706,7 +706,7 @@ async fn every_operation_answers_per_the_spec_for_success_and_each_defined_error
     assert!(
         !w.tenant
             .validator(list, 401)
-            .is_valid(&json!({ "message": "x" }))
+            .is_valid(&json!({ "error": 401 }))
     );
     let root = w.sandbox.org_id.clone();
     let seeded = w.run(probe("list_workspaces", "/workspaces", 200)).await;
