@@ -65,6 +65,26 @@ fn arguments(
     prop_oneof![random, mutated]
 }
 
+/// The spec's own request-body schema (not the tool's flattened one) for the tool's
+/// operation with this method, compiled.
+fn spec_body_schema(
+    entry: &molecule_mcp::tools::Entry,
+    method: &str,
+) -> Option<jsonschema::Validator> {
+    let plan = entry.derived.plans.iter().find(|p| p.method == method)?;
+    let doc = molecule_mcp::tools::spec_for(plan.operation);
+    let op = molecule_mcp::spec::inventory::operations(doc)
+        .into_iter()
+        .find(|o| o.id == plan.operation.operation_id())?;
+    let node = doc.pointer(&op.pointer)?;
+    let body = molecule_mcp::spec::inventory::deref(doc, node.get("requestBody")?);
+    let schema = body.pointer("/content/application~1json/schema")?;
+    Some(
+        jsonschema::draft202012::new(&molecule_mcp::tools::schema::exact_schema(doc, schema))
+            .unwrap(),
+    )
+}
+
 #[test]
 fn arbitrary_arguments_never_panic_and_never_send_an_invalid_request() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -127,6 +147,36 @@ fn arbitrary_arguments_never_panic_and_never_send_an_invalid_request() {
                             "{}: one request per valid call",
                             entry.row.name
                         );
+                        // Independent of the tool's own schema: the wire request itself.
+                        let request = runtime
+                            .block_on(server.received_requests())
+                            .unwrap()
+                            .pop()
+                            .unwrap();
+                        let segments: Vec<&str> = request.url.path().split('/').skip(1).collect();
+                        prop_assert!(
+                            segments
+                                .iter()
+                                .all(|s| !s.is_empty() && *s != "." && *s != ".."),
+                            "{}: path {} has an empty or dot segment",
+                            entry.row.name,
+                            request.url.path()
+                        );
+                        if let Some(schema) = spec_body_schema(entry, request.method.as_str()) {
+                            let body: Value = serde_json::from_slice(&request.body).unwrap();
+                            prop_assert!(
+                                schema.is_valid(&body),
+                                "{}: sent body {} breaks the spec's request schema",
+                                entry.row.name,
+                                body
+                            );
+                        } else {
+                            prop_assert!(
+                                request.body.is_empty(),
+                                "{}: a body where the spec has none",
+                                entry.row.name
+                            );
+                        }
                         sent_valid.set(sent_valid.get() + 1);
                     }
                 }
