@@ -2,7 +2,9 @@
 //! leading `test` ops assert the stale shape is still in the spec.
 //!
 //! Classification against a spec:
-//! - **needed**: every op applies (the stale shape is there; the patch writes the live one);
+//! - **needed**: every `test` holds and every write applies (the stale shape is there;
+//!   the patch writes the live one). Tests compare *shapes*: descriptions are ignored, so
+//!   upstream rewording a description neither blocks the build nor hides a real change;
 //! - **redundant**: a `test` fails, but every value the patch writes is already there
 //!   (descriptions aside), so the spec holds the live shape — the file can be deleted;
 //! - **conflict**: neither — the spec changed there in another way; a human must decide.
@@ -215,28 +217,69 @@ pub fn parse(file: &str, text: &str) -> Result<Override, OverrideError> {
 
 /// Classifies `ov` against `doc`; for a needed override also returns the patched doc.
 pub fn classify(doc: &Value, ov: &Override) -> (Status, Option<Value>) {
-    let mut patched = doc.clone();
-    let err = match json_patch::patch(&mut patched, &ov.patch.0) {
-        Ok(()) => return (Status::Needed, Some(patched)),
-        Err(e) => e,
+    use json_patch::PatchOperation as P;
+    // `test` ops compare shapes: a reworded description upstream is not a new shape,
+    // and must not block the build.
+    let failed_test = ov.patch.0.iter().enumerate().find_map(|(i, op)| match op {
+        P::Test(t) => {
+            let found = doc.pointer(t.path.as_str());
+            (!found.is_some_and(|v| same_shape(v, &t.value))).then(|| (i, t, found))
+        }
+        _ => None,
+    });
+    let conflict = match failed_test {
+        None => {
+            let writes: Vec<P> = ov
+                .patch
+                .0
+                .iter()
+                .filter(|op| !matches!(op, P::Test(_)))
+                .cloned()
+                .collect();
+            let mut patched = doc.clone();
+            match json_patch::patch(&mut patched, &writes) {
+                Ok(()) => return (Status::Needed, Some(patched)),
+                Err(err) => {
+                    // Index in the override's own list, tests included.
+                    let index = ov
+                        .patch
+                        .0
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, op)| !matches!(op, P::Test(_)))
+                        .nth(err.operation)
+                        .map(|(i, _)| i)
+                        .unwrap_or(err.operation);
+                    let pointer = err.path.as_str().to_string();
+                    Conflict {
+                        op_index: index,
+                        op: ov
+                            .patch
+                            .0
+                            .get(index)
+                            .map(op_name)
+                            .unwrap_or("?")
+                            .to_string(),
+                        found: doc.pointer(&pointer).cloned(),
+                        pointer,
+                        expected: None,
+                        reason: err.kind.to_string(),
+                    }
+                }
+            }
+        }
+        Some((index, test, found)) => Conflict {
+            op_index: index,
+            op: "test".into(),
+            pointer: test.path.as_str().to_string(),
+            expected: Some(test.value.clone()),
+            found: found.cloned(),
+            reason: "the spec no longer holds the stale shape this override corrects".into(),
+        },
     };
     if already_live(doc, &ov.patch.0) {
         return (Status::Redundant, None);
     }
-    let failing = ov.patch.0.get(err.operation);
-    let expected = match failing {
-        Some(json_patch::PatchOperation::Test(t)) => Some(t.value.clone()),
-        _ => None,
-    };
-    let pointer = err.path.as_str().to_string();
-    let conflict = Conflict {
-        op_index: err.operation,
-        op: failing.map(op_name).unwrap_or("?").to_string(),
-        found: doc.pointer(&pointer).cloned(),
-        pointer,
-        expected,
-        reason: err.kind.to_string(),
-    };
     (Status::Conflict(Box::new(conflict)), None)
 }
 

@@ -193,3 +193,17 @@ fn the_generated_operation_enum_matches_the_specs() {
         .collect();
     assert_eq!(generated, ids);
 }
+
+#[test]
+fn a_reworded_description_in_the_stale_shape_keeps_the_override_needed() {
+    let mut spec = vendored();
+    spec["components"]["schemas"]["SetPluginAllowlistRequest"]["properties"]["enabled_by"]["description"] =
+        json!("Who made the change.");
+    let ov = load_dir(&root().join("overrides")).unwrap().remove(2);
+    let (status, patched) = classify(&spec, &ov);
+    assert_eq!(status, Status::Needed);
+    assert_eq!(
+        patched.unwrap()["components"]["schemas"]["SetPluginAllowlistRequest"]["required"],
+        json!(["plugins", "enabled_by"])
+    );
+}
