@@ -223,7 +223,7 @@ pub fn classify(doc: &Value, ov: &Override) -> (Status, Option<Value>) {
     let failed_test = ov.patch.0.iter().enumerate().find_map(|(i, op)| match op {
         P::Test(t) => {
             let found = doc.pointer(t.path.as_str());
-            (!found.is_some_and(|v| same_shape(v, &t.value))).then(|| (i, t, found))
+            (!found.is_some_and(|v| same_shape(v, &t.value))).then_some((i, t, found))
         }
         _ => None,
     });
