@@ -9,7 +9,6 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
 
 const BIN: &str = env!("CARGO_BIN_EXE_molecule-mcp");
 const BODY: &str =
@@ -54,10 +53,12 @@ async fn tenant() -> String {
     url
 }
 
+/// The server under test, driven directly from the measuring task: no helper tasks or
+/// channels on the bench side, so their wake-ups are not counted as server time.
 struct Server {
     child: tokio::process::Child,
-    tx: mpsc::UnboundedSender<String>,
-    rx: mpsc::UnboundedReceiver<Value>,
+    stdin: tokio::process::ChildStdin,
+    stdout: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
     tools_list_bytes: usize,
 }
 
@@ -76,63 +77,42 @@ impl Server {
             .kill_on_drop(true)
             .spawn()
             .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, mut wrx) = mpsc::unbounded_channel::<String>();
-        tokio::spawn(async move {
-            while let Some(line) = wrx.recv().await {
-                if stdin.write_all(line.as_bytes()).await.is_err()
-                    || stdin.write_all(b"\n").await.is_err()
-                {
-                    return;
-                }
-                let _ = stdin.flush().await;
-            }
-        });
-        let (rtx, mut rx) = mpsc::unbounded_channel::<Value>();
-        let (size_tx, mut size_rx) = mpsc::unbounded_channel::<usize>();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                let value: Value = serde_json::from_str(&line).unwrap();
-                if value["id"] == json!("list") {
-                    let _ = size_tx.send(line.len());
-                }
-                if rtx.send(value).is_err() {
-                    return;
-                }
-            }
-        });
-        tx.send(json!({"jsonrpc":"2.0","id":"init","method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"0"}}}).to_string()).unwrap();
-        rx.recv().await.unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut server = Server { child, stdin, stdout, tools_list_bytes: 0 };
+        server
+            .send(&json!({"jsonrpc":"2.0","id":"init","method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"0"}}}))
+            .await;
+        server.line().await;
         let initialized = started.elapsed();
-        tx.send(json!({"jsonrpc":"2.0","method":"notifications/initialized"}).to_string())
-            .unwrap();
-        tx.send(json!({"jsonrpc":"2.0","id":"list","method":"tools/list"}).to_string())
-            .unwrap();
-        let list = rx.recv().await.unwrap();
+        server.send(&json!({"jsonrpc":"2.0","method":"notifications/initialized"})).await;
+        server.send(&json!({"jsonrpc":"2.0","id":"list","method":"tools/list"})).await;
+        let line = server.line().await;
         let listed = started.elapsed();
+        let list: Value = serde_json::from_str(&line).unwrap();
         assert!(list["result"]["tools"].is_array());
-        let tools_list_bytes = size_rx.recv().await.unwrap();
-        (
-            Server {
-                child,
-                tx,
-                rx,
-                tools_list_bytes,
-            },
-            initialized,
-            listed,
-        )
+        server.tools_list_bytes = line.len();
+        (server, initialized, listed)
     }
 
-    fn call(&self, id: u64) {
-        let line = json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"list_workspaces","arguments":{}}});
-        self.tx.send(line.to_string()).unwrap();
+    async fn send(&mut self, message: &Value) {
+        let mut line = serde_json::to_vec(message).unwrap();
+        line.push(b'\n');
+        self.stdin.write_all(&line).await.unwrap();
+        self.stdin.flush().await.unwrap();
+    }
+
+    async fn line(&mut self) -> String {
+        self.stdout.next_line().await.unwrap().unwrap()
+    }
+
+    async fn call(&mut self, id: u64) {
+        let message = json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"list_workspaces","arguments":{}}});
+        self.send(&message).await;
     }
 
     async fn answer(&mut self) -> Value {
-        let v = self.rx.recv().await.unwrap();
+        let v: Value = serde_json::from_str(&self.line().await).unwrap();
         assert_eq!(v["result"]["isError"], false, "{v}");
         v
     }
@@ -263,7 +243,7 @@ async fn main() {
     let (mut server, _, _) = Server::start(&url).await;
     let rss_start = server.vm_hwm_kib();
     for i in 0..200 {
-        server.call(i);
+        server.call(i).await;
         server.answer().await;
     }
     // Interleaved, so both sides see the same machine load.
@@ -273,7 +253,7 @@ async fn main() {
     let mut direct = Vec::new();
     for i in 0..3200 {
         let t = Instant::now();
-        server.call(1000 + i);
+        server.call(1000 + i).await;
         server.answer().await;
         let server_time = t.elapsed();
         let t = Instant::now();
@@ -288,6 +268,28 @@ async fn main() {
             direct.push(t.elapsed());
         }
     }
+    // The transport's own floor: an MCP `ping` (no tool, no HTTP).
+    let mut pings = Vec::new();
+    for i in 0..2000 {
+        let t = Instant::now();
+        server.send(&json!({"jsonrpc":"2.0","id":format!("p{i}"),"method":"ping"})).await;
+        server.line().await;
+        pings.push(t.elapsed());
+    }
+    pings.sort();
+    println!(
+        "| MCP `ping` round trip over stdio (median / p99): the transport's floor | {} / {} |",
+        us(percentile(&pings, 0.5)),
+        us(percentile(&pings, 0.99))
+    );
+    // Paired: each server round trip minus the direct request measured right after it.
+    let mut paired: Vec<f64> = through
+        .iter()
+        .zip(&direct)
+        .map(|(t, d)| t.as_secs_f64() - d.as_secs_f64())
+        .collect();
+    paired.sort_by(f64::total_cmp);
+    let paired_median = paired[paired.len() / 2];
     through.sort();
     direct.sort();
     let (tm, tp) = (percentile(&through, 0.5), percentile(&through, 0.99));
@@ -303,7 +305,8 @@ async fn main() {
         us(dp)
     );
     println!(
-        "| overhead over the direct request (median) | {} |",
+        "| overhead over the direct request (median of paired differences / difference of medians) | {:.1} µs / {} |",
+        paired_median * 1e6,
         us(tm.saturating_sub(dm))
     );
 
@@ -312,7 +315,7 @@ async fn main() {
     let t = Instant::now();
     let mut next = 100_000u64;
     for _ in 0..16 {
-        server.call(next);
+        server.call(next).await;
         next += 1;
     }
     let mut done = 0;
@@ -320,7 +323,7 @@ async fn main() {
         server.answer().await;
         done += 1;
         if next < 100_000 + total {
-            server.call(next);
+            server.call(next).await;
             next += 1;
         }
     }
@@ -340,7 +343,7 @@ async fn main() {
         rss_after as f64 / 1024.0
     );
     for i in 0..10_000 {
-        server.call(500_000 + i);
+        server.call(500_000 + i).await;
         server.answer().await;
     }
     println!(

@@ -157,7 +157,8 @@ fn run() -> Result<ExitCode> {
             .map(|(_, v)| v.clone())
             .or_else(|| std::env::var(key).ok())
     })?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
@@ -202,9 +203,11 @@ fn init_logging() {
     use tracing_subscriber::util::SubscriberInitExt;
     let env = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let rmcp_cap = tracing_subscriber::filter::filter_fn(|meta| {
-        !(meta.target().starts_with("rmcp") && *meta.level() > tracing::Level::INFO)
-    });
+    // A static per-target filter (unlike a closure) is decided once per call site, so
+    // disabled rmcp spans and events cost nothing per message.
+    let rmcp_cap = tracing_subscriber::filter::Targets::new()
+        .with_target("rmcp", tracing::Level::INFO)
+        .with_default(tracing::level_filters::LevelFilter::TRACE);
     tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
