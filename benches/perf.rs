@@ -79,14 +79,23 @@ impl Server {
             .unwrap();
         let stdin = child.stdin.take().unwrap();
         let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut server = Server { child, stdin, stdout, tools_list_bytes: 0 };
+        let mut server = Server {
+            child,
+            stdin,
+            stdout,
+            tools_list_bytes: 0,
+        };
         server
             .send(&json!({"jsonrpc":"2.0","id":"init","method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"0"}}}))
             .await;
         server.line().await;
         let initialized = started.elapsed();
-        server.send(&json!({"jsonrpc":"2.0","method":"notifications/initialized"})).await;
-        server.send(&json!({"jsonrpc":"2.0","id":"list","method":"tools/list"})).await;
+        server
+            .send(&json!({"jsonrpc":"2.0","method":"notifications/initialized"}))
+            .await;
+        server
+            .send(&json!({"jsonrpc":"2.0","id":"list","method":"tools/list"}))
+            .await;
         let line = server.line().await;
         let listed = started.elapsed();
         let list: Value = serde_json::from_str(&line).unwrap();
@@ -272,7 +281,9 @@ async fn main() {
     let mut pings = Vec::new();
     for i in 0..2000 {
         let t = Instant::now();
-        server.send(&json!({"jsonrpc":"2.0","id":format!("p{i}"),"method":"ping"})).await;
+        server
+            .send(&json!({"jsonrpc":"2.0","id":format!("p{i}"),"method":"ping"}))
+            .await;
         server.line().await;
         pings.push(t.elapsed());
     }
