@@ -221,8 +221,13 @@ fn number<T: std::str::FromStr + PartialOrd + From<u8>>(
     }
 }
 
-fn flag(get: &impl Fn(&str) -> Option<String>, var: &'static str) -> Result<bool, ConfigError> {
-    match get(var).map(|v| v.trim().to_ascii_lowercase()) {
+/// A boolean variable (`1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off`; unset or empty is
+/// false); anything else is a start-up error naming the variable.
+pub fn flag(get: &impl Fn(&str) -> Option<String>, var: &'static str) -> Result<bool, ConfigError> {
+    match get(var)
+        .filter(|v| !v.is_empty())
+        .map(|v| v.trim().to_ascii_lowercase())
+    {
         None => Ok(false),
         Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
         Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(false),

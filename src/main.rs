@@ -162,8 +162,8 @@ fn run() -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let sandbox_env = std::env::var("MOLECULE_MCP_SANDBOX").unwrap_or_default();
-    let want_sandbox = cli.sandbox || matches!(sandbox_env.trim(), "1" | "true" | "yes" | "on");
+    let want_sandbox = cli.sandbox
+        || molecule_mcp::config::flag(&|k: &str| std::env::var(k).ok(), "MOLECULE_MCP_SANDBOX")?;
     // Kept alive for the whole run: dropping it stops the sandbox servers.
     let (_sandbox, config) = if want_sandbox {
         let sandbox = runtime
@@ -190,7 +190,8 @@ fn run() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Call { tool, args } => runtime.block_on(call_once(&engine, &tool, &args)),
-        Command::Drift { .. } => Ok(ExitCode::from(2)),
+        // Handled above, before any configuration is read.
+        Command::Drift { .. } => Ok(ExitCode::SUCCESS),
     }
 }
 
