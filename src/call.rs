@@ -94,11 +94,6 @@ impl Engine {
         &self.catalog
     }
 
-    /// The configuration in force.
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
     /// Whether `entry` is listed and callable; `Err` names the setting that disables it.
     pub fn enabled(&self, entry: &Entry) -> Result<(), ToolError> {
         let selection = &self.config.selection;
@@ -582,7 +577,7 @@ fn describe(
     use jsonschema::error::ValidationErrorKind as K;
     let field = pointer.trim_start_matches('/').replace('/', ".");
     let rule = match kind {
-        K::Not { .. } if is_path_arg(entry, &field) => {
+        K::Not { .. } if field_location(entry, &field) == Some(Location::Path) => {
             "must not be `.` or `..` (an id is exactly one path segment)".to_string()
         }
         K::Pattern { .. } if field_location(entry, &field) == Some(Location::Header) => {
@@ -614,15 +609,6 @@ fn field_location(entry: &Entry, field: &str) -> Option<Location> {
         .flat_map(|p| &p.targets)
         .find(|t| t.tool == field)
         .map(|t| t.location)
-}
-
-fn is_path_arg(entry: &Entry, field: &str) -> bool {
-    field_location(entry, field) == Some(Location::Path)
-        || entry
-            .row
-            .args
-            .iter()
-            .any(|r| matches!(r, ArgRule::OrgIdFallback { tool, .. } if *tool == field))
 }
 
 fn one_of_required(validation: &Value) -> Vec<String> {

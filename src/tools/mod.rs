@@ -46,15 +46,6 @@ impl Entry {
             })
             .clone()
     }
-
-    /// The API (and credential) this tool uses.
-    pub fn api(&self) -> Api {
-        self.derived
-            .plans
-            .first()
-            .map(|p| p.operation.api())
-            .unwrap_or(Api::Tenant)
-    }
 }
 
 /// Every tool of the table, derived from the embedded specs.

@@ -135,18 +135,11 @@ pub fn derive(doc: &Value, row: &ToolRow) -> Result<Derived, DeriveError> {
                 }
             };
             let (tool_name, fallback) = tool_name_for(row, &spec_name);
-            let mut adv = convert(
+            let (mut adv, mut val) = arg_schemas(
                 doc,
+                row,
+                &tool_name,
                 p.get("schema").unwrap_or(&Value::Null),
-                Mode::Advertised,
-                &mut Vec::new(),
-                &mut defs,
-            );
-            let mut val = convert(
-                doc,
-                p.get("schema").unwrap_or(&Value::Null),
-                Mode::Exact,
-                &mut Vec::new(),
                 &mut defs,
             );
             for s in [&mut adv, &mut val] {
@@ -184,8 +177,7 @@ pub fn derive(doc: &Value, row: &ToolRow) -> Result<Derived, DeriveError> {
                 .unwrap_or(false);
             match whole_body_arg(row) {
                 Some(name) => {
-                    let adv = advertised_arg(doc, row, name, schema_ref, &mut defs);
-                    let val = convert(doc, schema_ref, Mode::Exact, &mut Vec::new(), &mut defs);
+                    let (adv, val) = arg_schemas(doc, row, name, schema_ref, &mut defs);
                     args.add(name, adv, val, body_required);
                     targets.push(Target {
                         tool: name.to_string(),
@@ -199,9 +191,8 @@ pub fn derive(doc: &Value, row: &ToolRow) -> Result<Derived, DeriveError> {
                     if let Some(fields) = schema.get("properties").and_then(Value::as_object) {
                         for (field, field_schema) in fields {
                             let (tool_name, _) = tool_name_for(row, field);
-                            let adv = advertised_arg(doc, row, &tool_name, field_schema, &mut defs);
-                            let val =
-                                convert(doc, field_schema, Mode::Exact, &mut Vec::new(), &mut defs);
+                            let (adv, val) =
+                                arg_schemas(doc, row, &tool_name, field_schema, &mut defs);
                             let req = body_req.contains(field);
                             args.add(&tool_name, adv, val, req);
                             targets.push(Target {
@@ -327,27 +318,29 @@ fn is_opaque(row: &ToolRow, tool_name: &str) -> bool {
         .any(|r| matches!(r, ArgRule::Opaque(n) if *n == tool_name))
 }
 
-fn advertised_arg(
+/// Both views of one argument's spec schema: the advertised one (a plain object for an
+/// opaque argument, keeping `tools/list` small) and the exact one.
+fn arg_schemas(
     doc: &Value,
     row: &ToolRow,
     tool_name: &str,
     schema: &Value,
     defs: &mut Map<String, Value>,
-) -> Value {
-    if is_opaque(row, tool_name) {
-        let description = schema
+) -> (Value, Value) {
+    let exact = convert(doc, schema, Mode::Exact, &mut Vec::new(), defs);
+    let advertised = if is_opaque(row, tool_name) {
+        let mut s = json!({ "type": "object" });
+        if let Some(d) = schema
             .get("description")
             .or_else(|| deref(doc, schema).get("description"))
-            .cloned()
-            .unwrap_or(Value::Null);
-        let mut s = json!({ "type": "object" });
-        if !description.is_null() {
-            s["description"] = description;
+        {
+            s["description"] = d.clone();
         }
         s
     } else {
         convert(doc, schema, Mode::Advertised, &mut Vec::new(), defs)
-    }
+    };
+    (advertised, exact)
 }
 
 fn rename_required(row: &ToolRow, branches: &Value) -> Value {

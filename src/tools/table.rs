@@ -548,8 +548,3 @@ pub fn binding(op: Operation) -> Binding {
         O::GetOrg => Tool("get_org"),
     }
 }
-
-/// The row of the tool called `name`.
-pub fn find(name: &str) -> Option<&'static ToolRow> {
-    TOOLS.iter().find(|t| t.name == name)
-}

@@ -239,3 +239,24 @@ fn the_readme_tool_table_is_current() {
         "README tool table is stale: replace it with `cargo run -- tools --format markdown`"
     );
 }
+
+#[test]
+fn every_input_and_output_validator_compiles() {
+    // Validators compile lazily, and an output schema that failed to compile would
+    // silently switch its check off: compile them all here.
+    let engine = engine();
+    for entry in &engine.catalog().entries {
+        assert!(
+            entry.validator().is_ok(),
+            "{}: {:?}",
+            entry.row.name,
+            entry.validator().err()
+        );
+        assert_eq!(
+            entry.derived.output.is_some(),
+            entry.output_validator().is_some(),
+            "{}: output schema does not compile",
+            entry.row.name
+        );
+    }
+}
