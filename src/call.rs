@@ -135,25 +135,41 @@ impl Engine {
         entry: &Entry,
         args: Map<String, Value>,
     ) -> Result<Success, ToolError> {
-        let mut secrets: Vec<String> = [&self.config.org_api_key, &self.config.cp_token]
+        let mut secrets: Vec<&str> = [&self.config.org_api_key, &self.config.cp_token]
             .into_iter()
             .flatten()
-            .map(|s| s.expose().to_string())
+            .map(|s| s.expose())
             .collect();
-        if entry.row.toolset == Toolset::Secrets
-            && let Some(Value::String(value)) = args.get("value")
-        {
-            secrets.push(value.clone());
-        }
+        let secret_value = match args.get("value") {
+            Some(Value::String(v)) if entry.row.toolset == Toolset::Secrets => Some(v.clone()),
+            _ => None,
+        };
+        secrets.extend(secret_value.as_deref());
+        let redactor = Redactor::new(secrets);
         let outcome = contain_panics(entry.row.name, self.call_inner(entry, args)).await;
-        redact(outcome, &secrets)
+        let Decoded { mut value, is_body } = outcome.map_err(|mut e| {
+            e.scrub(&mut |s| redactor.text(s), &mut |v| redactor.value(v));
+            e
+        })?;
+        redactor.value(&mut value);
+        // The pretty text is made once: it is both the size that counts against the
+        // limit and the result's text content.
+        let text = serde_json::to_string_pretty(&value).unwrap_or_else(|_| value.to_string());
+        if text.len() > self.config.limits.max_result_bytes {
+            return Err(self.too_large(text.len(), false, &text));
+        }
+        Ok(Success {
+            value,
+            is_body,
+            text,
+        })
     }
 
     async fn call_inner(
         &self,
         entry: &Entry,
         args: Map<String, Value>,
-    ) -> Result<Success, ToolError> {
+    ) -> Result<Decoded, ToolError> {
         self.enabled(entry)?;
         let args = Value::Object(args);
         validate(entry, &args)?;
@@ -196,13 +212,12 @@ impl Engine {
                 _ => break (outcome, permit),
             }
         };
-        let success = self.outcome(op, outcome, attempts).await?;
+        let decoded = self.outcome(op, outcome, attempts).await?;
         drop(permit);
-        if success.is_body {
-            check_output(entry, &success.value)?;
+        if decoded.is_body {
+            check_output(entry, &decoded.value)?;
         }
-        self.check_size(&success.value)?;
-        Ok(success)
+        Ok(decoded)
     }
 
     fn auth_gate(&self, entry: &Entry, op: Operation) -> Result<(), ToolError> {
@@ -245,7 +260,7 @@ impl Engine {
         op: Operation,
         outcome: Outcome,
         attempts: u32,
-    ) -> Result<Success, ToolError> {
+    ) -> Result<Decoded, ToolError> {
         let api = op.api();
         let base = match api {
             Api::Tenant => &self.config.tenant_url,
@@ -316,19 +331,6 @@ impl Engine {
             preview: format!("{}…", &text[..cut]),
         }
     }
-
-    /// A result whose pretty-printed text is over the limit becomes `RESULT_TOO_LARGE`
-    /// (never a cut that would leave invalid JSON).
-    fn check_size(&self, value: &Value) -> Result<(), ToolError> {
-        let mut counter = ByteCounter(0);
-        if serde_json::to_writer_pretty(&mut counter, value).is_err()
-            || counter.0 <= self.config.limits.max_result_bytes
-        {
-            return Ok(());
-        }
-        let text = serde_json::to_string_pretty(value).unwrap_or_default();
-        Err(self.too_large(text.len(), false, &text))
-    }
 }
 
 /// Runs one call, turning a panic inside it into an `INTERNAL_ERROR` result.
@@ -352,19 +354,6 @@ pub async fn contain_panics<T>(
                 "the `{tool}` call failed unexpectedly: {message}"
             )))
         })
-}
-
-/// Counts the bytes of a serialisation without keeping them.
-struct ByteCounter(usize);
-
-impl std::io::Write for ByteCounter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0 += buf.len();
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// How much of an oversized result is shown.
@@ -408,53 +397,34 @@ fn retry_delay(outcome: &Outcome, attempts: u32, max_retries: u32) -> Option<Dur
     }
 }
 
-/// Replaces every known secret inside the outcome's strings with `[redacted]`.
-fn redact(outcome: Result<Success, ToolError>, secrets: &[String]) -> Result<Success, ToolError> {
-    let secrets: Vec<&str> = secrets
-        .iter()
-        .map(String::as_str)
-        .filter(|s| s.len() >= 4)
-        .collect();
-    if secrets.is_empty() {
-        return outcome;
-    }
-    fn scrub(value: &mut Value, secrets: &[&str]) {
-        match value {
-            Value::String(s) if secrets.iter().any(|x| s.contains(x)) => {
-                for secret in secrets {
-                    *s = s.replace(secret, "[redacted]");
-                }
-            }
-            Value::Array(items) => items.iter_mut().for_each(|v| scrub(v, secrets)),
-            Value::Object(map) => map.values_mut().for_each(|v| scrub(v, secrets)),
-            _ => {}
+/// Replaces known secrets (the org key, the CP token, a secret value being set) with
+/// `[redacted]` wherever they appear in a result or an error.
+struct Redactor<'a> {
+    secrets: Vec<&'a str>,
+}
+
+impl<'a> Redactor<'a> {
+    fn new(secrets: Vec<&'a str>) -> Self {
+        // A very short value would redact ordinary words; such a "secret" is no secret.
+        Redactor {
+            secrets: secrets.into_iter().filter(|s| s.len() >= 4).collect(),
         }
     }
-    let scrub_text = |s: &mut String| {
-        for secret in &secrets {
+
+    fn text(&self, s: &mut String) {
+        for secret in &self.secrets {
             if s.contains(secret) {
                 *s = s.replace(secret, "[redacted]");
             }
         }
-    };
-    match outcome {
-        Ok(mut success) => {
-            scrub(&mut success.value, &secrets);
-            Ok(success)
-        }
-        Err(mut error) => {
-            match &mut error {
-                ToolError::Http { body, .. } => scrub_text(body),
-                ToolError::Unreachable { message, .. } => scrub_text(message),
-                ToolError::ContractMismatch { errors, body } => {
-                    errors.iter_mut().for_each(scrub_text);
-                    scrub(body, &secrets);
-                }
-                ToolError::ResultTooLarge { preview, .. } => scrub_text(preview),
-                ToolError::Internal(message) => scrub_text(message),
-                _ => {}
-            }
-            Err(error)
+    }
+
+    fn value(&self, value: &mut Value) {
+        match value {
+            Value::String(s) => self.text(s),
+            Value::Array(items) => items.iter_mut().for_each(|v| self.value(v)),
+            Value::Object(map) => map.values_mut().for_each(|v| self.value(v)),
+            _ => {}
         }
     }
 }
@@ -498,11 +468,19 @@ pub struct Success {
     /// `true` when `value` is the body itself; `false` for the wrapper, which is neither
     /// checked against nor offered as the tool's structured output.
     pub is_body: bool,
+    /// `value` pretty-printed: the result's text content.
+    pub text: String,
+}
+
+/// A decoded 2xx body, before redaction and rendering.
+struct Decoded {
+    value: Value,
+    is_body: bool,
 }
 
 /// A 2xx body: JSON as is; empty or non-JSON wrapped as `{"raw", "status"}`.
-pub fn decode_success(status: u16, bytes: &[u8]) -> Success {
-    let raw = |text: String| Success {
+fn decode_success(status: u16, bytes: &[u8]) -> Decoded {
+    let raw = |text: String| Decoded {
         value: json!({ "raw": text, "status": status }),
         is_body: false,
     };
@@ -510,7 +488,7 @@ pub fn decode_success(status: u16, bytes: &[u8]) -> Success {
         return raw(String::new());
     }
     match serde_json::from_slice(bytes) {
-        Ok(value) => Success {
+        Ok(value) => Decoded {
             value,
             is_body: true,
         },

@@ -125,6 +125,27 @@ impl ToolError {
         }
     }
 
+    /// Applies `text` to every string and `value` to every JSON value the error carries,
+    /// for redaction. Exhaustive with no wildcard arm: a new variant must decide.
+    pub fn scrub(&mut self, text: &mut dyn FnMut(&mut String), value: &mut dyn FnMut(&mut Value)) {
+        match self {
+            ToolError::InvalidArguments(problems) => problems.iter_mut().for_each(text),
+            ToolError::AuthNotConfigured(detail) | ToolError::Internal(detail) => text(detail),
+            ToolError::CpNotConfigured { tool } | ToolError::ToolDisabled { tool, .. } => {
+                text(tool)
+            }
+            ToolError::Http { body, .. } => text(body),
+            ToolError::Unreachable { message, .. } => text(message),
+            ToolError::Timeout { operation, .. } => text(operation),
+            ToolError::ContractMismatch { errors, body } => {
+                errors.iter_mut().for_each(&mut *text);
+                value(body);
+            }
+            ToolError::ResultTooLarge { preview, .. } => text(preview),
+            ToolError::Cancelled => {}
+        }
+    }
+
     /// The wire envelope: `{"error", "detail", "status"?}`.
     pub fn envelope(&self) -> Value {
         let detail = match self {
@@ -231,6 +252,24 @@ mod tests {
             e.envelope()["attempts"],
             3,
             "the final error says how many attempts were made"
+        );
+    }
+
+    #[test]
+    fn scrub_reaches_every_text_an_error_carries() {
+        let mut e = ToolError::ContractMismatch {
+            errors: vec!["has sk-1".into()],
+            body: json!({ "a": ["sk-1"] }),
+        };
+        e.scrub(&mut |s| *s = s.replace("sk-1", "X"), &mut |v| {
+            *v = json!("X")
+        });
+        assert_eq!(
+            e,
+            ToolError::ContractMismatch {
+                errors: vec!["has X".into()],
+                body: json!("X"),
+            }
         );
     }
 }

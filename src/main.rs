@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use molecule_mcp::call::Engine;
 use molecule_mcp::config::Config;
-use molecule_mcp::server::{McpServer, to_call_result};
+use molecule_mcp::server::McpServer;
 use molecule_mcp::tools::doc;
 use rmcp::ServiceExt;
 use std::path::{Path, PathBuf};
@@ -283,22 +283,15 @@ async fn call_once(engine: &Engine, tool: &str, args: &str) -> Result<ExitCode> 
     let serde_json::Value::Object(args) = args else {
         anyhow::bail!("--args must be a JSON object");
     };
-    let result = to_call_result(engine.call(entry, args).await);
-    let value = result
-        .structured_content
-        .clone()
-        .or_else(|| {
-            result
-                .content
-                .first()
-                .and_then(|c| c.as_text())
-                .and_then(|t| serde_json::from_str(&t.text).ok())
-        })
-        .unwrap_or(serde_json::Value::Null);
-    println!("{}", serde_json::to_string_pretty(&value)?);
-    Ok(if result.is_error == Some(true) {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    // The same text an MCP host would get: the result, or the error envelope.
+    match engine.call(entry, args).await {
+        Ok(success) => {
+            println!("{}", success.text);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            println!("{}", serde_json::to_string_pretty(&error.envelope())?);
+            Ok(ExitCode::from(1))
+        }
+    }
 }

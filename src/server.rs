@@ -35,8 +35,11 @@ impl McpServer {
 /// `structuredContent` for objects; errors as the envelope with `isError: true`.
 pub fn to_call_result(outcome: Result<Success, ToolError>) -> CallToolResult {
     match outcome {
-        Ok(Success { value, is_body }) => {
-            let text = serde_json::to_string_pretty(&value).unwrap_or_else(|_| value.to_string());
+        Ok(Success {
+            value,
+            is_body,
+            text,
+        }) => {
             let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
             if is_body && value.is_object() {
                 result.structured_content = Some(value);
