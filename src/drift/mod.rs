@@ -276,31 +276,32 @@ pub fn run(inputs: &Inputs) -> Report {
             fingerprint: fingerprint(&["override", &ov.id, status.as_str()]),
         })
         .collect();
-    let candidate = &applied.doc;
+    let specs = Specs {
+        baseline: Indexed::new(&inputs.baseline),
+        baseline_cp: Indexed::new(&inputs.baseline_cp),
+        candidate: Indexed::new(&applied.doc),
+        candidate_cp: Indexed::new(&inputs.candidate_cp),
+    };
 
     let mut operations = Operations::default();
-    for (old_doc, new_doc) in [
-        (&inputs.baseline, candidate),
-        (&inputs.baseline_cp, &inputs.candidate_cp),
-    ] {
-        compare_operations(old_doc, new_doc, &mut operations);
-    }
+    compare_operations(&specs.baseline, &specs.candidate, &mut operations);
+    compare_operations(&specs.baseline_cp, &specs.candidate_cp, &mut operations);
 
     let tools: Vec<ToolFinding> = table::TOOLS
         .iter()
-        .map(|row| check_tool(row, inputs, candidate))
+        .map(|row| check_tool(row, &specs))
         .collect();
 
     let mut unbound = Vec::new();
-    for doc in [candidate, &inputs.candidate_cp] {
-        for op in inventory::operations(doc) {
+    for spec in [&specs.candidate, &specs.candidate_cp] {
+        for op in &spec.ops {
             // Every operation the build knows is bound or skipped (the exhaustive match
             // in `table::binding` guarantees it); a new operationId is unaccounted for.
             let accounted = crate::Operation::ALL
                 .iter()
                 .any(|o| o.operation_id() == op.id);
             if !accounted {
-                unbound.push(op_ref("unbound", &op));
+                unbound.push(op_ref("unbound", op));
             }
         }
     }
@@ -342,15 +343,15 @@ pub fn run(inputs: &Inputs) -> Report {
     }
 }
 
-fn compare_operations(old_doc: &Value, new_doc: &Value, out: &mut Operations) {
-    let old: BTreeMap<String, Operation> = inventory::operations(old_doc)
-        .into_iter()
-        .map(|o| (diff::match_key(&o), o))
-        .collect();
-    let new: BTreeMap<String, Operation> = inventory::operations(new_doc)
-        .into_iter()
-        .map(|o| (diff::match_key(&o), o))
-        .collect();
+fn compare_operations(old_spec: &Indexed, new_spec: &Indexed, out: &mut Operations) {
+    let by_key = |spec: &Indexed| -> BTreeMap<String, Operation> {
+        spec.ops
+            .iter()
+            .map(|o| (diff::match_key(o), o.clone()))
+            .collect()
+    };
+    let (old, new) = (by_key(old_spec), by_key(new_spec));
+    let (old_doc, new_doc) = (old_spec.doc, new_spec.doc);
     for (key, o) in &old {
         match new.get(key) {
             None => out.removed.push(op_ref("removed", o)),
@@ -375,23 +376,41 @@ fn compare_operations(old_doc: &Value, new_doc: &Value, out: &mut Operations) {
     }
 }
 
-fn check_tool(row: &ToolRow, inputs: &Inputs, candidate: &Value) -> ToolFinding {
+/// A spec and its operation inventory, walked once per report.
+struct Indexed<'a> {
+    doc: &'a Value,
+    ops: Vec<Operation>,
+}
+
+impl<'a> Indexed<'a> {
+    fn new(doc: &'a Value) -> Self {
+        Indexed {
+            doc,
+            ops: inventory::operations(doc),
+        }
+    }
+}
+
+/// The baseline and candidate specs, tenant and CP.
+struct Specs<'a> {
+    baseline: Indexed<'a>,
+    baseline_cp: Indexed<'a>,
+    candidate: Indexed<'a>,
+    candidate_cp: Indexed<'a>,
+}
+
+fn check_tool(row: &ToolRow, specs: &Specs) -> ToolFinding {
     let ops = row.route.operations();
-    let api = ops[0].api();
-    let (old_doc, new_doc) = match api {
-        crate::Api::Tenant => (&inputs.baseline, candidate),
-        crate::Api::ControlPlane => (&inputs.baseline_cp, &inputs.candidate_cp),
+    let (old, new) = match ops[0].api() {
+        crate::Api::Tenant => (&specs.baseline, &specs.candidate),
+        crate::Api::ControlPlane => (&specs.baseline_cp, &specs.candidate_cp),
     };
     let scope = format!("tool {}", row.name);
-    let candidate_ids: Vec<String> = inventory::operations(new_doc)
-        .into_iter()
-        .map(|o| o.id)
-        .collect();
     let mut changes = Vec::new();
     let missing: Vec<&str> = ops
         .iter()
         .map(|o| o.operation_id())
-        .filter(|id| !candidate_ids.iter().any(|c| c == id))
+        .filter(|id| !new.ops.iter().any(|c| c.id == *id))
         .collect();
     let status = if !missing.is_empty() {
         for id in &missing {
@@ -404,7 +423,10 @@ fn check_tool(row: &ToolRow, inputs: &Inputs, candidate: &Value) -> ToolFinding 
         }
         "missing_operation"
     } else {
-        match (schema::derive(old_doc, row), schema::derive(new_doc, row)) {
+        match (
+            schema::derive(old.doc, &old.ops, row),
+            schema::derive(new.doc, &new.ops, row),
+        ) {
             (Ok(old), Ok(new)) => changes.extend(compare_tools(&old, &new)),
             (_, Err(e)) => changes.push(Change {
                 kind: "binding_broken",

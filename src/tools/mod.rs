@@ -78,11 +78,16 @@ pub fn spec_for(op: Operation) -> &'static Value {
 impl Catalog {
     /// Derives every row from the embedded specs.
     pub fn load() -> Result<Catalog, schema::DeriveError> {
+        let (tenant, cp) = specs();
+        let tenant_ops = crate::spec::inventory::operations(tenant);
+        let cp_ops = crate::spec::inventory::operations(cp);
         let entries = table::TOOLS
             .iter()
             .map(|row| {
-                let first = row.route.operations()[0];
-                let derived = schema::derive(spec_for(first), row)?;
+                let derived = match row.route.operations()[0].api() {
+                    Api::Tenant => schema::derive(tenant, &tenant_ops, row)?,
+                    Api::ControlPlane => schema::derive(cp, &cp_ops, row)?,
+                };
                 let tool = definition(row, &derived);
                 Ok(Entry {
                     row,

@@ -91,12 +91,17 @@ fn path_guard() -> Value {
 const HEADER_PATTERN: &str = "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f]*$";
 
 /// Derives the schemas and plans of `row` from `doc` (the spec that holds its operations).
-pub fn derive(doc: &Value, row: &ToolRow) -> Result<Derived, DeriveError> {
+///
+/// `ops` is `inventory::operations(doc)`, computed once by the caller for every row.
+pub fn derive(
+    doc: &Value,
+    ops: &[inventory::Operation],
+    row: &ToolRow,
+) -> Result<Derived, DeriveError> {
     let fail = |message: String| DeriveError {
         tool: row.name.to_string(),
         message,
     };
-    let ops = inventory::operations(doc);
     let mut args = Args::default();
     let mut rules: Vec<Value> = Vec::new();
     let mut defs = Map::new();
