@@ -175,9 +175,35 @@ fn generate(view: &Value, out_file: &Path, spec_name: &str) -> Result<()> {
     };
     let file = syn::parse_file(&tokens.to_string())
         .with_context(|| format!("{spec_name}: progenitor produced unparsable code"))?;
-    std::fs::write(out_file, prettyplease::unparse(&file))
-        .with_context(|| format!("writing {}", out_file.display()))?;
+    let code = own_path_encoding(&prettyplease::unparse(&file))
+        .with_context(|| format!("{spec_name}: rewriting the generated client's path encoding"))?;
+    std::fs::write(out_file, code).with_context(|| format!("writing {}", out_file.display()))?;
     Ok(())
+}
+
+/// Routes every path parameter of the generated client through this crate's own
+/// encoder, `crate::client::path_segment`. progenitor's `encode_path` leaves `\` (and
+/// other bytes) unencoded, and the URL parser reads `\` as `/` in http URLs, so an id
+/// could climb out of its segment (docs/security.md, "Path parameters"). The rewrite is
+/// checked: after it, `encode_path` may only remain in the `use` line, so a progenitor
+/// that encodes paths some other way fails the build here instead of bypassing the
+/// encoder.
+fn own_path_encoding(code: &str) -> Result<String> {
+    const THEIRS: &str = "encode_path(";
+    const OURS: &str = "crate::client::path_segment(";
+    let rewritten = code
+        .replace(
+            "use progenitor_client::{encode_path, ",
+            "use progenitor_client::{",
+        )
+        .replace(THEIRS, OURS);
+    if rewritten.contains("encode_path") {
+        bail!(
+            "the generated client still names progenitor's encode_path after the rewrite: \
+             progenitor changed how it builds paths; update own_path_encoding in build.rs"
+        );
+    }
+    Ok(rewritten)
 }
 
 /// Runs progenitor, turning both its errors and its panics into a message.

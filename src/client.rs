@@ -52,6 +52,24 @@ macro_rules! strip_api_version {
 strip_api_version!(tenant::Client);
 strip_api_version!(cp::Client);
 
+/// Every byte outside RFC 3986's unreserved set (`A–Z a–z 0–9 - . _ ~`) is
+/// percent-encoded in a path segment.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The one encoder of every path parameter, tenant and control plane: build.rs rewrites
+/// the generated clients to call it in place of progenitor's `encode_path`. Its output
+/// is exactly one URL path segment whose percent-decoding is `value`, for every string
+/// but `.` and `..` (which no encoding keeps a plain segment; the call pipeline refuses
+/// them before the wire). `\`, `/`, `%`, `?`, `#`, control and non-ASCII characters
+/// all leave as `%XX`, so no URL parser can read them as structure.
+pub fn path_segment(value: &str) -> String {
+    percent_encoding::utf8_percent_encode(value, SEGMENT).to_string()
+}
+
 /// Connect timeout for both hosts.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -133,4 +151,21 @@ pub fn cp_client(config: &Config, timeout: Duration) -> Result<cp::Client, Clien
 /// a default provider to keep aws-lc out of the build). Safe to call repeatedly.
 pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_segment;
+
+    #[test]
+    fn path_segments_encode_everything_outside_the_unreserved_set() {
+        assert_eq!(path_segment("ws-1.a_b~c"), "ws-1.a_b~c");
+        assert_eq!(path_segment(r"..\..\org"), "..%5C..%5Corg");
+        assert_eq!(path_segment("a/b?c#d%e f"), "a%2Fb%3Fc%23d%25e%20f");
+        assert_eq!(path_segment("\u{0}\n\u{7f}é"), "%00%0A%7F%C3%A9");
+        assert_eq!(
+            path_segment("[x]|^`{}\"';:@&=+$,!*()"),
+            "%5Bx%5D%7C%5E%60%7B%7D%22%27%3B%3A%40%26%3D%2B%24%2C%21%2A%28%29"
+        );
+    }
 }

@@ -108,3 +108,101 @@ pub fn error_code(result: &Result<Value, ToolError>) -> String {
         Err(e) => e.code(),
     }
 }
+
+/// One request as it arrived on the socket: the request target exactly as sent (no URL
+/// parser between the client and this record), the headers and the body.
+#[derive(Debug, Clone)]
+pub struct RawRequest {
+    pub method: String,
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+type Responder = dyn Fn(&RawRequest) -> (u16, Vec<u8>) + Send + Sync;
+
+/// A loopback HTTP/1.1 tenant that records every request raw and answers with what
+/// `respond` returns (one request per connection).
+pub struct RawTenant {
+    pub url: String,
+    pub requests: std::sync::Arc<std::sync::Mutex<Vec<RawRequest>>>,
+}
+
+impl RawTenant {
+    pub async fn start(
+        respond: impl Fn(&RawRequest) -> (u16, Vec<u8>) + Send + Sync + 'static,
+    ) -> RawTenant {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let respond: std::sync::Arc<Responder> = std::sync::Arc::new(respond);
+        let log = requests.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let (log, respond) = (log.clone(), respond.clone());
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let head_end = loop {
+                        let mut chunk = [0u8; 4096];
+                        let n = socket.read(&mut chunk).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i;
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+                    let mut lines = head.split("\r\n");
+                    let mut first = lines.next().unwrap_or_default().split(' ');
+                    let method = first.next().unwrap_or_default().to_string();
+                    let target = first.next().unwrap_or_default().to_string();
+                    let headers: Vec<(String, String)> = lines
+                        .filter_map(|l| l.split_once(':'))
+                        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+                        .collect();
+                    let length: usize = headers
+                        .iter()
+                        .find(|(k, _)| k == "content-length")
+                        .and_then(|(_, v)| v.parse().ok())
+                        .unwrap_or(0);
+                    let mut body = buf[head_end + 4..].to_vec();
+                    while body.len() < length {
+                        let mut chunk = [0u8; 4096];
+                        let n = socket.read(&mut chunk).await.unwrap_or(0);
+                        if n == 0 {
+                            break;
+                        }
+                        body.extend_from_slice(&chunk[..n]);
+                    }
+                    let request = RawRequest {
+                        method,
+                        target,
+                        headers,
+                        body,
+                    };
+                    let (status, reply) = respond(&request);
+                    log.lock().unwrap().push(request);
+                    let head = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        reply.len()
+                    );
+                    let _ = socket.write_all(head.as_bytes()).await;
+                    let _ = socket.write_all(&reply).await;
+                    let _ = socket.shutdown().await;
+                });
+            }
+        });
+        RawTenant { url, requests }
+    }
+
+    /// Every request so far, oldest first.
+    pub fn taken(&self) -> Vec<RawRequest> {
+        std::mem::take(&mut *self.requests.lock().unwrap())
+    }
+}
