@@ -6,12 +6,15 @@
 use crate::client::{self, cp, tenant};
 use crate::config::Config;
 use crate::error::ToolError;
+use crate::redact::Redactor;
+use crate::result;
 use crate::tools::schema::{Location, Plan};
 use crate::tools::table::{Access, ArgRule, Binding, Route, Toolset};
 use crate::tools::{Catalog, Entry};
 use crate::{Api, Operation};
 use futures::StreamExt;
 use progenitor_client::{ByteStream, ResponseValue};
+use rmcp::model::CallToolResult;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -129,47 +132,73 @@ impl Engine {
 
     /// Calls the tool `entry` with `args`. A panic anywhere in the call becomes an
     /// `INTERNAL_ERROR` result; the server keeps serving. Known secrets (the org key,
-    /// the CP token, a secret value being set) are scrubbed from whatever comes back.
+    /// the CP token, a secret value being set) are redacted from whatever comes back,
+    /// before anything is cut (src/redact.rs). A success whose encoded result exceeds
+    /// `MOLECULE_MCP_MAX_RESULT_BYTES` becomes `RESULT_TOO_LARGE`.
     pub async fn call(
         &self,
         entry: &Entry,
         args: Map<String, Value>,
     ) -> Result<Success, ToolError> {
-        let mut secrets: Vec<&str> = [&self.config.org_api_key, &self.config.cp_token]
-            .into_iter()
-            .flatten()
-            .map(|s| s.expose())
-            .collect();
-        let secret_value = match args.get("value") {
-            Some(Value::String(v)) if entry.row.toolset == Toolset::Secrets => Some(v.clone()),
-            _ => None,
-        };
-        secrets.extend(secret_value.as_deref());
-        let redactor = Redactor::new(secrets);
-        let outcome = contain_panics(entry.row.name, self.call_inner(entry, args)).await;
-        let Decoded { mut value, is_body } = outcome.map_err(|mut e| {
-            e.scrub(&mut |s| redactor.text(s), &mut |v| redactor.value(v));
-            e
-        })?;
-        redactor.value(&mut value);
-        // The pretty text is made once: it is both the size that counts against the
-        // limit and the result's text content.
-        let text = serde_json::to_string_pretty(&value).unwrap_or_else(|_| value.to_string());
-        if text.len() > self.config.limits.max_result_bytes {
-            return Err(self.too_large(text.len(), false, &text));
+        let redactor = self.redactor(entry, &args);
+        let outcome = contain_panics(
+            entry.row.name,
+            self.call_inner(entry, args, redactor.slack()),
+        )
+        .await;
+        let success = outcome
+            .and_then(|(status, bytes)| present(entry, status, &bytes, &redactor))
+            .map_err(|mut e| {
+                e.redact(&redactor);
+                e
+            })?;
+        let limit = self.config.limits.max_result_bytes;
+        let size = result::encoded_len(&result::success(&success));
+        if size > limit {
+            return Err(ToolError::ResultTooLarge {
+                size,
+                at_least: false,
+                limit,
+                preview: success.text,
+            });
         }
-        Ok(Success {
-            value,
-            is_body,
-            text,
-        })
+        Ok(success)
     }
 
+    /// [`Engine::call`] as the MCP result a host receives: errors too are bounded by
+    /// `MOLECULE_MCP_MAX_RESULT_BYTES` (src/result.rs).
+    pub async fn respond(&self, entry: &Entry, args: Map<String, Value>) -> CallToolResult {
+        result::to_call_result(self.call(entry, args).await, self.bound())
+    }
+
+    /// The result bound, `MOLECULE_MCP_MAX_RESULT_BYTES`.
+    pub fn bound(&self) -> usize {
+        self.config.limits.max_result_bytes
+    }
+
+    /// The secrets of one call: the org key, the CP token, and the value a secrets tool
+    /// is setting.
+    fn redactor(&self, entry: &Entry, args: &Map<String, Value>) -> Redactor {
+        let value = match args.get("value") {
+            Some(Value::String(v)) if entry.row.toolset == Toolset::Secrets => Some(v.as_str()),
+            _ => None,
+        };
+        Redactor::new(
+            [&self.config.org_api_key, &self.config.cp_token]
+                .into_iter()
+                .flatten()
+                .map(|s| s.expose())
+                .chain(value),
+        )
+    }
+
+    /// Validates, routes, gates and sends; the status and body of a 2xx.
     async fn call_inner(
         &self,
         entry: &Entry,
         args: Map<String, Value>,
-    ) -> Result<Decoded, ToolError> {
+        slack: usize,
+    ) -> Result<(u16, Vec<u8>), ToolError> {
         self.enabled(entry)?;
         let args = Value::Object(args);
         validate(entry, &args)?;
@@ -212,12 +241,9 @@ impl Engine {
                 _ => break (outcome, permit),
             }
         };
-        let decoded = self.outcome(op, outcome, attempts).await?;
+        let body = self.outcome(op, outcome, attempts, slack).await?;
         drop(permit);
-        if decoded.is_body {
-            check_output(entry, &decoded.value)?;
-        }
-        Ok(decoded)
+        Ok(body)
     }
 
     fn auth_gate(&self, entry: &Entry, op: Operation) -> Result<(), ToolError> {
@@ -249,10 +275,16 @@ impl Engine {
         Ok(())
     }
 
-    /// The most bytes read from a host: enough to tell a result is too large (the
-    /// pretty-printed form is never smaller than the compact body), never unbounded.
-    fn read_cap(&self) -> usize {
-        self.config.limits.max_result_bytes.saturating_add(1)
+    /// The most bytes read from a host: enough to tell a result is too large (its
+    /// encoded form is never smaller than the compact body), never unbounded; plus
+    /// the redactor's `slack`, so a secret straddling the cap is read whole and
+    /// redacted before anything is cut.
+    fn read_cap(&self, slack: usize) -> usize {
+        self.config
+            .limits
+            .max_result_bytes
+            .saturating_add(1)
+            .saturating_add(slack)
     }
 
     async fn outcome(
@@ -260,7 +292,8 @@ impl Engine {
         op: Operation,
         outcome: Outcome,
         attempts: u32,
-    ) -> Result<Decoded, ToolError> {
+        slack: usize,
+    ) -> Result<(u16, Vec<u8>), ToolError> {
         let api = op.api();
         let base = match api {
             Api::Tenant => &self.config.tenant_url,
@@ -298,38 +331,27 @@ impl Engine {
                 )));
             }
         };
-        let (bytes, complete) = read_limited(stream, self.read_cap())
+        let (bytes, complete) = read_limited(stream, self.read_cap(slack))
             .await
             .map_err(network)?;
         if !(200..300).contains(&status) {
-            let mut body = String::from_utf8_lossy(&bytes).into_owned();
-            if !complete {
-                body.push_str(&format!("… [cut at {} bytes]", bytes.len()));
-            }
             return Err(ToolError::Http {
                 api,
                 status,
-                body,
+                body: String::from_utf8_lossy(&bytes).into_owned(),
+                cut: !complete,
                 attempts,
             });
         }
         if !complete {
-            return Err(self.too_large(bytes.len(), true, &String::from_utf8_lossy(&bytes)));
+            return Err(ToolError::ResultTooLarge {
+                size: bytes.len(),
+                at_least: true,
+                limit: self.config.limits.max_result_bytes,
+                preview: String::from_utf8_lossy(&bytes).into_owned(),
+            });
         }
-        Ok(decode_success(status, &bytes))
-    }
-
-    fn too_large(&self, size: usize, at_least: bool, text: &str) -> ToolError {
-        let cut = (0..=PREVIEW_CHARS.min(text.len()))
-            .rev()
-            .find(|i| text.is_char_boundary(*i))
-            .unwrap_or(0);
-        ToolError::ResultTooLarge {
-            size,
-            at_least,
-            limit: self.config.limits.max_result_bytes,
-            preview: format!("{}…", &text[..cut]),
-        }
+        Ok((status, bytes))
     }
 }
 
@@ -355,9 +377,6 @@ pub async fn contain_panics<T>(
             )))
         })
 }
-
-/// How much of an oversized result is shown.
-const PREVIEW_CHARS: usize = 2_000;
 
 /// Whether a failed GET is worth another attempt, and after how long: 429, 502, 503,
 /// 504 and connection errors (not timeouts), at most `max_retries` times; `Retry-After`
@@ -397,38 +416,6 @@ fn retry_delay(outcome: &Outcome, attempts: u32, max_retries: u32) -> Option<Dur
     }
 }
 
-/// Replaces known secrets (the org key, the CP token, a secret value being set) with
-/// `[redacted]` wherever they appear in a result or an error.
-struct Redactor<'a> {
-    secrets: Vec<&'a str>,
-}
-
-impl<'a> Redactor<'a> {
-    fn new(secrets: Vec<&'a str>) -> Self {
-        // A very short value would redact ordinary words; such a "secret" is no secret.
-        Redactor {
-            secrets: secrets.into_iter().filter(|s| s.len() >= 4).collect(),
-        }
-    }
-
-    fn text(&self, s: &mut String) {
-        for secret in &self.secrets {
-            if s.contains(secret) {
-                *s = s.replace(secret, "[redacted]");
-            }
-        }
-    }
-
-    fn value(&self, value: &mut Value) {
-        match value {
-            Value::String(s) => self.text(s),
-            Value::Array(items) => items.iter_mut().for_each(|v| self.value(v)),
-            Value::Object(map) => map.values_mut().for_each(|v| self.value(v)),
-            _ => {}
-        }
-    }
-}
-
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut message = e.to_string();
     let mut source = e.source();
@@ -463,37 +450,63 @@ async fn read_limited(
 /// A successful call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Success {
-    /// The decoded JSON body, or `{"raw", "status"}` for an empty or non-JSON body.
+    /// What the text shows: the decoded JSON body, or `{"raw", "status"}` for an empty
+    /// or non-JSON body (the TypeScript server's wrapper).
     pub value: Value,
-    /// `true` when `value` is the body itself; `false` for the wrapper, which is neither
-    /// checked against nor offered as the tool's structured output.
-    pub is_body: bool,
+    /// The result's `structuredContent`: present exactly when the tool declares an
+    /// `outputSchema`, and then valid against it (the official SDK clients reject a
+    /// success without it). An empty body gives `{}`.
+    pub structured: Option<Value>,
     /// `value` pretty-printed: the result's text content.
     pub text: String,
 }
 
-/// A decoded 2xx body, before redaction and rendering.
-struct Decoded {
-    value: Value,
-    is_body: bool,
-}
-
-/// A 2xx body: JSON as is; empty or non-JSON wrapped as `{"raw", "status"}`.
-fn decode_success(status: u16, bytes: &[u8]) -> Decoded {
-    let raw = |text: String| Decoded {
-        value: json!({ "raw": text, "status": status }),
-        is_body: false,
+/// A 2xx body as a success (docs/security.md, "Every 2xx"), redacted. For a tool with
+/// an output schema: an object that fits it, or an empty body (`{}`); anything else
+/// (not JSON, an array, a scalar, an object of the wrong shape) is a deliberate
+/// `UPSTREAM_CONTRACT_MISMATCH`, never a success a validating client would reject.
+fn present(
+    entry: &Entry,
+    status: u16,
+    bytes: &[u8],
+    redactor: &Redactor,
+) -> Result<Success, ToolError> {
+    let declared = entry.derived.output.is_some();
+    let (value, structured) = if bytes.iter().all(u8::is_ascii_whitespace) {
+        (
+            json!({ "raw": "", "status": status }),
+            declared.then(|| json!({})),
+        )
+    } else {
+        match serde_json::from_slice::<Value>(bytes) {
+            Ok(mut body) => {
+                redactor.value(&mut body);
+                if declared {
+                    check_output(entry, &body)?;
+                }
+                (body.clone(), declared.then_some(body))
+            }
+            Err(e) => {
+                let mut text = String::from_utf8_lossy(bytes).into_owned();
+                redactor.text(&mut text);
+                if declared {
+                    return Err(ToolError::ContractMismatch {
+                        errors: vec![format!("(body): not JSON ({e})")],
+                        body: Value::String(text),
+                    });
+                }
+                (json!({ "raw": text, "status": status }), None)
+            }
+        }
     };
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return raw(String::new());
-    }
-    match serde_json::from_slice(bytes) {
-        Ok(value) => Decoded {
-            value,
-            is_body: true,
-        },
-        Err(_) => raw(String::from_utf8_lossy(bytes).into_owned()),
-    }
+    // The pretty text is made once: it is both what counts against the bound and the
+    // result's text content.
+    let text = serde_json::to_string_pretty(&value).unwrap_or_else(|_| value.to_string());
+    Ok(Success {
+        value,
+        structured,
+        text,
+    })
 }
 
 fn check_output(entry: &Entry, value: &Value) -> Result<(), ToolError> {

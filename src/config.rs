@@ -179,7 +179,7 @@ impl Config {
             cp_token: header("CP_ADMIN_API_TOKEN")?.map(Secret),
             limits: Limits {
                 timeout: Duration::from_secs(number(&get, "MOLECULE_MCP_TIMEOUT_SECS", 30)?),
-                max_result_bytes: number(&get, "MOLECULE_MCP_MAX_RESULT_BYTES", 100_000)?,
+                max_result_bytes: result_bound(&get)?,
                 max_in_flight: number(&get, "MOLECULE_MCP_MAX_IN_FLIGHT", 16)?.min(MAX_IN_FLIGHT),
                 max_retries: 2,
             },
@@ -201,6 +201,21 @@ fn toolset_names() -> Vec<&'static str> {
 
 fn tool_names() -> Vec<&'static str> {
     crate::tools::table::TOOLS.iter().map(|t| t.name).collect()
+}
+
+/// `MOLECULE_MCP_MAX_RESULT_BYTES`: at least [`crate::result::MIN_BOUND`], room for
+/// any error result.
+fn result_bound(get: &impl Fn(&str) -> Option<String>) -> Result<usize, ConfigError> {
+    const VAR: &str = "MOLECULE_MCP_MAX_RESULT_BYTES";
+    let bound = number(get, VAR, 100_000)?;
+    if bound < crate::result::MIN_BOUND {
+        return Err(ConfigError::BadValue {
+            var: VAR,
+            value: bound.to_string(),
+            rule: "must be at least 4096 (room for any error result)",
+        });
+    }
+    Ok(bound)
 }
 
 fn number<T: std::str::FromStr + PartialOrd + From<u8>>(
@@ -344,14 +359,20 @@ mod tests {
     fn limits_and_selection_parse_and_refuse_bad_values() {
         let c = config(&[
             ("MOLECULE_MCP_TIMEOUT_SECS", "5"),
-            ("MOLECULE_MCP_MAX_RESULT_BYTES", "2000"),
+            ("MOLECULE_MCP_MAX_RESULT_BYTES", "5000"),
             ("MOLECULE_MCP_READ_ONLY", "true"),
             ("MOLECULE_MCP_TOOLSETS", "secrets, budget"),
             ("MOLECULE_MCP_TOOLS", "get_workspace"),
         ])
         .unwrap();
         assert_eq!(c.limits.timeout, Duration::from_secs(5));
-        assert_eq!(c.limits.max_result_bytes, 2000);
+        assert_eq!(c.limits.max_result_bytes, 5000);
+        assert_eq!(
+            config(&[("MOLECULE_MCP_MAX_RESULT_BYTES", "4095")])
+                .unwrap_err()
+                .to_string(),
+            "MOLECULE_MCP_MAX_RESULT_BYTES=\"4095\": must be at least 4096 (room for any error result)"
+        );
         assert!(c.selection.read_only);
         assert_eq!(c.selection.toolsets.unwrap().len(), 2);
         assert!(matches!(

@@ -3,7 +3,16 @@
 //! it into a `CallToolResult` with `isError: true` here and nowhere else.
 
 use crate::Api;
+use crate::redact::Redactor;
+use crate::result::{CUT, clipped};
 use serde_json::{Value, json};
+
+/// How much of an oversized result `RESULT_TOO_LARGE` shows.
+pub const PREVIEW_BYTES: usize = 2_000;
+
+/// How much of one argument problem is echoed (a problem can quote a property name
+/// the caller sent, of any length).
+pub const ECHO_BYTES: usize = 1_000;
 
 /// A tool call that did not succeed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -27,8 +36,11 @@ pub enum ToolError {
         api: Api,
         /// The status.
         status: u16,
-        /// The response body as text.
+        /// The response body as text (read up to the result bound plus the
+        /// redactor's slack; see `cut`).
         body: String,
+        /// Whether the body was longer than what was read.
+        cut: bool,
         /// Requests made (more than 1 after retries).
         attempts: u32,
     },
@@ -71,7 +83,7 @@ pub enum ToolError {
         at_least: bool,
         /// The configured limit.
         limit: usize,
-        /// The start of the result.
+        /// The result text (or as much as was read); the envelope shows its start.
         preview: String,
     },
     /// The host cancelled the call (`notifications/cancelled`); the request was aborted.
@@ -125,23 +137,23 @@ impl ToolError {
         }
     }
 
-    /// Applies `text` to every string and `value` to every JSON value the error carries,
-    /// for redaction. Exhaustive with no wildcard arm: a new variant must decide.
-    pub fn scrub(&mut self, text: &mut dyn FnMut(&mut String), value: &mut dyn FnMut(&mut Value)) {
+    /// Removes known secrets from every string and JSON value the error carries.
+    /// Exhaustive with no wildcard arm: a new variant must decide what it exposes.
+    pub fn redact(&mut self, r: &Redactor) {
         match self {
-            ToolError::InvalidArguments(problems) => problems.iter_mut().for_each(text),
-            ToolError::AuthNotConfigured(detail) | ToolError::Internal(detail) => text(detail),
+            ToolError::InvalidArguments(problems) => problems.iter_mut().for_each(|p| r.text(p)),
+            ToolError::AuthNotConfigured(detail) | ToolError::Internal(detail) => r.text(detail),
             ToolError::CpNotConfigured { tool } | ToolError::ToolDisabled { tool, .. } => {
-                text(tool)
+                r.text(tool)
             }
-            ToolError::Http { body, .. } => text(body),
-            ToolError::Unreachable { message, .. } => text(message),
-            ToolError::Timeout { operation, .. } => text(operation),
+            ToolError::Http { body, .. } => r.text(body),
+            ToolError::Unreachable { message, .. } => r.text(message),
+            ToolError::Timeout { operation, .. } => r.text(operation),
             ToolError::ContractMismatch { errors, body } => {
-                errors.iter_mut().for_each(&mut *text);
-                value(body);
+                errors.iter_mut().for_each(|e| r.text(e));
+                r.value(body);
             }
-            ToolError::ResultTooLarge { preview, .. } => text(preview),
+            ToolError::ResultTooLarge { preview, .. } => r.text(preview),
             ToolError::Cancelled => {}
         }
     }
@@ -149,13 +161,23 @@ impl ToolError {
     /// The wire envelope: `{"error", "detail", "status"?}`.
     pub fn envelope(&self) -> Value {
         let detail = match self {
-            ToolError::InvalidArguments(problems) => json!(problems.join("; ")),
+            ToolError::InvalidArguments(problems) => json!(
+                problems
+                    .iter()
+                    .map(|p| clipped(p, ECHO_BYTES))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
             ToolError::AuthNotConfigured(detail) => json!(detail),
             ToolError::CpNotConfigured { tool } => json!(format!(
                 "'{tool}' is a control-plane tier tool. The Org API Key cannot reach the CP. \
                  Set CP_ADMIN_API_TOKEN (CP admin bearer) to enable it. This is gated, not broken."
             )),
-            ToolError::Http { body, .. } => json!(body),
+            ToolError::Http { body, cut, .. } => json!(if *cut {
+                format!("{body}{CUT} (the body was longer)")
+            } else {
+                body.clone()
+            }),
             ToolError::Unreachable { message, .. } => json!(message),
             ToolError::Timeout {
                 operation, seconds, ..
@@ -174,7 +196,7 @@ impl ToolError {
                 "size_bytes": size,
                 "size_is_lower_bound": at_least,
                 "limit_bytes": limit,
-                "preview": preview,
+                "preview": clipped(preview, PREVIEW_BYTES),
                 "advice": "The result is too large to return. Narrow the request (e.g. pass workspace_id to list_org_events, \
                            export a smaller workspace) or raise MOLECULE_MCP_MAX_RESULT_BYTES.",
             }),
@@ -212,6 +234,7 @@ mod tests {
             api,
             status,
             body: "b".into(),
+            cut: false,
             attempts: 1,
         }
     }
@@ -256,20 +279,43 @@ mod tests {
     }
 
     #[test]
-    fn scrub_reaches_every_text_an_error_carries() {
+    fn redact_reaches_every_text_an_error_carries() {
         let mut e = ToolError::ContractMismatch {
-            errors: vec!["has sk-1".into()],
-            body: json!({ "a": ["sk-1"] }),
+            errors: vec!["has sk-secret-1".into()],
+            body: json!({ "a": ["sk-secret-1"] }),
         };
-        e.scrub(&mut |s| *s = s.replace("sk-1", "X"), &mut |v| {
-            *v = json!("X")
-        });
+        e.redact(&Redactor::new(["sk-secret-1"]));
         assert_eq!(
             e,
             ToolError::ContractMismatch {
-                errors: vec!["has X".into()],
-                body: json!("X"),
+                errors: vec!["has [redacted]".into()],
+                body: json!({ "a": ["[redacted]"] }),
             }
+        );
+    }
+
+    #[test]
+    fn a_cut_body_says_so_and_a_preview_is_clipped() {
+        let e = ToolError::Http {
+            api: Api::Tenant,
+            status: 500,
+            body: "abc".into(),
+            cut: true,
+            attempts: 1,
+        };
+        assert_eq!(
+            e.envelope()["detail"],
+            format!("abc{CUT} (the body was longer)")
+        );
+        let e = ToolError::ResultTooLarge {
+            size: 9,
+            at_least: false,
+            limit: 5,
+            preview: "x".repeat(PREVIEW_BYTES * 2),
+        };
+        assert_eq!(
+            e.envelope()["detail"]["preview"],
+            format!("{}{CUT}", "x".repeat(PREVIEW_BYTES))
         );
     }
 }

@@ -10,6 +10,8 @@ pub mod client;
 pub mod config;
 pub mod drift;
 pub mod error;
+pub mod redact;
+pub mod result;
 pub mod sandbox;
 pub mod server;
 pub mod spec;

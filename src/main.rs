@@ -283,15 +283,16 @@ async fn call_once(engine: &Engine, tool: &str, args: &str) -> Result<ExitCode> 
     let serde_json::Value::Object(args) = args else {
         anyhow::bail!("--args must be a JSON object");
     };
-    // The same text an MCP host would get: the result, or the error envelope.
-    match engine.call(entry, args).await {
-        Ok(success) => {
-            println!("{}", success.text);
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(error) => {
-            println!("{}", serde_json::to_string_pretty(&error.envelope())?);
-            Ok(ExitCode::from(1))
+    // The same text an MCP host would get: the result, or the error envelope, bounded.
+    let result = engine.respond(entry, args).await;
+    for block in &result.content {
+        if let Some(text) = block.as_text() {
+            println!("{}", text.text);
         }
     }
+    Ok(if result.is_error == Some(true) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

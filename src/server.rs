@@ -1,12 +1,12 @@
 //! The MCP side: an rmcp `ServerHandler` over the tool catalogue. Transport is chosen
 //! in `main`; this module never writes to stdout itself.
 
-use crate::call::{Engine, Success};
+use crate::call::Engine;
 use crate::error::ToolError;
+use crate::result::{self, clipped};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    InitializeResult, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
-    Tool,
+    CallToolRequestParams, CallToolResponse, Implementation, InitializeResult, ListToolsResult,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -27,31 +27,6 @@ impl McpServer {
         McpServer {
             engine,
             tools: Arc::new(tools),
-        }
-    }
-}
-
-/// Turns a call's outcome into the MCP result: the JSON pretty-printed as text, plus
-/// `structuredContent` for objects; errors as the envelope with `isError: true`.
-pub fn to_call_result(outcome: Result<Success, ToolError>) -> CallToolResult {
-    match outcome {
-        Ok(Success {
-            value,
-            is_body,
-            text,
-        }) => {
-            let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
-            if is_body && value.is_object() {
-                result.structured_content = Some(value);
-            }
-            result
-        }
-        Err(error) => {
-            let envelope = error.envelope();
-            tracing::info!(code = %envelope["error"], "tool call failed");
-            let text =
-                serde_json::to_string_pretty(&envelope).unwrap_or_else(|_| envelope.to_string());
-            CallToolResult::error(vec![ContentBlock::text(text)])
         }
     }
 }
@@ -84,7 +59,10 @@ impl ServerHandler for McpServer {
     ) -> Result<CallToolResponse, ErrorData> {
         let Some(entry) = self.engine.catalog().get(&request.name) else {
             return Err(ErrorData::invalid_params(
-                format!("unknown tool `{}`", request.name),
+                format!(
+                    "unknown tool `{}`; tools/list names the tools this server serves",
+                    clipped(&request.name, 100)
+                ),
                 None,
             ));
         };
@@ -96,6 +74,6 @@ impl ServerHandler for McpServer {
                 Err(ToolError::Cancelled)
             }
         };
-        Ok(to_call_result(outcome).into())
+        Ok(result::to_call_result(outcome, self.engine.bound()).into())
     }
 }

@@ -778,28 +778,30 @@ async fn any_2xx_is_success_and_odd_bodies_are_wrapped() {
 }
 
 #[tokio::test]
-async fn an_empty_2xx_for_a_tool_with_an_output_schema_is_success_without_structured_content() {
+async fn an_empty_2xx_for_a_tool_with_an_output_schema_is_a_success_with_empty_structured_content()
+{
     let server = wiremock::MockServer::start().await;
     wiremock::Mock::given(wiremock::matchers::any())
         .respond_with(wiremock::ResponseTemplate::new(204))
         .mount(&server)
         .await;
     let engine = engine(full_config(&server.uri()));
-    let success = call_full(
-        &engine,
-        "deprovision_workspace",
-        json!({ "workspace_id": "w" }),
-    )
-    .await
-    .unwrap();
-    assert_eq!(success.value, json!({ "raw": "", "status": 204 }));
-    assert!(!success.is_body);
-    let result = molecule_mcp::server::to_call_result(Ok(success));
+    let entry = engine.catalog().get("delete_org_secret").unwrap();
+    let result = engine
+        .respond(entry, json!({ "key": "K" }).as_object().unwrap().clone())
+        .await;
     assert_eq!(result.is_error, Some(false));
-    assert!(
-        result.structured_content.is_none(),
-        "the wrapper does not fit the output schema"
+    let text = result.content[0].as_text().unwrap().text.clone();
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap(),
+        json!({ "raw": "", "status": 204 }),
+        "the text keeps the TypeScript server's wrapper"
     );
+    let structured = result
+        .structured_content
+        .expect("a validating client needs it");
+    assert_eq!(structured, json!({}));
+    assert!(entry.output_validator().unwrap().is_valid(&structured));
 }
 
 #[tokio::test]

@@ -306,9 +306,11 @@ async fn results_over_the_limit_are_refused_with_size_and_preview_and_huge_bodie
     let detail = &envelope["detail"];
     assert_eq!(detail["limit_bytes"], 100_000);
     assert_eq!(detail["size_is_lower_bound"], false);
-    assert_eq!(
-        detail["size_bytes"].as_u64().unwrap() as usize,
-        serde_json::to_string_pretty(&json!(big)).unwrap().len()
+    // The bound counts the encoded result: the pretty text as a JSON string.
+    let pretty = serde_json::to_string_pretty(&json!(big)).unwrap();
+    assert!(
+        detail["size_bytes"].as_u64().unwrap() as usize
+            > serde_json::to_string(&pretty).unwrap().len()
     );
     assert!(
         detail["preview"]
@@ -547,7 +549,7 @@ async fn the_set_secret_result_never_echoes_the_value() {
 
 #[tokio::test]
 async fn an_error_result_never_carries_structured_content() {
-    let result = molecule_mcp::server::to_call_result(Err(ToolError::Cancelled));
+    let result = molecule_mcp::result::to_call_result(Err(ToolError::Cancelled), 100_000);
     assert_eq!(result.is_error, Some(true));
     assert!(result.structured_content.is_none());
 }

@@ -1,0 +1,230 @@
+//! The MCP result of a call, and its size bound (docs/security.md, "Result bound").
+//!
+//! `MOLECULE_MCP_MAX_RESULT_BYTES` bounds the *encoded* `CallToolResult` — the JSON
+//! that goes on the wire, text content and `structuredContent` together, escapes
+//! included — for errors as for successes. A success over the bound becomes
+//! `RESULT_TOO_LARGE` (never cut JSON); an error over it is fitted by clipping its
+//! largest pieces, each with a marker, until it fits.
+
+use crate::call::Success;
+use crate::error::ToolError;
+use rmcp::model::{CallToolResult, ContentBlock};
+use serde_json::Value;
+
+/// The smallest bound `MOLECULE_MCP_MAX_RESULT_BYTES` accepts: room for any error's
+/// fixed part.
+pub const MIN_BOUND: usize = 4096;
+
+/// What a clipped piece ends with.
+pub const CUT: &str = "… [cut]";
+
+/// The result of a successful call: the text, plus `structuredContent` when the tool
+/// declares an output schema.
+pub fn success(success: &Success) -> CallToolResult {
+    let mut result = CallToolResult::success(vec![ContentBlock::text(success.text.clone())]);
+    result.structured_content = success.structured.clone();
+    result
+}
+
+/// The bytes `value` takes as compact JSON, without building the string.
+pub fn encoded_len(value: &impl serde::Serialize) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, value) {
+        Ok(()) => count.0,
+        Err(_) => usize::MAX,
+    }
+}
+
+/// The error result of `error`, within `bound` bytes encoded.
+pub fn error(error: &ToolError, bound: usize) -> CallToolResult {
+    let mut envelope = error.envelope();
+    for _ in 0..32 {
+        let result = error_result(&envelope);
+        let size = encoded_len(&result);
+        if size <= bound {
+            return result;
+        }
+        shrink(&mut envelope, size - bound);
+    }
+    // Unreachable with a bound of at least MIN_BOUND; a last resort all the same.
+    let mut code = error.code();
+    clip(&mut code, 200);
+    error_result(&serde_json::json!({
+        "error": code,
+        "detail": "the error was too large to return (MOLECULE_MCP_MAX_RESULT_BYTES)",
+    }))
+}
+
+/// A call's outcome as an MCP result within `bound`.
+pub fn to_call_result(outcome: Result<Success, ToolError>, bound: usize) -> CallToolResult {
+    match outcome {
+        Ok(s) => success(&s),
+        Err(e) => {
+            tracing::info!(code = %clipped(&e.code(), 200), "tool call failed");
+            error(&e, bound)
+        }
+    }
+}
+
+fn error_result(envelope: &Value) -> CallToolResult {
+    let text = serde_json::to_string_pretty(envelope).unwrap_or_else(|_| envelope.to_string());
+    CallToolResult::error(vec![ContentBlock::text(text)])
+}
+
+/// Takes at least `excess` encoded bytes out of `value`, from its largest piece: a
+/// string is clipped; a container whose size no one child dominates becomes its
+/// clipped compact JSON text.
+fn shrink(value: &mut Value, excess: usize) {
+    match value {
+        Value::String(s) => {
+            let keep = wire_len(s).saturating_sub(excess + CUT.len());
+            clip_encoded(s, keep);
+        }
+        Value::Array(_) | Value::Object(_) => {
+            let total = encoded_len(value);
+            let largest = match value {
+                Value::Array(items) => items.iter_mut().max_by_key(|v| encoded_len(&**v)),
+                Value::Object(map) => map.values_mut().max_by_key(|v| encoded_len(&**v)),
+                _ => None,
+            };
+            match largest {
+                Some(child) if encoded_len(child) * 2 >= total || child.is_string() => {
+                    shrink(child, excess)
+                }
+                _ => {
+                    let mut text = value.to_string();
+                    let keep = wire_len(&text).saturating_sub(excess + CUT.len());
+                    clip_encoded(&mut text, keep);
+                    *value = Value::String(text);
+                }
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => *value = Value::String(CUT.into()),
+    }
+}
+
+/// What one character of an envelope string costs on the wire: the envelope is
+/// JSON text inside a JSON string, so it is escaped twice (`\n` → `\\n`, a control
+/// byte → `\\u0001`).
+fn wire_cost(c: char) -> usize {
+    match c {
+        '"' | '\\' => 4,
+        '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 3,
+        c if (c as u32) < 0x20 => 7,
+        c => c.len_utf8(),
+    }
+}
+
+/// What `s` costs on the wire as an envelope string.
+fn wire_len(s: &str) -> usize {
+    s.chars().map(wire_cost).sum()
+}
+
+/// Keeps the longest prefix of `s` whose wire cost fits `keep` bytes, then [`CUT`].
+fn clip_encoded(s: &mut String, keep: usize) {
+    let mut used = 0;
+    let mut end = 0;
+    for (i, c) in s.char_indices() {
+        let cost = wire_cost(c);
+        if used + cost > keep {
+            break;
+        }
+        used += cost;
+        end = i + c.len_utf8();
+    }
+    s.truncate(end);
+    s.push_str(CUT);
+}
+
+/// `s` clipped to at most `max` bytes, for echoing or logging untrusted text.
+pub fn clipped(s: &str, max: usize) -> String {
+    let mut s = s.to_string();
+    clip(&mut s, max);
+    s
+}
+
+/// Clips `s` to at most `max` bytes (on a character boundary) with [`CUT`].
+pub fn clip(s: &mut String, max: usize) {
+    if s.len() > max {
+        let end = (0..=max)
+            .rev()
+            .find(|i| s.is_char_boundary(*i))
+            .unwrap_or(0);
+        s.truncate(end);
+        s.push_str(CUT);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Api;
+
+    fn size_of(e: &ToolError, bound: usize) -> usize {
+        encoded_len(&error(e, bound))
+    }
+
+    #[test]
+    fn an_error_body_of_control_bytes_fits_the_bound_once_escaped() {
+        let e = ToolError::Http {
+            api: Api::Tenant,
+            status: 500,
+            body: "\u{1}".repeat(99_000),
+            cut: false,
+            attempts: 1,
+        };
+        for bound in [MIN_BOUND, 10_000, 100_000] {
+            let size = size_of(&e, bound);
+            assert!(size <= bound, "{size} > {bound}");
+            assert!(size > bound / 2, "clipped no more than needed: {size}");
+        }
+        let text = error(&e, MIN_BOUND).content[0]
+            .as_text()
+            .map(|t| t.text.clone())
+            .unwrap_or_default();
+        let envelope: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(envelope["error"], "HTTP 500");
+        assert_eq!(envelope["status"], 500);
+        assert!(envelope["detail"].as_str().unwrap().ends_with(CUT));
+    }
+
+    #[test]
+    fn a_contract_mismatch_with_a_huge_body_of_small_values_fits() {
+        let body: Vec<Value> = (0..40_000).map(|i| serde_json::json!(i)).collect();
+        let e = ToolError::ContractMismatch {
+            errors: vec!["(body): is not of type object".into(); 300],
+            body: Value::Array(body),
+        };
+        assert!(size_of(&e, 20_000) <= 20_000);
+    }
+
+    #[test]
+    fn a_small_error_is_left_whole() {
+        let e = ToolError::InvalidArguments(vec!["`tier`: 9 is greater than 4".into()]);
+        let text = error(&e, MIN_BOUND).content[0]
+            .as_text()
+            .map(|t| t.text.clone())
+            .unwrap_or_default();
+        assert!(!text.contains(CUT) && text.contains("greater than 4"));
+    }
+
+    #[test]
+    fn clip_keeps_whole_characters() {
+        let mut s = "ééé".to_string();
+        clip(&mut s, 3);
+        assert_eq!(s, format!("é{CUT}"));
+        let mut s = "short".to_string();
+        clip(&mut s, 10);
+        assert_eq!(s, "short");
+    }
+}
