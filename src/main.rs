@@ -266,10 +266,14 @@ async fn serve(engine: Arc<Engine>) -> Result<ExitCode> {
     // hand every read and write to a blocking thread); other streams fall back.
     let (stdin, stdout) = rmcp::transport::stdio_pipes();
     let transport = molecule_mcp::stdio::transport(stdin, stdout);
-    let service = McpServer::new(engine)
-        .serve(transport)
-        .await
-        .context("MCP initialization failed")?;
+    let service = match McpServer::new(engine).serve(transport).await {
+        Ok(service) => service,
+        // stdin closed before `initialize`: a normal end, as after it.
+        Err(rmcp::service::ServerInitializeError::ConnectionClosed(_)) => {
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(e) => return Err(e).context("MCP initialization failed"),
+    };
     service.waiting().await.context("MCP service failed")?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,16 +1,28 @@
-//! The stdio transport: rmcp's line-delimited JSON-RPC, with one guard. rmcp drops an
-//! unparsable line silently, which leaves a client waiting forever; here such a line
-//! gets a JSON-RPC error (`-32700` parse error, `-32600` invalid request) and the
-//! server keeps serving. Every stdout line is written whole, under one lock, so
-//! nothing can interleave with a protocol message.
+//! The stdio transport: rmcp's line-delimited JSON-RPC, with guards at its edges
+//! (docs/security.md, "JSON-RPC edges"):
+//!
+//! - An unparsable line gets `-32700`, a message that is not a request `-32600`, a
+//!   request whose `id` is not a string or a number `-32600` with `id: null`, and a
+//!   known method with wrong-typed params `-32602` (rmcp would drop the first three
+//!   silently, leaving a client waiting forever).
+//! - Before `initialize`, notifications and responses are ignored (rmcp would end the
+//!   session on them); requests go through (rmcp answers `ping` and refuses others).
+//! - Ids are echoed exactly as sent: a numeric id that rmcp would rewrite (beyond
+//!   64 bits, or written `1.0`) travels through rmcp as a stand-in string and leaves
+//!   as its original text.
+//! - Every stdout line is written whole, under one lock, so nothing interleaves.
 
 use futures::{Sink, Stream};
 use rmcp::RoleServer;
+use rmcp::model::{ClientRequest, JsonRpcMessage};
 use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio::io::{
     AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
 };
@@ -24,14 +36,88 @@ pub const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
 pub enum Verdict {
     /// A message for rmcp.
     Forward(Box<RxJsonRpcMessage<RoleServer>>),
-    /// Blank, or a notification rmcp does not know (JSON-RPC never answers those).
+    /// Blank, a notification rmcp does not know, or a non-request before
+    /// `initialize` (JSON-RPC never answers those).
     Skip,
-    /// Answer this JSON-RPC error instead.
-    Reject(Value),
+    /// Answer with this JSON-RPC error line instead.
+    Reject(Vec<u8>),
+}
+
+/// What the two halves of the transport share.
+#[derive(Debug, Default)]
+pub struct Session {
+    /// Whether the lifecycle has begun (an `initialize` or another non-ping request).
+    started: AtomicBool,
+    /// Stand-in string id → the id's original JSON text.
+    ids: std::sync::Mutex<HashMap<String, String>>,
+    next: AtomicU64,
+}
+
+#[derive(serde::Deserialize)]
+struct Probe<'a> {
+    #[serde(borrow)]
+    id: Option<&'a RawValue>,
+}
+
+impl Session {
+    /// A stand-in for an id rmcp cannot carry exactly.
+    fn stand_in(&self, raw: &str) -> String {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let key = format!("\u{0}molecule-mcp-id-{n}");
+        if let Ok(mut ids) = self.ids.lock() {
+            ids.insert(key.clone(), raw.to_string());
+        }
+        key
+    }
+
+    /// The original text of a stand-in id, once (the response is its last use).
+    fn original(&self, id: &str) -> Option<String> {
+        self.ids.lock().ok()?.remove(id)
+    }
+
+    /// An outgoing message as one line, its id restored to the text the client sent.
+    pub fn encode(&self, message: &TxJsonRpcMessage<RoleServer>) -> io::Result<Vec<u8>> {
+        let line = serde_json::to_vec(message).map_err(io::Error::other)?;
+        let empty = self.ids.lock().map(|ids| ids.is_empty()).unwrap_or(true);
+        if empty {
+            return Ok(line);
+        }
+        let Ok(Value::Object(mut object)) = serde_json::from_slice::<Value>(&line) else {
+            return Ok(line);
+        };
+        let raw = match object.get("id") {
+            Some(Value::String(id)) => self.original(id),
+            _ => None,
+        };
+        let Some(raw) = raw else {
+            return Ok(line);
+        };
+        object.remove("id");
+        Ok(with_raw_id(&raw, &Value::Object(object)))
+    }
+}
+
+/// `message` (an object) serialised with `"id": <raw>` first.
+fn with_raw_id(raw: &str, message: &Value) -> Vec<u8> {
+    let rest = message.to_string();
+    let mut out = format!("{{\"id\":{raw}");
+    if rest.len() > 2 {
+        out.push(',');
+        out.push_str(&rest[1..]);
+    } else {
+        out.push('}');
+    }
+    out.into_bytes()
+}
+
+/// An error reply to the request whose id has the JSON text `id`.
+fn error(code: i64, message: String, id: &str) -> Verdict {
+    let reply = json!({ "jsonrpc": "2.0", "error": { "code": code, "message": message } });
+    Verdict::Reject(with_raw_id(id, &reply))
 }
 
 /// Classifies one line of input.
-pub fn inspect(line: &[u8]) -> Verdict {
+pub fn inspect(line: &[u8], session: &Session) -> Verdict {
     let trimmed = line.trim_ascii();
     let trimmed = trimmed
         .strip_prefix(b"\xEF\xBB\xBF".as_slice())
@@ -39,37 +125,145 @@ pub fn inspect(line: &[u8]) -> Verdict {
     if trimmed.is_empty() {
         return Verdict::Skip;
     }
-    let error = |code: i64, message: String, id: Value| {
-        Verdict::Reject(
-            json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } }),
-        )
-    };
     if trimmed.len() > MAX_LINE_BYTES {
-        return error(
-            -32600,
-            "Invalid Request: message too large".into(),
-            Value::Null,
-        );
+        return error(-32600, "Invalid Request: message too large".into(), "null");
     }
-    let typed_error = match serde_json::from_slice::<RxJsonRpcMessage<RoleServer>>(trimmed) {
-        Ok(message) => return Verdict::Forward(Box::new(message)),
-        Err(e) => e,
-    };
-    let Ok(message) = serde_json::from_slice::<Value>(trimmed) else {
+    if let Ok(message) = serde_json::from_slice::<RxJsonRpcMessage<RoleServer>>(trimmed) {
+        // rmcp re-renders numeric ids: keep the original text where it would differ.
+        let exact = serde_json::from_slice::<Probe>(trimmed)
+            .ok()
+            .and_then(|p| p.id)
+            .is_none_or(|raw| {
+                let raw = raw.get();
+                raw.starts_with('"') || raw.parse::<i64>().is_ok_and(|n| n.to_string() == raw)
+            });
+        if exact {
+            return admit(message, session);
+        }
+    }
+    let Ok(mut message) = serde_json::from_slice::<Value>(trimmed) else {
         return error(
             -32700,
             "Parse error: the line is not valid JSON".into(),
-            Value::Null,
+            "null",
         );
     };
-    let id = match message.get("id") {
-        Some(id @ (Value::String(_) | Value::Number(_))) => id.clone(),
-        _ => Value::Null,
+    let raw_id = serde_json::from_slice::<Probe>(trimmed)
+        .ok()
+        .and_then(|p| p.id)
+        .map(|r| r.get().to_string());
+    let Value::Object(object) = &mut message else {
+        return error(
+            -32600,
+            "Invalid Request: not a JSON-RPC object".into(),
+            "null",
+        );
     };
-    if id.is_null() && message.get("method").is_some_and(Value::is_string) {
-        return Verdict::Skip;
+    let echo = match (object.get("id"), &raw_id) {
+        (None, _) => None,
+        (Some(Value::String(_)), _) => object.get("id").cloned(),
+        (Some(Value::Number(_)), Some(raw)) => {
+            let stand_in = session.stand_in(raw);
+            object.insert("id".into(), Value::String(stand_in.clone()));
+            Some(Value::String(stand_in))
+        }
+        (Some(_), _) => {
+            return error(
+                -32600,
+                "Invalid Request: `id` must be a string or a number".into(),
+                "null",
+            );
+        }
+    };
+    let has_method = object.get("method").is_some_and(Value::is_string);
+    // Again, with a stand-in for an id rmcp would refuse or rewrite.
+    let problem = match serde_json::from_value::<RxJsonRpcMessage<RoleServer>>(message) {
+        Ok(message) => return admit(message, session),
+        Err(e) => e.to_string(),
+    };
+    let problem = crate::result::clipped(&problem, 300);
+    match echo {
+        // A notification rmcp does not know: JSON-RPC never answers those.
+        None if has_method => Verdict::Skip,
+        None => error(-32600, format!("Invalid Request: {problem}"), "null"),
+        Some(id) if has_method => {
+            let id = restore(&id, session);
+            error(-32602, format!("Invalid params: {problem}"), &id)
+        }
+        Some(id) => {
+            let id = restore(&id, session);
+            error(-32600, format!("Invalid Request: {problem}"), &id)
+        }
     }
-    error(-32600, format!("Invalid Request: {typed_error}"), id)
+}
+
+/// The JSON text of the client's own id, for a stand-in or a plain id.
+fn restore(id: &Value, session: &Session) -> String {
+    match id {
+        Value::String(s) => session.original(s).unwrap_or_else(|| id.to_string()),
+        other => other.to_string(),
+    }
+}
+
+/// The MCP request methods rmcp parses into their own types; one of them arriving as a
+/// custom request means its params did not fit.
+const STANDARD_METHODS: [&str; 13] = [
+    "initialize",
+    "ping",
+    "tools/list",
+    "tools/call",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "prompts/list",
+    "prompts/get",
+    "completion/complete",
+    "logging/setLevel",
+];
+
+/// Lets a parsed message through, or holds back what rmcp cannot take before
+/// `initialize`, or refuses a standard method whose params are of the wrong shape.
+fn admit(message: RxJsonRpcMessage<RoleServer>, session: &Session) -> Verdict {
+    if let JsonRpcMessage::Request(request) = &message
+        && let ClientRequest::CustomRequest(custom) = &request.request
+        && STANDARD_METHODS.contains(&custom.method.as_str())
+    {
+        let id = serde_json::to_value(&request.id).unwrap_or(Value::Null);
+        let why = match custom.method.as_str() {
+            "tools/call" => serde_json::from_value::<rmcp::model::CallToolRequestParams>(
+                custom.params.clone().unwrap_or(Value::Null),
+            )
+            .err()
+            .map(|e| e.to_string()),
+            _ => None,
+        }
+        .unwrap_or_else(|| "the params do not fit the method".into());
+        return error(
+            -32602,
+            format!(
+                "Invalid params for `{}`: {}",
+                custom.method,
+                crate::result::clipped(&why, 300)
+            ),
+            &restore(&id, session),
+        );
+    }
+    if !session.started.load(Ordering::Relaxed) {
+        match &message {
+            JsonRpcMessage::Request(request) => {
+                if !matches!(request.request, ClientRequest::PingRequest(_)) {
+                    session.started.store(true, Ordering::Relaxed);
+                }
+            }
+            _ => {
+                tracing::debug!("ignored a message other than a request before initialize");
+                return Verdict::Skip;
+            }
+        }
+    }
+    Verdict::Forward(Box::new(message))
 }
 
 /// Reads one line into `line`, keeping at most `MAX_LINE_BYTES + 1` bytes of it: the
@@ -123,31 +317,31 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let writer = Arc::new(Mutex::new(output));
+    let session = Arc::new(Session::default());
     let outgoing = futures::sink::unfold(
-        writer.clone(),
-        |writer, message: TxJsonRpcMessage<RoleServer>| async move {
-            let line = serde_json::to_vec(&message).map_err(io::Error::other)?;
+        (writer.clone(), session.clone()),
+        |(writer, session), message: TxJsonRpcMessage<RoleServer>| async move {
+            let line = session.encode(&message)?;
             write_line(&writer, line).await?;
-            Ok::<_, io::Error>(writer)
+            Ok::<_, io::Error>((writer, session))
         },
     );
     let incoming = futures::stream::unfold(
-        (BufReader::new(input), writer, Vec::new()),
-        |(mut reader, writer, mut line)| async move {
+        (BufReader::new(input), writer, Vec::new(), session),
+        |(mut reader, writer, mut line, session)| async move {
             loop {
                 match read_line_bounded(&mut reader, &mut line).await {
                     Ok(true) => {}
                     Ok(false) | Err(_) => return None,
                 }
-                match inspect(&line) {
-                    Verdict::Forward(message) => return Some((*message, (reader, writer, line))),
+                match inspect(&line, &session) {
+                    Verdict::Forward(message) => {
+                        return Some((*message, (reader, writer, line, session)));
+                    }
                     Verdict::Skip => {}
                     Verdict::Reject(reply) => {
                         tracing::warn!("refused a malformed input line ({} bytes)", line.len());
-                        if write_line(&writer, reply.to_string().into_bytes())
-                            .await
-                            .is_err()
-                        {
+                        if write_line(&writer, reply).await.is_err() {
                             return None;
                         }
                     }
@@ -163,8 +357,8 @@ mod tests {
     use super::*;
 
     fn rejected(line: &[u8]) -> Value {
-        match inspect(line) {
-            Verdict::Reject(v) => v,
+        match inspect(line, &Session::default()) {
+            Verdict::Reject(v) => serde_json::from_slice(&v).unwrap(),
             other => panic!("expected a rejection, got {other:?}"),
         }
     }
@@ -179,7 +373,10 @@ mod tests {
         assert_eq!(line.len(), MAX_LINE_BYTES + 1, "only the limit is kept");
         assert_eq!(rejected(&line)["error"]["code"], -32600);
         assert!(read_line_bounded(&mut reader, &mut line).await.unwrap());
-        assert!(matches!(inspect(&line), Verdict::Forward(_)));
+        assert!(matches!(
+            inspect(&line, &Session::default()),
+            Verdict::Forward(_)
+        ));
         assert!(!read_line_bounded(&mut reader, &mut line).await.unwrap());
     }
 
@@ -196,17 +393,29 @@ mod tests {
             (Some(-32600), Some(7))
         );
         assert!(matches!(
-            inspect(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#),
+            inspect(
+                br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
+                &Session::default()
+            ),
             Verdict::Forward(_)
         ));
         assert!(matches!(
-            inspect(b"\xEF\xBB\xBF{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\r\n"),
+            inspect(
+                b"\xEF\xBB\xBF{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\r\n",
+                &Session::default()
+            ),
             Verdict::Forward(_)
         ));
         assert!(matches!(
-            inspect(br#"{"method":"notifications/odd","params":1}"#),
+            inspect(
+                br#"{"method":"notifications/odd","params":1}"#,
+                &Session::default()
+            ),
             Verdict::Skip
         ));
-        assert!(matches!(inspect(b"   \r\n"), Verdict::Skip));
+        assert!(matches!(
+            inspect(b"   \r\n", &Session::default()),
+            Verdict::Skip
+        ));
     }
 }

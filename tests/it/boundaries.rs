@@ -9,7 +9,7 @@ use molecule_mcp::tools::schema::Location;
 use percent_encoding::percent_decode_str;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as RunnerConfig, TestRunner};
-use serde_json::json;
+use serde_json::{Value, json};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -120,4 +120,350 @@ fn every_path_argument_of_every_tool_is_exactly_one_segment_on_the_wire() {
     }
     let probed = probed.get();
     assert!(probed > 500, "only {probed} wire requests checked");
+}
+
+/// The renditions an upstream may echo a secret in, made independently of
+/// src/redact.rs: raw, serde's JSON, Go's HTML-safe JSON, `\u` for everything
+/// non-ASCII, JSON quoted twice, percent-encoded.
+fn renditions(secret: &str) -> Vec<String> {
+    let json = serde_json::to_string(secret).unwrap();
+    let inner = &json[1..json.len() - 1];
+    let go = inner
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026");
+    let ascii: String = inner
+        .chars()
+        .map(|c| {
+            if c.is_ascii() {
+                c.to_string()
+            } else {
+                c.encode_utf16(&mut [0; 2])
+                    .iter()
+                    .map(|u| format!("\\u{u:04X}"))
+                    .collect()
+            }
+        })
+        .collect();
+    let twice = serde_json::to_string(&json).unwrap();
+    let percent = percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+        .to_string();
+    vec![
+        secret.to_string(),
+        inner.to_string(),
+        go,
+        ascii,
+        twice[1..twice.len() - 1].to_string(),
+        percent,
+    ]
+}
+
+fn secret_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-zA-Z0-9]{12,30}",
+        "[ -~]{8,24}",
+        "[a-z]{2,6}[\"\\\\<>&/é€😀]{2,6}[a-z]{2,6}",
+        any::<String>().prop_filter("long enough to look for", |s| s.len() >= 8),
+    ]
+}
+
+fn result_text(result: &rmcp::model::CallToolResult) -> String {
+    serde_json::to_string(result).unwrap()
+}
+
+#[test]
+fn a_secret_never_comes_back_escaped_or_cut_in_any_result() {
+    let rt = runtime();
+    // The tenant echoes the secret value of the request in one of its renditions
+    // (chosen by the value's length), after padding whose length follows the key's,
+    // so that the secret lands across the read cap and the result bound.
+    let tenant = rt.block_on(RawTenant::start(|request| {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+        let secret = body["value"].as_str().unwrap_or_default().to_string();
+        let which: usize = secret.len() % 6;
+        let rendition = renditions(&secret).swap_remove(which);
+        let pad = ".".repeat(5000usize.saturating_sub(body["key"].as_str().unwrap_or("").len()));
+        let status = if secret.len().is_multiple_of(2) { 400 } else { 500 };
+        let text = format!("{{\"error\":\"bad value {rendition}\",\"pad\":\"{pad}\"}}");
+        (status, text.into_bytes())
+    }));
+    let engine = engine(config(&[
+        ("MOLECULE_API_URL", &tenant.url),
+        ("MOLECULE_ORG_API_KEY", KEY),
+        ("MOLECULE_ORG_ID", ORG_ID),
+        ("MOLECULE_MCP_MAX_RESULT_BYTES", "5000"),
+    ]));
+    let entry = engine.catalog().get("set_org_secret").unwrap();
+    let mut runner = TestRunner::new(RunnerConfig {
+        cases: 300,
+        failure_persistence: None,
+        ..RunnerConfig::default()
+    });
+    // The key's length moves the secret across the read cap and the result bound.
+    let strategy = (secret_value(), "[A-Z]{1,4}[A-Z_]{0,60}");
+    runner
+        .run(&strategy, |(secret, key)| {
+            let args = json!({ "key": key, "value": secret });
+            let result = rt.block_on(engine.respond(entry, args.as_object().unwrap().clone()));
+            tenant.taken();
+            let text = result_text(&result);
+            prop_assert!(text.len() <= 5000 + 200, "bounded: {}", text.len());
+            for r in renditions(&secret) {
+                prop_assert!(!text.contains(&r), "{:?} came back as {:?}", secret, r);
+            }
+            // No cut-off part either: no 8-byte run of the secret survives.
+            let bytes = secret.as_bytes();
+            for window in bytes.windows(8) {
+                if let Ok(w) = std::str::from_utf8(window) {
+                    prop_assert!(!text.contains(w), "{:?}: part {:?} came back", secret, w);
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_short_secret_value_is_redacted_where_it_stands_alone() {
+    let tenant = RawTenant::start(|request| {
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        let v = body["value"].as_str().unwrap().to_string();
+        (
+            400,
+            format!("{{\"error\":\"value {v} is too short\",\"status\":\"saved\"}}").into_bytes(),
+        )
+    })
+    .await;
+    let engine = engine(full_config(&tenant.url));
+    let e = call(
+        &engine,
+        "set_org_secret",
+        json!({ "key": "K", "value": "ab" }),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        e.envelope()["detail"],
+        "{\"error\":\"value [redacted] is too short\",\"status\":\"saved\"}"
+    );
+    let sent = tenant.taken();
+    assert_eq!(sent[0].method, "POST");
+    assert_eq!(sent[0].target, "/settings/secrets");
+    assert!(
+        sent[0]
+            .headers
+            .contains(&("authorization".into(), format!("Bearer {KEY}")))
+    );
+}
+
+#[tokio::test]
+async fn every_error_result_is_bounded_however_it_is_escaped() {
+    // A 99 KB body of control bytes (escaping multiplies it by 6 or 7).
+    let tenant = RawTenant::start(|_| (500, vec![1u8; 99_000])).await;
+    let engine = engine(config(&[
+        ("MOLECULE_API_URL", &tenant.url),
+        ("MOLECULE_ORG_API_KEY", KEY),
+        ("MOLECULE_ORG_ID", ORG_ID),
+        ("MOLECULE_MCP_MAX_RESULT_BYTES", "20000"),
+    ]));
+    let entry = engine.catalog().get("list_workspaces").unwrap();
+    let result = engine.respond(entry, serde_json::Map::new()).await;
+    let size = molecule_mcp::result::encoded_len(&result);
+    assert!(size <= 20_000 && size > 10_000, "{size}");
+    assert_eq!(result.is_error, Some(true));
+    let envelope: Value = serde_json::from_str(&result.content[0].as_text().unwrap().text).unwrap();
+    assert_eq!(envelope["error"], "HTTP 500");
+    assert!(
+        envelope["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with(molecule_mcp::result::CUT)
+    );
+
+    // A 3 MB workspace id sent to a host that is not there.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let engine = crate::common::engine(full_config(&closed));
+    let entry = engine.catalog().get("get_workspace").unwrap();
+    let args = json!({ "workspace_id": "w".repeat(3_000_000) });
+    let result = engine
+        .respond(entry, args.as_object().unwrap().clone())
+        .await;
+    assert_eq!(result.is_error, Some(true));
+    let size = molecule_mcp::result::encoded_len(&result);
+    assert!(size <= 100_000, "unreachable error of {size} bytes");
+}
+
+#[tokio::test]
+async fn an_unknown_tool_name_is_clipped_in_the_error_and_in_the_logs() {
+    let mut d =
+        crate::driver::Driver::for_tenant("http://127.0.0.1:9", &[("RUST_LOG", "info")]).await;
+    let name = "x".repeat(7 * 1024 * 1024);
+    d.send(
+        json!({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":name,"arguments":{}}}),
+    )
+    .await;
+    let line = d.raw_line().await;
+    assert!(line.len() < 2_000, "reply of {} bytes", line.len());
+    let reply: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(reply["id"], 5);
+    assert_eq!(reply["error"]["code"], -32602);
+    let (status, stderr, _) = d.finish().await;
+    assert!(status.success());
+    assert!(stderr.len() < 20_000, "stderr of {} bytes", stderr.len());
+}
+
+#[tokio::test]
+async fn json_rpc_edges_get_answers_and_never_end_the_server() {
+    let mut d = crate::driver::Driver::spawn(&[], &["--sandbox"]);
+    // Before initialize: notifications and a stray response are ignored; a ping is
+    // answered.
+    d.send_raw(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+        .await;
+    d.send_raw(r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}"#)
+        .await;
+    d.send_raw(r#"{"jsonrpc":"2.0","id":99,"result":{}}"#).await;
+    d.send_raw(r#"{"jsonrpc":"2.0","id":"p","method":"ping"}"#)
+        .await;
+    assert_eq!(
+        d.raw_line().await,
+        r#"{"jsonrpc":"2.0","id":"p","result":{}}"#
+    );
+    // Ids of the wrong type: -32600 with a null id, never silence.
+    for id in ["{}", "true", "[1]", "null"] {
+        d.send_raw(&format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#))
+            .await;
+        let reply: Value = serde_json::from_str(&d.raw_line().await).unwrap();
+        assert_eq!(reply["error"]["code"], -32600, "id {id}");
+        assert_eq!(reply["id"], Value::Null, "id {id}");
+    }
+    d.send_raw(r#"{"jsonrpc":"2.0","id":123456789012345678901234567890,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#).await;
+    let line = d.raw_line().await;
+    assert!(
+        line.starts_with(r#"{"id":123456789012345678901234567890,"#),
+        "the id is echoed exactly: {line}"
+    );
+    d.send_raw(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+        .await;
+    // Ids exactly as sent: beyond 64 bits, float form, strings.
+    for id in ["99999999999999999999", "7.0", "1e2", "\"s-1\"", "-3"] {
+        d.send_raw(&format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#))
+            .await;
+        let line = d.raw_line().await;
+        let reply: Value = serde_json::from_str(&line).unwrap();
+        assert!(
+            line.contains(&format!("\"id\":{id}")),
+            "id {id} echoed as {line}"
+        );
+        assert_eq!(reply["result"], json!({}), "{line}");
+    }
+    // Wrong-typed name or arguments: -32602, not -32601.
+    for params in [
+        r#"{"name":5}"#,
+        r#"{"name":"list_workspaces","arguments":[1]}"#,
+        r#"{"name":"list_workspaces","arguments":"x"}"#,
+    ] {
+        d.send_raw(&format!(
+            r#"{{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{params}}}"#
+        ))
+        .await;
+        let reply: Value = serde_json::from_str(&d.raw_line().await).unwrap();
+        assert_eq!(reply["error"]["code"], -32602, "{params}: {reply}");
+        assert_eq!(reply["id"], 8);
+    }
+    // Still serving.
+    d.call(9, "list_workspaces", json!({})).await;
+    assert_eq!(d.response(9).await["result"]["isError"], false);
+    let (status, _, _) = d.finish().await;
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test]
+async fn stdin_closed_before_initialize_is_a_normal_end() {
+    let d = crate::driver::Driver::spawn(&[], &[]);
+    let (status, stderr, lines) = d.finish().await;
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(lines.is_empty());
+}
+
+/// What a validating client (the official SDKs) checks on a success: structured
+/// content present exactly when the tool declares an output schema, and valid.
+fn accepted_by_a_validating_client(
+    tool: &rmcp::model::Tool,
+    result: &rmcp::model::CallToolResult,
+) -> Result<(), String> {
+    if result.is_error == Some(true) {
+        let text = &result.content[0].as_text().unwrap().text;
+        let envelope: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        return match envelope["error"].as_str() {
+            Some("UPSTREAM_CONTRACT_MISMATCH") => Ok(()),
+            other => Err(format!("unexpected error {other:?}")),
+        };
+    }
+    match (&tool.output_schema, &result.structured_content) {
+        (Some(schema), Some(content)) => {
+            let schema = Value::Object(schema.as_ref().clone());
+            let validator = jsonschema::draft202012::new(&schema).unwrap();
+            validator.validate(content).map_err(|e| e.to_string())
+        }
+        (Some(_), None) => Err("has an output schema but did not return structured content".into()),
+        (None, _) => Ok(()),
+    }
+}
+
+#[test]
+fn every_2xx_body_kind_is_a_valid_success_or_a_deliberate_error_for_every_tool() {
+    let rt = runtime();
+    let bodies: Vec<(u16, &[u8])> = vec![
+        (204, b""),
+        (200, b""),
+        (200, b"  \n"),
+        (201, b"[]"),
+        (200, b"[{\"id\":\"w\"}]"),
+        (200, b"\"ok\""),
+        (200, b"42"),
+        (200, b"null"),
+        (200, b"not json <html>"),
+        (200, b"{}"),
+        (207, b"{\"unexpected\":[1,2],\"id\":\"x\"}"),
+        (200, b"{\"id\":5,\"name\":[]}"),
+    ];
+    let which = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let pick = which.clone();
+    let kinds = bodies.clone();
+    let tenant = rt.block_on(RawTenant::start(move |_| {
+        let (status, body) = kinds[pick.load(std::sync::atomic::Ordering::SeqCst)];
+        (status, body.to_vec())
+    }));
+    let engine = engine(full_config(&tenant.url));
+    let mut successes = 0;
+    for case in crate::calls::cases() {
+        let entry = engine.catalog().get(case.tool).unwrap();
+        for (i, (status, body)) in bodies.iter().enumerate() {
+            which.store(i, std::sync::atomic::Ordering::SeqCst);
+            let result = rt.block_on(engine.respond(entry, case.args.as_object().unwrap().clone()));
+            tenant.taken();
+            accepted_by_a_validating_client(&entry.tool, &result).unwrap_or_else(|e| {
+                panic!(
+                    "{}: {status} {:?}: {e}",
+                    case.tool,
+                    String::from_utf8_lossy(body)
+                )
+            });
+            if result.is_error != Some(true) {
+                successes += 1;
+            }
+            if body.trim_ascii().is_empty() {
+                assert_eq!(
+                    result.is_error,
+                    Some(false),
+                    "{}: an empty {status} is a success",
+                    case.tool
+                );
+            }
+        }
+    }
+    assert!(successes > 100, "{successes}");
 }

@@ -22,6 +22,19 @@ pub struct Driver {
 impl Driver {
     /// Spawns the binary with exactly `env` and completes the MCP handshake.
     pub async fn start(env: &[(&str, &str)], args: &[&str]) -> Driver {
+        let mut driver = Driver::spawn(env, args);
+        driver
+            .send(json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"driver","version":"0"}}}))
+            .await;
+        driver.response(0).await;
+        driver
+            .send(json!({"jsonrpc":"2.0","method":"notifications/initialized"}))
+            .await;
+        driver
+    }
+
+    /// Spawns the binary with exactly `env`, with no handshake.
+    pub fn spawn(env: &[(&str, &str)], args: &[&str]) -> Driver {
         let mut cmd = tokio::process::Command::new(BIN);
         cmd.env_clear()
             .args(args)
@@ -45,22 +58,25 @@ impl Driver {
             }
             text
         });
-        let mut driver = Driver {
+        Driver {
             child,
             stdin,
             stdout,
             stderr,
             lines: Vec::new(),
             pending: Vec::new(),
-        };
-        driver
-            .send(json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"driver","version":"0"}}}))
-            .await;
-        driver.response(0).await;
-        driver
-            .send(json!({"jsonrpc":"2.0","method":"notifications/initialized"}))
-            .await;
-        driver
+        }
+    }
+
+    /// The next stdout line exactly as written (for byte-exact checks).
+    pub async fn raw_line(&mut self) -> String {
+        let line = tokio::time::timeout(Duration::from_secs(30), self.stdout.next_line())
+            .await
+            .expect("a stdout line within 30 s")
+            .unwrap()
+            .expect("stdout still open");
+        self.lines.push(line.clone());
+        line
     }
 
     /// Spawns the binary against the tenant at `uri` with the test key and org id,
