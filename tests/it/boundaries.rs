@@ -467,3 +467,28 @@ fn every_2xx_body_kind_is_a_valid_success_or_a_deliberate_error_for_every_tool()
     }
     assert!(successes > 100, "{successes}");
 }
+
+/// `tests/sdk/cases.json`: one valid call per request case, for the official-SDK
+/// client test that `.ci/run` runs. Kept in step with `calls::cases()`: written when it
+/// differs, and a difference fails under CI (like a snapshot).
+#[test]
+fn the_sdk_client_test_calls_every_request_case() {
+    let cases: Vec<Value> = crate::calls::cases()
+        .into_iter()
+        .map(|c| json!({ "tool": c.tool, "args": c.args }))
+        .collect();
+    let text = format!("{}\n", serde_json::to_string_pretty(&cases).unwrap());
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/cases.json");
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    if current != text {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "tests/sdk/cases.json is stale: run cargo test locally and commit it"
+        );
+        std::fs::write(&path, &text).unwrap();
+    }
+    let names: std::collections::BTreeSet<&str> =
+        cases.iter().filter_map(|c| c["tool"].as_str()).collect();
+    let engine = engine(full_config("http://127.0.0.1:9"));
+    assert_eq!(names.len(), engine.catalog().entries.len(), "every tool has a case");
+}
