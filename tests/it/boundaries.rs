@@ -183,7 +183,11 @@ fn a_secret_never_comes_back_escaped_or_cut_in_any_result() {
         let which: usize = secret.len() % 6;
         let rendition = renditions(&secret).swap_remove(which);
         let pad = ".".repeat(5000usize.saturating_sub(body["key"].as_str().unwrap_or("").len()));
-        let status = if secret.len().is_multiple_of(2) { 400 } else { 500 };
+        let status = if secret.len().is_multiple_of(2) {
+            400
+        } else {
+            500
+        };
         let text = format!("{{\"error\":\"bad value {rendition}\",\"pad\":\"{pad}\"}}");
         (status, text.into_bytes())
     }));
@@ -490,5 +494,9 @@ fn the_sdk_client_test_calls_every_request_case() {
     let names: std::collections::BTreeSet<&str> =
         cases.iter().filter_map(|c| c["tool"].as_str()).collect();
     let engine = engine(full_config("http://127.0.0.1:9"));
-    assert_eq!(names.len(), engine.catalog().entries.len(), "every tool has a case");
+    assert_eq!(
+        names.len(),
+        engine.catalog().entries.len(),
+        "every tool has a case"
+    );
 }
