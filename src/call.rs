@@ -3,8 +3,8 @@
 //! outcome into a JSON result or a [`ToolError`] — in that order, so a bad input or a
 //! missing credential never sends a request.
 
-use crate::client::{self, cp, tenant};
-use crate::config::Config;
+use crate::client::{self, Caller, cp, tenant};
+use crate::config::{Config, Selection};
 use crate::error::ToolError;
 use crate::redact::Redactor;
 use crate::result;
@@ -19,25 +19,22 @@ use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// The configured clients and the tool catalogue.
+/// The configured HTTP client and the tool catalogue.
 #[derive(Debug)]
 pub struct Engine {
     catalog: Catalog,
     config: Config,
-    clients: tokio::sync::OnceCell<Clients>,
+    /// The environment's caller (stdio and `call`); HTTP callers bring their own.
+    caller: Arc<Caller>,
+    /// Built on first use (or by [`Engine::warm_up`]) because loading the platform's
+    /// TLS roots costs milliseconds that `initialize` and `tools/list` should not wait
+    /// for. Shared by every caller: it holds no credential.
+    http: tokio::sync::OnceCell<reqwest::Client>,
     in_flight: tokio::sync::Semaphore,
-}
-
-/// Both generated clients. Built on first use (or by [`Engine::warm_up`]) because
-/// loading the platform's TLS roots costs milliseconds that `initialize` and
-/// `tools/list` should not wait for.
-#[derive(Debug)]
-struct Clients {
-    tenant: tenant::Client,
-    cp: cp::Client,
 }
 
 /// Why the engine could not start.
@@ -52,44 +49,47 @@ pub enum EngineError {
 type Outcome = Result<ResponseValue<ByteStream>, progenitor_client::Error<()>>;
 
 impl Engine {
-    /// Builds the catalogue and both clients.
+    /// Builds the catalogue.
     pub fn new(config: Config) -> Result<Self, EngineError> {
         Ok(Engine {
             catalog: Catalog::load()?,
-            clients: tokio::sync::OnceCell::new(),
+            caller: Arc::new(Caller::from_config(&config)),
+            http: tokio::sync::OnceCell::new(),
             in_flight: tokio::sync::Semaphore::new(config.limits.max_in_flight),
             config,
         })
     }
 
-    async fn clients(&self) -> Result<&Clients, ToolError> {
-        self.clients
+    async fn http(&self) -> Result<&reqwest::Client, ToolError> {
+        self.http
             .get_or_try_init(|| async {
-                let config = self.config.clone();
+                let timeout = self.config.limits.timeout;
                 let built = tokio::task::spawn_blocking(move || {
                     client::install_tls_provider();
-                    Ok::<_, client::ClientBuildError>(Clients {
-                        tenant: client::tenant_client(&config, config.limits.timeout)?,
-                        cp: client::cp_client(&config, config.limits.timeout)?,
-                    })
+                    client::http_client(timeout)
                 })
                 .await
                 .map_err(|e| {
-                    ToolError::Internal(format!("building the HTTP clients failed: {e}"))
+                    ToolError::Internal(format!("building the HTTP client failed: {e}"))
                 })?;
                 built.map_err(|e| ToolError::Internal(e.to_string()))
             })
             .await
     }
 
-    /// Builds the HTTP clients in the background, so the first call does not wait.
-    pub fn warm_up(self: &std::sync::Arc<Self>) {
-        let engine = std::sync::Arc::clone(self);
+    /// Builds the HTTP client in the background, so the first call does not wait.
+    pub fn warm_up(self: &Arc<Self>) {
+        let engine = Arc::clone(self);
         tokio::spawn(async move {
-            if let Err(e) = engine.clients().await {
+            if let Err(e) = engine.http().await {
                 tracing::error!("{}", e.envelope()["detail"]);
             }
         });
+    }
+
+    /// The configuration the engine was started with.
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     /// The tools.
@@ -99,53 +99,103 @@ impl Engine {
 
     /// Whether `entry` is listed and callable; `Err` names the setting that disables it.
     pub fn enabled(&self, entry: &Entry) -> Result<(), ToolError> {
-        let selection = &self.config.selection;
-        let disabled = |reason: &str| ToolError::ToolDisabled {
-            tool: entry.row.name.to_string(),
-            reason: reason.to_string(),
-        };
-        if selection.read_only && entry.row.access != Access::Read {
-            return Err(disabled(
-                "read-only mode (--read-only / MOLECULE_MCP_READ_ONLY)",
-            ));
-        }
-        let by_set = selection
-            .toolsets
-            .as_ref()
-            .map(|s| s.contains(entry.row.toolset.name()));
-        let by_name = selection.tools.as_ref().map(|s| s.contains(entry.row.name));
-        match (by_set, by_name) {
-            (None, None) | (Some(true), _) | (_, Some(true)) => Ok(()),
-            _ => Err(disabled(
-                "the tool selection (--toolsets / --tools, MOLECULE_MCP_TOOLSETS / MOLECULE_MCP_TOOLS)",
-            )),
+        self.enabled_for(entry, None)
+    }
+
+    /// [`Engine::enabled`], further narrowed by a caller's own selection (an HTTP
+    /// caller's headers), which can only take tools away.
+    pub fn enabled_for(&self, entry: &Entry, narrow: Option<&Selection>) -> Result<(), ToolError> {
+        admitted(
+            entry,
+            &self.config.selection,
+            "read-only mode (--read-only / MOLECULE_MCP_READ_ONLY)",
+            "the tool selection (--toolsets / --tools, MOLECULE_MCP_TOOLSETS / MOLECULE_MCP_TOOLS)",
+        )?;
+        match narrow {
+            Some(selection) => admitted(
+                entry,
+                selection,
+                "this request's X-MCP-Readonly header",
+                "this request's X-MCP-Toolsets / X-MCP-Tools headers",
+            ),
+            None => Ok(()),
         }
     }
 
     /// The tools this server lists, in table order.
     pub fn listed(&self) -> impl Iterator<Item = &Entry> {
+        self.listed_for(None)
+    }
+
+    /// The tools listed to a caller with its own narrowing selection.
+    pub fn listed_for<'a>(
+        &'a self,
+        narrow: Option<&'a Selection>,
+    ) -> impl Iterator<Item = &'a Entry> + 'a {
         self.catalog
             .entries
             .iter()
-            .filter(|e| self.enabled(e).is_ok())
+            .filter(move |e| self.enabled_for(e, narrow).is_ok())
     }
 
-    /// Calls the tool `entry` with `args`. A panic anywhere in the call becomes an
-    /// `INTERNAL_ERROR` result; the server keeps serving. Known secrets (the org key,
-    /// the CP token, a secret value being set) are redacted from whatever comes back,
-    /// before anything is cut (src/redact.rs). A success whose encoded result exceeds
-    /// `MOLECULE_MCP_MAX_RESULT_BYTES` becomes `RESULT_TOO_LARGE`.
+    /// Calls the tool `entry` with `args` as the environment's caller (stdio, `call`).
     pub async fn call(
         &self,
         entry: &Entry,
         args: Map<String, Value>,
     ) -> Result<Success, ToolError> {
-        let redactor = self.redactor(entry, &args);
-        let outcome = contain_panics(
-            entry.row.name,
-            self.call_inner(entry, args, redactor.slack()),
-        )
-        .await;
+        self.call_as(entry, args, &self.caller.clone(), None).await
+    }
+
+    /// [`Engine::call`] as the MCP result a host receives: errors too are bounded by
+    /// `MOLECULE_MCP_MAX_RESULT_BYTES` (src/result.rs).
+    pub async fn respond(&self, entry: &Entry, args: Map<String, Value>) -> CallToolResult {
+        result::to_call_result(self.call(entry, args).await, self.bound())
+    }
+}
+
+/// Whether `selection` admits `entry`; `Err` names the setting that excludes it.
+fn admitted(
+    entry: &Entry,
+    selection: &Selection,
+    read_only: &str,
+    chosen: &str,
+) -> Result<(), ToolError> {
+    let disabled = |reason: &str| ToolError::ToolDisabled {
+        tool: entry.row.name.to_string(),
+        reason: reason.to_string(),
+    };
+    if selection.read_only && entry.row.access != Access::Read {
+        return Err(disabled(read_only));
+    }
+    let by_set = selection
+        .toolsets
+        .as_ref()
+        .map(|s| s.contains(entry.row.toolset.name()));
+    let by_name = selection.tools.as_ref().map(|s| s.contains(entry.row.name));
+    match (by_set, by_name) {
+        (None, None) | (Some(true), _) | (_, Some(true)) => Ok(()),
+        _ => Err(disabled(chosen)),
+    }
+}
+
+impl Engine {
+    /// Calls the tool `entry` with `args` as `caller`, narrowed by `narrow`. A panic
+    /// anywhere in the call becomes an `INTERNAL_ERROR` result; the server keeps serving. Known secrets (the org key,
+    /// the CP token, a secret value being set) are redacted from whatever comes back,
+    /// before anything is cut (src/redact.rs). A success whose encoded result exceeds
+    /// `MOLECULE_MCP_MAX_RESULT_BYTES` becomes `RESULT_TOO_LARGE`.
+    pub async fn call_as(
+        &self,
+        entry: &Entry,
+        args: Map<String, Value>,
+        caller: &Arc<Caller>,
+        narrow: Option<&Selection>,
+    ) -> Result<Success, ToolError> {
+        let redactor = redactor(entry, &args, caller);
+        let inner = self.call_inner(entry, args, caller, narrow, redactor.slack());
+        let outcome =
+            contain_panics(entry.row.name, client::as_caller(caller.clone(), inner)).await;
         let success = outcome
             .and_then(|(status, bytes)| present(entry, status, &bytes, &redactor))
             .map_err(|mut e| {
@@ -165,31 +215,9 @@ impl Engine {
         Ok(success)
     }
 
-    /// [`Engine::call`] as the MCP result a host receives: errors too are bounded by
-    /// `MOLECULE_MCP_MAX_RESULT_BYTES` (src/result.rs).
-    pub async fn respond(&self, entry: &Entry, args: Map<String, Value>) -> CallToolResult {
-        result::to_call_result(self.call(entry, args).await, self.bound())
-    }
-
     /// The result bound, `MOLECULE_MCP_MAX_RESULT_BYTES`.
     pub fn bound(&self) -> usize {
         self.config.limits.max_result_bytes
-    }
-
-    /// The secrets of one call: the org key, the CP token, and the value a secrets tool
-    /// is setting.
-    fn redactor(&self, entry: &Entry, args: &Map<String, Value>) -> Redactor {
-        let value = match args.get("value") {
-            Some(Value::String(v)) if entry.row.toolset == Toolset::Secrets => Some(v.as_str()),
-            _ => None,
-        };
-        Redactor::new(
-            [&self.config.org_api_key, &self.config.cp_token]
-                .into_iter()
-                .flatten()
-                .map(|s| s.expose())
-                .chain(value),
-        )
     }
 
     /// Validates, routes, gates and sends; the status and body of a 2xx.
@@ -197,9 +225,11 @@ impl Engine {
         &self,
         entry: &Entry,
         args: Map<String, Value>,
+        caller: &Caller,
+        narrow: Option<&Selection>,
         slack: usize,
     ) -> Result<(u16, Vec<u8>), ToolError> {
-        self.enabled(entry)?;
+        self.enabled_for(entry, narrow)?;
         let args = Value::Object(args);
         validate(entry, &args)?;
         let op = route(entry, &args);
@@ -209,9 +239,13 @@ impl Engine {
             .iter()
             .find(|p| p.operation == op)
             .ok_or_else(|| ToolError::Internal(format!("no plan for {}", op.operation_id())))?;
-        let call_args = CallArgs::build(entry, plan, &args, &self.config)?;
-        self.auth_gate(entry, op)?;
-        let clients = self.clients().await?;
+        let call_args = CallArgs::build(entry, plan, &args, caller)?;
+        auth_gate(entry, op, caller)?;
+        let http = self.http().await?;
+        let (tenant, cp) = (
+            client::tenant_client(caller, http),
+            client::cp_client(caller, http),
+        );
         let retryable = plan.method == "GET";
         let mut attempts: u32 = 1;
         // A permit covers one attempt, from sending to reading the whole body; it is
@@ -228,7 +262,7 @@ impl Engine {
                 attempts,
                 "calling"
             );
-            let future = dispatch(&clients.tenant, &clients.cp, op, &call_args)?;
+            let future = dispatch(&tenant, &cp, op, &call_args)?;
             call_args.check_all_sent(op)?;
             let outcome = future.await;
             match retry_delay(&outcome, attempts, self.config.limits.max_retries) {
@@ -241,38 +275,9 @@ impl Engine {
                 _ => break (outcome, permit),
             }
         };
-        let body = self.outcome(op, outcome, attempts, slack).await?;
+        let body = self.outcome(op, outcome, attempts, slack, caller).await?;
         drop(permit);
         Ok(body)
-    }
-
-    fn auth_gate(&self, entry: &Entry, op: Operation) -> Result<(), ToolError> {
-        match op.api() {
-            Api::Tenant => {
-                if self.config.org_api_key.is_none() {
-                    return Err(ToolError::AuthNotConfigured(
-                        "MOLECULE_ORG_API_KEY is not set. The management tools require an Org API Key \
-                         (dashboard → Org API Keys) presented as a tenant credential."
-                            .into(),
-                    ));
-                }
-                if self.config.org_id.is_none() && self.config.org_slug.is_none() {
-                    return Err(ToolError::AuthNotConfigured(
-                        "MOLECULE_ORG_ID or MOLECULE_ORG_SLUG is required: the tenant routes requests \
-                         by the X-Molecule-Org-Id / X-Molecule-Org-Slug header."
-                            .into(),
-                    ));
-                }
-            }
-            Api::ControlPlane => {
-                if self.config.cp_token.is_none() {
-                    return Err(ToolError::CpNotConfigured {
-                        tool: entry.row.name.to_string(),
-                    });
-                }
-            }
-        }
-        Ok(())
     }
 
     /// The most bytes read from a host: enough to tell a result is too large (its
@@ -293,11 +298,12 @@ impl Engine {
         outcome: Outcome,
         attempts: u32,
         slack: usize,
+        caller: &Caller,
     ) -> Result<(u16, Vec<u8>), ToolError> {
         let api = op.api();
         let base = match api {
-            Api::Tenant => &self.config.tenant_url,
-            Api::ControlPlane => &self.config.cp_url,
+            Api::Tenant => &caller.tenant_url,
+            Api::ControlPlane => &caller.cp_url,
         };
         let network = |e: reqwest::Error| {
             if e.is_timeout() {
@@ -353,6 +359,52 @@ impl Engine {
         }
         Ok((status, bytes))
     }
+}
+
+/// The secrets of one call: the caller's org key and CP token, and the value a secrets
+/// tool is setting.
+fn redactor(entry: &Entry, args: &Map<String, Value>, caller: &Caller) -> Redactor {
+    let value = match args.get("value") {
+        Some(Value::String(v)) if entry.row.toolset == Toolset::Secrets => Some(v.as_str()),
+        _ => None,
+    };
+    Redactor::new(
+        [&caller.org_api_key, &caller.cp_token]
+            .into_iter()
+            .flatten()
+            .map(|s| s.expose())
+            .chain(value),
+    )
+}
+
+/// Refuses a call whose credentials are missing, before anything is sent.
+fn auth_gate(entry: &Entry, op: Operation, caller: &Caller) -> Result<(), ToolError> {
+    match op.api() {
+        Api::Tenant => {
+            if caller.org_api_key.is_none() {
+                return Err(ToolError::AuthNotConfigured(
+                    "MOLECULE_ORG_API_KEY is not set. The management tools require an Org API Key \
+                     (dashboard → Org API Keys) presented as a tenant credential."
+                        .into(),
+                ));
+            }
+            if caller.org_id.is_none() && caller.org_slug.is_none() {
+                return Err(ToolError::AuthNotConfigured(
+                    "MOLECULE_ORG_ID or MOLECULE_ORG_SLUG is required: the tenant routes requests \
+                     by the X-Molecule-Org-Id / X-Molecule-Org-Slug header."
+                        .into(),
+                ));
+            }
+        }
+        Api::ControlPlane => {
+            if caller.cp_token.is_none() {
+                return Err(ToolError::CpNotConfigured {
+                    tool: entry.row.name.to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Runs one call, turning a panic inside it into an `INTERNAL_ERROR` result.
@@ -642,13 +694,13 @@ pub struct CallArgs {
 }
 
 impl CallArgs {
-    fn build(entry: &Entry, plan: &Plan, args: &Value, config: &Config) -> Result<Self, ToolError> {
+    fn build(entry: &Entry, plan: &Plan, args: &Value, caller: &Caller) -> Result<Self, ToolError> {
         let mut out = CallArgs::default();
         let mut body = Map::new();
         for target in &plan.targets {
             let value = match args.get(&target.tool) {
                 Some(v) if !v.is_null() || target.location == Location::BodyField => v.clone(),
-                _ => match fallback(entry, &target.tool, config) {
+                _ => match fallback(entry, &target.tool, caller) {
                     Some(v) => v,
                     None if target.location == Location::Path => {
                         return Err(ToolError::InvalidArguments(vec![format!(
@@ -743,10 +795,10 @@ impl CallArgs {
     }
 }
 
-fn fallback(entry: &Entry, tool_arg: &str, config: &Config) -> Option<Value> {
+fn fallback(entry: &Entry, tool_arg: &str, caller: &Caller) -> Option<Value> {
     entry.row.args.iter().find_map(|rule| match rule {
         ArgRule::OrgIdFallback { tool, .. } if *tool == tool_arg => {
-            config.org_id.clone().map(Value::String)
+            caller.org_id.clone().map(Value::String)
         }
         _ => None,
     })

@@ -1,6 +1,6 @@
-//! The generated clients (progenitor, built in `OUT_DIR` by build.rs) and their
-//! construction: default headers with the bearer marked sensitive, no redirects,
-//! connect and request timeouts.
+//! The generated clients (progenitor, built in `OUT_DIR` by build.rs), the one
+//! path-segment encoder they call, and the caller whose credentials every request
+//! carries: attached per request by the clients' hook, the bearer marked sensitive.
 
 use crate::config::{Config, Secret};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
@@ -32,25 +32,119 @@ pub mod cp {
     include!(concat!(env!("OUT_DIR"), "/cp_client.rs"));
 }
 
-/// progenitor stamps every request with `api-version: <info.version>`; the tenant
-/// knows no such header and the TypeScript server never sent it, so it is removed
-/// to keep the wire identical.
-macro_rules! strip_api_version {
-    ($client:ty) => {
-        impl progenitor_client::ClientHooks<()> for $client {
-            async fn pre<E>(
-                &self,
-                request: &mut reqwest::Request,
-                _info: &progenitor_client::OperationInfo,
-            ) -> Result<(), progenitor_client::Error<E>> {
-                request.headers_mut().remove("api-version");
-                Ok(())
-            }
-        }
-    };
+/// The credentials and routing of one caller: from the environment for stdio and the
+/// CLI, from the request's own headers for each HTTP caller (docs/remote.md). A call
+/// runs inside [`as_caller`], and the generated clients' `pre` hook attaches these
+/// headers to every request it sends, so the credentials of two concurrent callers can
+/// never cross: there is no shared client state that holds one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Caller {
+    /// Tenant base URL, without a trailing `/`.
+    pub tenant_url: String,
+    /// Org API Key → `Authorization: Bearer` (sensitive) on tenant requests.
+    pub org_api_key: Option<Secret>,
+    /// → `X-Molecule-Org-Id`.
+    pub org_id: Option<String>,
+    /// → `X-Molecule-Org-Slug`.
+    pub org_slug: Option<String>,
+    /// Control-plane base URL, without a trailing `/`.
+    pub cp_url: String,
+    /// CP admin token → `Authorization: Bearer` (sensitive) on control-plane requests.
+    pub cp_token: Option<Secret>,
 }
-strip_api_version!(tenant::Client);
-strip_api_version!(cp::Client);
+
+impl Caller {
+    /// The environment's caller (stdio, `call`).
+    pub fn from_config(config: &Config) -> Self {
+        Caller {
+            tenant_url: config.tenant_url.clone(),
+            org_api_key: config.org_api_key.clone(),
+            org_id: config.org_id.clone(),
+            org_slug: config.org_slug.clone(),
+            cp_url: config.cp_url.clone(),
+            cp_token: config.cp_token.clone(),
+        }
+    }
+}
+
+tokio::task_local! {
+    static CALLER: std::sync::Arc<Caller>;
+}
+
+/// Runs `call` as `caller`: every request the generated clients send inside it carries
+/// that caller's credentials, and only those.
+pub async fn as_caller<F: std::future::Future>(
+    caller: std::sync::Arc<Caller>,
+    call: F,
+) -> F::Output {
+    CALLER.scope(caller, call).await
+}
+
+/// Sets `name` on `request` from the current caller; outside [`as_caller`] nothing is
+/// set, so a request made by mistake goes out without credentials (and fails closed).
+fn attach<E>(
+    request: &mut reqwest::Request,
+    pick: impl Fn(&Caller) -> Vec<(HeaderName, String, bool)>,
+) -> Result<(), progenitor_client::Error<E>> {
+    let headers = CALLER.try_with(|c| pick(c)).unwrap_or_default();
+    for (name, value, sensitive) in headers {
+        let mut value = HeaderValue::try_from(value).map_err(|_| {
+            progenitor_client::Error::InvalidRequest(format!("{name} cannot be sent as a header"))
+        })?;
+        value.set_sensitive(sensitive);
+        request.headers_mut().insert(name, value);
+    }
+    // progenitor stamps `api-version: <info.version>`; the tenant knows no such header
+    // and the TypeScript server never sent it, so the wire stays identical without it.
+    request.headers_mut().remove("api-version");
+    Ok(())
+}
+
+impl progenitor_client::ClientHooks<()> for tenant::Client {
+    async fn pre<E>(
+        &self,
+        request: &mut reqwest::Request,
+        _info: &progenitor_client::OperationInfo,
+    ) -> Result<(), progenitor_client::Error<E>> {
+        attach(request, |c| {
+            let mut h = Vec::new();
+            if let Some(key) = &c.org_api_key {
+                h.push((AUTHORIZATION, format!("Bearer {}", key.expose()), true));
+            }
+            if let Some(id) = &c.org_id {
+                h.push((
+                    HeaderName::from_static("x-molecule-org-id"),
+                    id.clone(),
+                    false,
+                ));
+            }
+            if let Some(slug) = &c.org_slug {
+                h.push((
+                    HeaderName::from_static("x-molecule-org-slug"),
+                    slug.clone(),
+                    false,
+                ));
+            }
+            h
+        })
+    }
+}
+
+/// The control plane gets the CP token only: never the org key or the org headers.
+impl progenitor_client::ClientHooks<()> for cp::Client {
+    async fn pre<E>(
+        &self,
+        request: &mut reqwest::Request,
+        _info: &progenitor_client::OperationInfo,
+    ) -> Result<(), progenitor_client::Error<E>> {
+        attach(request, |c| {
+            c.cp_token
+                .iter()
+                .map(|t| (AUTHORIZATION, format!("Bearer {}", t.expose()), true))
+                .collect()
+        })
+    }
+}
 
 /// Every byte outside RFC 3986's unreserved set (`A–Z a–z 0–9 - . _ ~`) is
 /// percent-encoded in a path segment.
@@ -76,26 +170,17 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Why a client could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientBuildError {
-    /// A configured value cannot be an HTTP header (checked earlier by [`Config`]).
-    #[error("{0} cannot be sent as an HTTP header")]
-    Header(&'static str),
     /// reqwest refused its configuration (e.g. no TLS provider).
     #[error("cannot build the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
 }
 
-fn bearer(secret: &Secret, var: &'static str) -> Result<HeaderValue, ClientBuildError> {
-    let mut value = HeaderValue::try_from(format!("Bearer {}", secret.expose()))
-        .map_err(|_| ClientBuildError::Header(var))?;
-    value.set_sensitive(true);
-    Ok(value)
-}
-
-fn plain(value: &str, var: &'static str) -> Result<HeaderValue, ClientBuildError> {
-    HeaderValue::try_from(value).map_err(|_| ClientBuildError::Header(var))
-}
-
-fn http_client(headers: HeaderMap, timeout: Duration) -> Result<reqwest::Client, ClientBuildError> {
+/// The HTTP client behind both APIs: `Content-Type: application/json`, no redirects
+/// (a redirect would carry org headers to another origin), connect and whole-request
+/// timeouts. Credentials are per call (see [`Caller`]), never default headers.
+pub fn http_client(timeout: Duration) -> Result<reqwest::Client, ClientBuildError> {
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(reqwest::Client::builder()
         .default_headers(headers)
         .redirect(reqwest::redirect::Policy::none())
@@ -104,47 +189,14 @@ fn http_client(headers: HeaderMap, timeout: Duration) -> Result<reqwest::Client,
         .build()?)
 }
 
-/// The tenant client: `Authorization: Bearer $MOLECULE_ORG_API_KEY` (sensitive),
-/// `X-Molecule-Org-Id` / `X-Molecule-Org-Slug` when set, `Content-Type: application/json`.
-pub fn tenant_client(
-    config: &Config,
-    timeout: Duration,
-) -> Result<tenant::Client, ClientBuildError> {
-    let mut headers = HeaderMap::new();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if let Some(key) = &config.org_api_key {
-        headers.insert(AUTHORIZATION, bearer(key, "MOLECULE_ORG_API_KEY")?);
-    }
-    if let Some(id) = &config.org_id {
-        headers.insert(
-            HeaderName::from_static("x-molecule-org-id"),
-            plain(id, "MOLECULE_ORG_ID")?,
-        );
-    }
-    if let Some(slug) = &config.org_slug {
-        headers.insert(
-            HeaderName::from_static("x-molecule-org-slug"),
-            plain(slug, "MOLECULE_ORG_SLUG")?,
-        );
-    }
-    Ok(tenant::Client::new_with_client(
-        &config.tenant_url,
-        http_client(headers, timeout)?,
-    ))
+/// The tenant client for one call of `caller` (cheap: the HTTP client is shared).
+pub fn tenant_client(caller: &Caller, http: &reqwest::Client) -> tenant::Client {
+    tenant::Client::new_with_client(&caller.tenant_url, http.clone())
 }
 
-/// The control-plane client: `Authorization: Bearer $CP_ADMIN_API_TOKEN` (sensitive)
-/// and `Content-Type: application/json`; never the org key or org headers.
-pub fn cp_client(config: &Config, timeout: Duration) -> Result<cp::Client, ClientBuildError> {
-    let mut headers = HeaderMap::new();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if let Some(token) = &config.cp_token {
-        headers.insert(AUTHORIZATION, bearer(token, "CP_ADMIN_API_TOKEN")?);
-    }
-    Ok(cp::Client::new_with_client(
-        &config.cp_url,
-        http_client(headers, timeout)?,
-    ))
+/// The control-plane client for one call of `caller`.
+pub fn cp_client(caller: &Caller, http: &reqwest::Client) -> cp::Client {
+    cp::Client::new_with_client(&caller.cp_url, http.clone())
 }
 
 /// Installs ring as rustls' process-wide crypto provider (reqwest is built without

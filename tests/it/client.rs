@@ -2,8 +2,9 @@
 //! exact method, path, body and headers.
 
 use crate::common::*;
-use molecule_mcp::client::{cp_client, tenant, tenant_client};
+use molecule_mcp::client::{Caller, as_caller, cp_client, http_client, tenant, tenant_client};
 use serde_json::{Value, json};
+use std::sync::Arc;
 use std::time::Duration;
 
 async fn sent(server: &wiremock::MockServer) -> (String, String, Option<Value>, wiremock::Request) {
@@ -26,12 +27,21 @@ fn assert_tenant_headers(request: &wiremock::Request) {
     assert_eq!(header(request, "api-version"), None);
 }
 
+fn caller_for(uri: &str) -> (Arc<Caller>, reqwest::Client) {
+    molecule_mcp::client::install_tls_provider();
+    (
+        Arc::new(Caller::from_config(&full_config(uri))),
+        http_client(Duration::from_secs(5)).unwrap(),
+    )
+}
+
 macro_rules! one_call {
     ($call:expr, $method:expr, $target:expr, $body:expr) => {{
         let server = ok_tenant().await;
-        let client = tenant_client(&full_config(&server.uri()), Duration::from_secs(5)).unwrap();
+        let (caller, http) = caller_for(&server.uri());
+        let client = tenant_client(&caller, &http);
         #[allow(clippy::redundant_closure_call)]
-        let response = ($call)(client).await.expect("2xx");
+        let response = as_caller(caller, ($call)(client)).await.expect("2xx");
         assert_eq!(response.status().as_u16(), 200);
         let (method, target, body, request) = sent(&server).await;
         assert_eq!((method.as_str(), target.as_str()), ($method, $target));
@@ -133,8 +143,9 @@ async fn audit_tag_workspace_events() {
 #[tokio::test]
 async fn cp_client_sends_only_the_cp_token() {
     let server = ok_tenant().await;
-    let client = cp_client(&full_config(&server.uri()), Duration::from_secs(5)).unwrap();
-    client.get_org("acme").await.unwrap();
+    let (caller, http) = caller_for(&server.uri());
+    let client = cp_client(&caller, &http);
+    as_caller(caller, client.get_org("acme")).await.unwrap();
     let (method, target, body, request) = sent(&server).await;
     assert_eq!(
         (method.as_str(), target.as_str(), body),
@@ -149,7 +160,18 @@ async fn cp_client_sends_only_the_cp_token() {
 
 #[tokio::test]
 async fn the_bearer_never_prints_in_debug_output() {
-    let client = tenant_client(&full_config("http://127.0.0.1:9"), Duration::from_secs(5)).unwrap();
-    let debug = format!("{client:?}");
-    assert!(!debug.contains(KEY), "{debug}");
+    let (caller, http) = caller_for("http://127.0.0.1:9");
+    let debug = format!("{caller:?} {:?}", tenant_client(&caller, &http));
+    assert!(!debug.contains(KEY) && !debug.contains(CP_TOKEN), "{debug}");
+
+    // Outside a caller's scope a request carries no credential at all.
+    let server = ok_tenant().await;
+    let (caller, http) = caller_for(&server.uri());
+    tenant_client(&caller, &http)
+        .list_workspaces()
+        .await
+        .unwrap();
+    let request = only_request(&server).await;
+    assert_eq!(header(&request, "authorization"), None);
+    assert_eq!(header(&request, "x-molecule-org-id"), None);
 }
