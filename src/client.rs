@@ -80,6 +80,8 @@ pub async fn as_caller<F: std::future::Future>(
     CALLER.scope(caller, call).await
 }
 
+/// The hook's error type is progenitor's, whose size is not ours to choose.
+#[allow(clippy::result_large_err)]
 /// Sets `name` on `request` from the current caller; outside [`as_caller`] nothing is
 /// set, so a request made by mistake goes out without credentials (and fails closed).
 fn attach<E>(
