@@ -10,9 +10,11 @@ pub mod client;
 pub mod config;
 pub mod drift;
 pub mod error;
+pub mod hints;
 pub mod sandbox;
 pub mod server;
 pub mod spec;
+pub mod startup;
 pub mod stdio;
 pub mod tools;
 

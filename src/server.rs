@@ -3,6 +3,7 @@
 
 use crate::call::{Engine, Success};
 use crate::error::ToolError;
+use crate::tools::Entry;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     InitializeResult, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
@@ -33,7 +34,7 @@ impl McpServer {
 
 /// Turns a call's outcome into the MCP result: the JSON pretty-printed as text, plus
 /// `structuredContent` for objects; errors as the envelope with `isError: true`.
-pub fn to_call_result(outcome: Result<Success, ToolError>) -> CallToolResult {
+pub fn to_call_result(entry: &Entry, outcome: Result<Success, ToolError>) -> CallToolResult {
     match outcome {
         Ok(Success {
             value,
@@ -47,7 +48,7 @@ pub fn to_call_result(outcome: Result<Success, ToolError>) -> CallToolResult {
             result
         }
         Err(error) => {
-            let envelope = error.envelope();
+            let envelope = crate::hints::envelope(entry, &error);
             tracing::info!(code = %envelope["error"], "tool call failed");
             let text =
                 serde_json::to_string_pretty(&envelope).unwrap_or_else(|_| envelope.to_string());
@@ -96,6 +97,6 @@ impl ServerHandler for McpServer {
                 Err(ToolError::Cancelled)
             }
         };
-        Ok(to_call_result(outcome).into())
+        Ok(to_call_result(entry, outcome).into())
     }
 }

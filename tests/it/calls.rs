@@ -794,7 +794,8 @@ async fn an_empty_2xx_for_a_tool_with_an_output_schema_is_success_without_struct
     .unwrap();
     assert_eq!(success.value, json!({ "raw": "", "status": 204 }));
     assert!(!success.is_body);
-    let result = molecule_mcp::server::to_call_result(Ok(success));
+    let entry = engine.catalog().get("deprovision_workspace").unwrap();
+    let result = molecule_mcp::server::to_call_result(entry, Ok(success));
     assert_eq!(result.is_error, Some(false));
     assert!(
         result.structured_content.is_none(),

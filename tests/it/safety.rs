@@ -547,7 +547,9 @@ async fn the_set_secret_result_never_echoes_the_value() {
 
 #[tokio::test]
 async fn an_error_result_never_carries_structured_content() {
-    let result = molecule_mcp::server::to_call_result(Err(ToolError::Cancelled));
+    let catalog = molecule_mcp::tools::Catalog::load().unwrap();
+    let entry = catalog.get("list_workspaces").unwrap();
+    let result = molecule_mcp::server::to_call_result(entry, Err(ToolError::Cancelled));
     assert_eq!(result.is_error, Some(true));
     assert!(result.structured_content.is_none());
 }
