@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on the unexpected
 
 mod calls;
+mod cli;
 mod client;
 mod common;
 mod drift;
@@ -9,6 +10,7 @@ mod driver;
 mod e2e;
 mod overrides;
 mod properties;
+mod readme;
 mod safety;
 mod sandbox;
 mod tools;
