@@ -150,7 +150,7 @@ impl Engine {
     /// [`Engine::call`] as the MCP result a host receives: errors too are bounded by
     /// `MOLECULE_MCP_MAX_RESULT_BYTES` (src/result.rs).
     pub async fn respond(&self, entry: &Entry, args: Map<String, Value>) -> CallToolResult {
-        result::to_call_result(self.call(entry, args).await, self.bound())
+        result::to_call_result(entry, self.call(entry, args).await, self.bound())
     }
 }
 

@@ -264,16 +264,21 @@ fn names(
         return Ok(None);
     };
     let mut out = BTreeSet::new();
-    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        if !valid.contains(&name) {
+    // Every valid name is lowercase; `Workspaces` means `workspaces`.
+    for name in list
+        .split(',')
+        .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !n.is_empty())
+    {
+        if !valid.contains(&name.as_str()) {
             return Err(ConfigError::UnknownName {
                 var,
                 kind,
-                name: name.to_string(),
+                name,
                 valid: valid.join(", "),
             });
         }
-        out.insert(name.to_string());
+        out.insert(name);
     }
     Ok(Some(out))
 }

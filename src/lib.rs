@@ -10,11 +10,13 @@ pub mod client;
 pub mod config;
 pub mod drift;
 pub mod error;
+pub mod hints;
 pub mod redact;
 pub mod result;
 pub mod sandbox;
 pub mod server;
 pub mod spec;
+pub mod startup;
 pub mod stdio;
 pub mod tools;
 

@@ -5,8 +5,8 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use molecule_mcp::call::Engine;
-use molecule_mcp::config::Config;
 use molecule_mcp::server::McpServer;
+use molecule_mcp::startup;
 use molecule_mcp::tools::doc;
 use rmcp::ServiceExt;
 use std::path::{Path, PathBuf};
@@ -15,35 +15,64 @@ use std::sync::Arc;
 
 /// MCP server for the Molecule AI management API (stdio).
 #[derive(Debug, Parser)]
-#[command(name = "molecule-mcp", version, about)]
+#[command(
+    name = "molecule-mcp",
+    version,
+    about,
+    after_help = "Credentials come from the environment: MOLECULE_ORG_API_KEY (the Org API Key, tenant root), \
+MOLECULE_ORG_ID or MOLECULE_ORG_SLUG (org routing), MOLECULE_API_URL (the tenant; default \
+http://localhost:8080) and, for list_orgs/get_org, CP_ADMIN_API_TOKEN. No key? Try --sandbox.\n\
+Every variable and flag: README.md, section Configuration."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Serving flags, also accepted before a subcommand that takes them.
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+/// Which tools are listed and callable.
+#[derive(Debug, Clone, Default, clap::Args)]
+struct SelectionArgs {
     /// List and allow only read tools (also MOLECULE_MCP_READ_ONLY=1); wins over
     /// every other selection.
-    #[arg(long, global = true)]
+    #[arg(long)]
     read_only: bool,
-    /// Serve only these toolsets, comma-separated (also MOLECULE_MCP_TOOLSETS).
-    #[arg(long, global = true, value_name = "LIST")]
+    /// Serve only these toolsets, comma-separated, any case (also MOLECULE_MCP_TOOLSETS).
+    #[arg(long, value_name = "LIST")]
     toolsets: Option<String>,
-    /// Serve only these tools, comma-separated; united with --toolsets (also MOLECULE_MCP_TOOLS).
-    #[arg(long, global = true, value_name = "LIST")]
+    /// Serve only these tools, comma-separated, any case; united with --toolsets (also
+    /// MOLECULE_MCP_TOOLS).
+    #[arg(long, value_name = "LIST")]
     tools: Option<String>,
+}
+
+/// Flags of the commands that talk to a tenant (serving and `call`).
+#[derive(Debug, Clone, Default, clap::Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    selection: SelectionArgs,
     /// Run against a built-in sandbox tenant and control plane on 127.0.0.1 (also
     /// MOLECULE_MCP_SANDBOX=1): no key needed, nothing leaves the machine.
-    #[arg(long, global = true)]
+    #[arg(long)]
     sandbox: bool,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve MCP on stdin/stdout (the default).
-    Serve,
+    Serve {
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
     /// Print the tool table: names, schemas and annotations.
     Tools {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Json)]
         format: Format,
+        #[command(flatten)]
+        selection: SelectionArgs,
     },
     /// Report what a spec change means for this server (overrides, operations, tools).
     ///
@@ -70,14 +99,24 @@ enum Command {
         output: Option<PathBuf>,
     },
     /// Call one tool and print its result JSON; exit 1 on an error result.
+    #[command(after_help = CALL_EXAMPLES)]
     Call {
-        /// The tool name.
+        /// The tool name (`molecule-mcp tools --format markdown` lists them).
         tool: String,
         /// The arguments, as a JSON object.
         #[arg(long, default_value = "{}")]
         args: String,
+        #[command(flatten)]
+        serve: ServeArgs,
     },
 }
+
+/// `call --help`'s examples; the ids are the sandbox's fixed seed
+/// (`molecule_mcp::sandbox::seed`, checked by a test).
+const CALL_EXAMPLES: &str = "Examples (the sandbox seeds the same ids on every start):
+  molecule-mcp call list_workspaces --sandbox
+  molecule-mcp call get_workspace --args '{\"workspace_id\":\"22222222-2222-4222-8222-222222222222\"}' --sandbox
+  molecule-mcp call pause_workspace --args '{\"workspace_id\":\"11111111-1111-4111-8111-111111111111\",\"cascade\":true}' --sandbox";
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Format {
@@ -105,9 +144,36 @@ fn main() -> ExitCode {
     match run() {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("molecule-mcp: {error:#}");
+            eprintln!("molecule-mcp: {}", error_text(&error));
             ExitCode::from(2)
         }
+    }
+}
+
+/// The error and its causes, each said once: a cause whose text its context already
+/// quotes (an io error in "cannot read X: <io error>") is not repeated.
+fn error_text(error: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
+}
+
+/// Writes `text` to stdout. A closed pipe (`molecule-mcp tools | head -1`) is a normal
+/// end, not an error.
+fn emit(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),
+        _ => Ok(()),
     }
 }
 
@@ -122,14 +188,55 @@ fn run() -> Result<ExitCode> {
             .unwrap_or_default();
         eprintln!("molecule-mcp: internal panic at {at}");
     }));
-    if let Some(Command::Drift {
+    let top = cli.serve;
+    let command = cli.command.unwrap_or(Command::Serve {
+        serve: ServeArgs::default(),
+    });
+    // Flags given before the subcommand count as if given after it; they are refused
+    // where they do not apply.
+    let (serve, sandbox_allowed) = match &command {
+        Command::Drift { .. } => {
+            if top.sandbox
+                || top.selection.read_only
+                || top.selection.toolsets.is_some()
+                || top.selection.tools.is_some()
+            {
+                anyhow::bail!(
+                    "--sandbox, --read-only, --toolsets and --tools do not apply to `drift`"
+                );
+            }
+            (ServeArgs::default(), false)
+        }
+        Command::Tools { selection, .. } => {
+            if top.sandbox {
+                anyhow::bail!(
+                    "--sandbox does not apply to `tools` (it prints the table; nothing is called)"
+                );
+            }
+            (
+                ServeArgs {
+                    selection: merge(&top.selection, selection),
+                    sandbox: false,
+                },
+                false,
+            )
+        }
+        Command::Serve { serve } | Command::Call { serve, .. } => (
+            ServeArgs {
+                selection: merge(&top.selection, &serve.selection),
+                sandbox: top.sandbox || serve.sandbox,
+            },
+            true,
+        ),
+    };
+    if let Command::Drift {
         spec,
         cp_spec,
         overrides,
         format,
         fail_on,
         output,
-    }) = &cli.command
+    } = &command
     {
         return drift(
             spec.as_deref(),
@@ -140,58 +247,77 @@ fn run() -> Result<ExitCode> {
             output.as_deref(),
         );
     }
-    // Flags win over their environment variables.
-    let overrides: Vec<(&str, String)> = [
-        cli.read_only
-            .then(|| ("MOLECULE_MCP_READ_ONLY", "1".to_string())),
-        cli.toolsets.clone().map(|v| ("MOLECULE_MCP_TOOLSETS", v)),
-        cli.tools.clone().map(|v| ("MOLECULE_MCP_TOOLS", v)),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    let config = Config::from_lookup(|key| {
-        overrides
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.clone())
-            .or_else(|| std::env::var(key).ok())
-    })?;
+    let flags = startup::Flags {
+        read_only: serve.selection.read_only,
+        toolsets: serve.selection.toolsets.as_deref(),
+        tools: serve.selection.tools.as_deref(),
+    };
+    let config = startup::config(flags, |k| std::env::var(k).ok())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let want_sandbox = cli.sandbox
-        || molecule_mcp::config::flag(&|k: &str| std::env::var(k).ok(), "MOLECULE_MCP_SANDBOX")?;
+    let want_sandbox = sandbox_allowed
+        && (serve.sandbox
+            || molecule_mcp::config::flag(
+                &|k: &str| std::env::var(k).ok(),
+                "MOLECULE_MCP_SANDBOX",
+            )?);
     // Kept alive for the whole run: dropping it stops the sandbox servers.
     let (_sandbox, config) = if want_sandbox {
         let sandbox = runtime
             .block_on(molecule_mcp::sandbox::Sandbox::start())
             .context("starting the sandbox")?;
         eprintln!(
-            "molecule-mcp: sandbox tenant at {} (org {}), control plane at {}; nothing leaves this machine",
-            sandbox.tenant_url, sandbox.org_id, sandbox.cp_url
+            "molecule-mcp: sandbox tenant at {}, control plane at {}; nothing leaves this machine.\n\
+             Fixed sandbox ids (the same on every start):\n{}",
+            sandbox.tenant_url,
+            sandbox.cp_url,
+            molecule_mcp::sandbox::seed::banner()
         );
         let config = sandbox.apply(config);
         (Some(sandbox), config)
     } else {
         (None, config)
     };
-    let engine = Arc::new(Engine::new(config).context("starting the engine")?);
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => runtime.block_on(serve(engine)),
-        Command::Tools { format } => {
+    let engine = Arc::new(Engine::new(config.clone()).context("starting the engine")?);
+    startup::check_selection(&engine, &config)?;
+    match command {
+        Command::Serve { .. } => {
+            use std::io::IsTerminal;
+            eprint!(
+                "{}",
+                startup::notes(
+                    &engine,
+                    &config,
+                    want_sandbox,
+                    |k| std::env::var(k).ok(),
+                    std::io::stdin().is_terminal(),
+                )
+            );
+            runtime.block_on(serve_stdio(engine))
+        }
+        Command::Tools { format, .. } => {
             let text = match format {
                 Format::Json => doc::tools_json(engine.listed()),
                 Format::Markdown => doc::tools_markdown(engine.listed()),
             };
-            println!("{text}");
+            emit(&format!("{text}\n"))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Call { tool, args } => runtime.block_on(call_once(&engine, &tool, &args)),
+        Command::Call { tool, args, .. } => runtime.block_on(call_once(&engine, &tool, &args)),
         // Handled above, before any configuration is read.
         Command::Drift { .. } => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// `a` (before the subcommand) and `b` (after it) together; `b` wins where both are given.
+fn merge(a: &SelectionArgs, b: &SelectionArgs) -> SelectionArgs {
+    SelectionArgs {
+        read_only: a.read_only || b.read_only,
+        toolsets: b.toolsets.clone().or_else(|| a.toolsets.clone()),
+        tools: b.tools.clone().or_else(|| a.tools.clone()),
     }
 }
 
@@ -244,7 +370,7 @@ fn drift(
         Some(path) => {
             std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?
         }
-        None => print!("{text}"),
+        None => emit(&text)?,
     }
     let level = match fail_on {
         FailOn::Conflict => drift::FailOn::Conflict,
@@ -259,7 +385,7 @@ fn drift(
     })
 }
 
-async fn serve(engine: Arc<Engine>) -> Result<ExitCode> {
+async fn serve_stdio(engine: Arc<Engine>) -> Result<ExitCode> {
     tracing::info!("serving {} tools on stdio", engine.listed().count());
     engine.warm_up();
     // stdio_pipes reads and writes FIFOs on the IO reactor (tokio's stdin/stdout would
@@ -291,7 +417,7 @@ async fn call_once(engine: &Engine, tool: &str, args: &str) -> Result<ExitCode> 
     let result = engine.respond(entry, args).await;
     for block in &result.content {
         if let Some(text) = block.as_text() {
-            println!("{}", text.text);
+            emit(&format!("{}\n", text.text))?;
         }
     }
     Ok(if result.is_error == Some(true) {

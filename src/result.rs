@@ -8,6 +8,7 @@
 
 use crate::call::Success;
 use crate::error::ToolError;
+use crate::tools::Entry;
 use rmcp::model::{CallToolResult, ContentBlock};
 use serde_json::Value;
 
@@ -45,9 +46,10 @@ pub fn encoded_len(value: &impl serde::Serialize) -> usize {
     }
 }
 
-/// The error result of `error`, within `bound` bytes encoded.
-pub fn error(error: &ToolError, bound: usize) -> CallToolResult {
-    let mut envelope = error.envelope();
+/// The error result of `error` from the tool `entry` (its envelope with the hint of
+/// src/hints.rs), within `bound` bytes encoded.
+pub fn error(entry: &Entry, error: &ToolError, bound: usize) -> CallToolResult {
+    let mut envelope = crate::hints::envelope(entry, error);
     for _ in 0..32 {
         let result = error_result(&envelope);
         let size = encoded_len(&result);
@@ -66,12 +68,16 @@ pub fn error(error: &ToolError, bound: usize) -> CallToolResult {
 }
 
 /// A call's outcome as an MCP result within `bound`.
-pub fn to_call_result(outcome: Result<Success, ToolError>, bound: usize) -> CallToolResult {
+pub fn to_call_result(
+    entry: &Entry,
+    outcome: Result<Success, ToolError>,
+    bound: usize,
+) -> CallToolResult {
     match outcome {
         Ok(s) => success(&s),
         Err(e) => {
             tracing::info!(code = %clipped(&e.code(), 200), "tool call failed");
-            error(&e, bound)
+            error(entry, &e, bound)
         }
     }
 }
@@ -170,8 +176,14 @@ mod tests {
     use super::*;
     use crate::Api;
 
+    fn entry() -> &'static Entry {
+        static CATALOG: std::sync::OnceLock<crate::tools::Catalog> = std::sync::OnceLock::new();
+        let catalog = CATALOG.get_or_init(|| crate::tools::Catalog::load().unwrap());
+        catalog.get("list_workspaces").unwrap()
+    }
+
     fn size_of(e: &ToolError, bound: usize) -> usize {
-        encoded_len(&error(e, bound))
+        encoded_len(&error(entry(), e, bound))
     }
 
     #[test]
@@ -188,7 +200,7 @@ mod tests {
             assert!(size <= bound, "{size} > {bound}");
             assert!(size > bound / 2, "clipped no more than needed: {size}");
         }
-        let text = error(&e, MIN_BOUND).content[0]
+        let text = error(entry(), &e, MIN_BOUND).content[0]
             .as_text()
             .map(|t| t.text.clone())
             .unwrap_or_default();
@@ -211,7 +223,7 @@ mod tests {
     #[test]
     fn a_small_error_is_left_whole() {
         let e = ToolError::InvalidArguments(vec!["`tier`: 9 is greater than 4".into()]);
-        let text = error(&e, MIN_BOUND).content[0]
+        let text = error(entry(), &e, MIN_BOUND).content[0]
             .as_text()
             .map(|t| t.text.clone())
             .unwrap_or_default();

@@ -39,8 +39,9 @@ impl ServerHandler for McpServer {
                 env!("CARGO_PKG_VERSION"),
             ))
             .with_instructions(
-                "Management tools for a Molecule AI tenant. The Org API Key is tenant root: \
-                 prefer read tools, and confirm with the user before destructive ones.",
+                "Management tools for a Molecule AI tenant. Every tool but list_orgs and get_org acts \
+                 with the Org API Key (MOLECULE_ORG_API_KEY), which is tenant root: prefer read \
+                 tools, and confirm with the user before destructive ones.",
             )
     }
 
@@ -74,6 +75,6 @@ impl ServerHandler for McpServer {
                 Err(ToolError::Cancelled)
             }
         };
-        Ok(result::to_call_result(outcome, self.engine.bound()).into())
+        Ok(result::to_call_result(entry, outcome, self.engine.bound()).into())
     }
 }

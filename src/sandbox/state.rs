@@ -2,6 +2,7 @@
 //! the id and clock helpers, the event log, and the seed that makes every read tool
 //! return something on its first call.
 
+use super::seed;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, Hasher, RandomState};
@@ -169,10 +170,25 @@ impl State {
             counter: 0,
         };
         let now = now_rfc3339();
-        let root = st.add_seed_workspace("Acme HQ", "Coordinates the research team", None);
+        let root = st.add_seed_workspace(
+            seed::ROOT_WORKSPACE_ID,
+            "Acme HQ",
+            "Coordinates the research team",
+            None,
+        );
         st.org_id = root.clone();
-        let researcher = st.add_seed_workspace("Researcher", "Finds sources", Some(&root));
-        st.add_seed_workspace("Writer", "Drafts reports", Some(&root));
+        let researcher = st.add_seed_workspace(
+            seed::RESEARCHER_WORKSPACE_ID,
+            "Researcher",
+            "Finds sources",
+            Some(&root),
+        );
+        st.add_seed_workspace(
+            seed::WRITER_WORKSPACE_ID,
+            "Writer",
+            "Drafts reports",
+            Some(&root),
+        );
         if let Some(ws) = st.workspaces.first_mut() {
             ws.limits[3] = Some(50_000);
             ws.spend = [40, 310, 1_250, 4_200];
@@ -186,6 +202,9 @@ impl State {
             },
         );
         let key = st.mint_org_token(Some("sandbox".into()), Some(root.clone()), "session");
+        if let Some(token) = st.org_tokens.last_mut() {
+            token.id = seed::ORG_TOKEN_ID.into();
+        }
         st.templates.insert(
             "claude-code-default".into(),
             json!({
@@ -213,9 +232,8 @@ impl State {
                 }],
             }),
         });
-        let approval_id = st.new_id();
         st.approvals.push(json!({
-            "id": approval_id, "workspace_id": researcher, "workspace_name": "Researcher",
+            "id": seed::APPROVAL_ID, "workspace_id": researcher, "workspace_name": "Researcher",
             "action": "install_plugin",
             "reason": "Needs the web-search plugin to collect sources.",
             "status": "pending", "created_at": now,
@@ -223,8 +241,14 @@ impl State {
         (st, key)
     }
 
-    fn add_seed_workspace(&mut self, name: &str, role: &str, parent: Option<&str>) -> String {
-        let id = self.new_id();
+    fn add_seed_workspace(
+        &mut self,
+        id: &str,
+        name: &str,
+        role: &str,
+        parent: Option<&str>,
+    ) -> String {
+        let id = id.to_string();
         let mut ws = Workspace::new(id.clone(), name.into(), parent.map(String::from));
         ws.role = Some(role.into());
         ws.status = "online";
@@ -428,6 +452,7 @@ mod tests {
     fn the_seed_has_a_root_with_two_children() {
         let (st, _) = State::seeded();
         assert_eq!(st.workspaces.len(), 3);
+        assert_eq!(st.org_id, seed::ROOT_WORKSPACE_ID);
         assert_eq!(st.descendants(&st.org_id).len(), 2);
         assert_eq!(st.events.len(), 3);
     }

@@ -227,13 +227,18 @@ pub fn derive(
         });
     }
 
-    let mut input = Map::new();
-    input.insert("type".into(), json!("object"));
     let Args {
-        advertised,
-        exact,
+        mut advertised,
+        mut exact,
         required,
     } = args;
+    for (name, schema) in advertised.iter_mut().chain(exact.iter_mut()) {
+        if let Some(text) = super::table::arg_description(row, name) {
+            schema["description"] = json!(text);
+        }
+    }
+    let mut input = Map::new();
+    input.insert("type".into(), json!("object"));
     input.insert("properties".into(), Value::Object(advertised));
     if !required.is_empty() {
         input.insert("required".into(), json!(required));

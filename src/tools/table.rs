@@ -126,6 +126,41 @@ pub enum ArgRule {
     /// Advertised as a plain object (keeps `tools/list` small); still validated
     /// against the full spec schema.
     Opaque(&'static str),
+    /// The tool argument `tool` is described by `text` instead of the spec's words
+    /// (which speak of the HTTP API); wins over [`ARG_DESCRIPTIONS`].
+    Describe {
+        /// Name in the tool.
+        tool: &'static str,
+        /// What the model reads.
+        text: &'static str,
+    },
+}
+
+/// Descriptions of the arguments that mean the same in every tool, replacing the
+/// spec's: an id says what it looks like and which tool lists it.
+pub const ARG_DESCRIPTIONS: &[(&str, &str)] = &[
+    ("workspace_id", "UUID from list_workspaces."),
+    ("parent_id", "Parent UUID from list_workspaces."),
+    (
+        "org_id",
+        "Org id (root workspace UUID); defaults to MOLECULE_ORG_ID.",
+    ),
+];
+
+/// The description of tool argument `arg` of `row`, where the table words it.
+pub fn arg_description(row: &ToolRow, arg: &str) -> Option<&'static str> {
+    row.args
+        .iter()
+        .find_map(|r| match r {
+            ArgRule::Describe { tool, text } if *tool == arg => Some(*text),
+            _ => None,
+        })
+        .or_else(|| {
+            ARG_DESCRIPTIONS
+                .iter()
+                .find(|(name, _)| *name == arg)
+                .map(|(_, text)| *text)
+        })
 }
 
 /// One MCP tool.
@@ -179,7 +214,7 @@ pub const TOOLS: &[ToolRow] = &[
         Workspaces,
         One(O::ListWorkspaces),
         [],
-        "List all workspaces of the org (removed ones excluded). Org API Key."
+        "List the org's workspaces (removed ones excluded)."
     ),
     row!(
         "get_workspace",
@@ -188,7 +223,7 @@ pub const TOOLS: &[ToolRow] = &[
         Workspaces,
         One(O::GetWorkspace),
         [WS],
-        "Get one workspace by id. Org API Key."
+        "Get one workspace by id."
     ),
     row!(
         "provision_workspace",
@@ -197,7 +232,7 @@ pub const TOOLS: &[ToolRow] = &[
         Workspaces,
         One(O::ProvisionWorkspace),
         [],
-        "Create a workspace; provisioning continues in the background. Org API Key."
+        "Create a workspace; provisioning continues in the background."
     ),
     row!(
         "deprovision_workspace",
@@ -210,9 +245,13 @@ pub const TOOLS: &[ToolRow] = &[
             ArgRule::Rename {
                 spec: "X-Confirm-Name",
                 tool: "confirm_name"
+            },
+            ArgRule::Describe {
+                tool: "confirm",
+                text: "true: also delete sub-workspaces (required if any)."
             }
         ],
-        "DESTRUCTIVE: delete a workspace and stop its agent; cannot be undone. Org API Key."
+        "DESTRUCTIVE: delete a workspace and stop its agent; cannot be undone."
     ),
     row!(
         "restart_workspace",
@@ -221,7 +260,7 @@ pub const TOOLS: &[ToolRow] = &[
         Workspaces,
         One(O::RestartWorkspace),
         [WS],
-        "Restart a workspace (re-provisions its container). Org API Key."
+        "Restart a workspace (re-provisions its container)."
     ),
     row!(
         "pause_workspace",
@@ -229,8 +268,14 @@ pub const TOOLS: &[ToolRow] = &[
         Write,
         Workspaces,
         One(O::PauseWorkspace),
-        [WS],
-        "Pause a workspace (stops its container). Org API Key."
+        [
+            WS,
+            ArgRule::Describe {
+                tool: "cascade",
+                text: "true: also pause sub-workspaces (required if any)."
+            }
+        ],
+        "Pause a workspace (stops its container)."
     ),
     row!(
         "resume_workspace",
@@ -238,8 +283,14 @@ pub const TOOLS: &[ToolRow] = &[
         Write,
         Workspaces,
         One(O::ResumeWorkspace),
-        [WS],
-        "Resume a paused workspace. Org API Key."
+        [
+            WS,
+            ArgRule::Describe {
+                tool: "cascade",
+                text: "true: also resume sub-workspaces (required if any)."
+            }
+        ],
+        "Resume a paused workspace."
     ),
     // secrets
     row!(
@@ -249,7 +300,7 @@ pub const TOOLS: &[ToolRow] = &[
         Secrets,
         One(O::SetWorkspaceSecret),
         [WS],
-        "Create or overwrite a workspace secret; the workspace restarts. Org API Key."
+        "Create or overwrite a workspace secret; the workspace restarts."
     ),
     row!(
         "list_workspace_secrets",
@@ -258,7 +309,7 @@ pub const TOOLS: &[ToolRow] = &[
         Secrets,
         One(O::ListWorkspaceSecrets),
         [WS],
-        "List a workspace's secret keys (values are never returned). Org API Key."
+        "List a workspace's secret keys (never values)."
     ),
     row!(
         "delete_workspace_secret",
@@ -267,7 +318,7 @@ pub const TOOLS: &[ToolRow] = &[
         Secrets,
         One(O::DeleteWorkspaceSecret),
         [WS],
-        "Delete a workspace secret; the workspace restarts. Org API Key."
+        "Delete a workspace secret; the workspace restarts."
     ),
     row!(
         "set_org_secret",
@@ -276,7 +327,7 @@ pub const TOOLS: &[ToolRow] = &[
         Secrets,
         One(O::SetOrgSecret),
         [],
-        "Create or overwrite an org-wide secret; affected workspaces restart. Org API Key."
+        "Create or overwrite an org-wide secret; affected workspaces restart."
     ),
     row!(
         "list_org_secrets",
@@ -285,7 +336,7 @@ pub const TOOLS: &[ToolRow] = &[
         Secrets,
         One(O::ListOrgSecrets),
         [],
-        "List org-wide secret keys (values are never returned). Org API Key."
+        "List org-wide secret keys (never values)."
     ),
     row!(
         "delete_org_secret",
@@ -294,7 +345,7 @@ pub const TOOLS: &[ToolRow] = &[
         Secrets,
         One(O::DeleteOrgSecret),
         [],
-        "Delete an org-wide secret. Org API Key."
+        "Delete an org-wide secret; affected workspaces restart."
     ),
     // budget
     row!(
@@ -304,7 +355,7 @@ pub const TOOLS: &[ToolRow] = &[
         Budget,
         One(O::GetWorkspaceBudget),
         [WS],
-        "Get a workspace's spend limits and spend per period (USD cents). Org API Key."
+        "Get a workspace's spend limits and spend per period (USD cents)."
     ),
     row!(
         "set_workspace_budget",
@@ -313,7 +364,7 @@ pub const TOOLS: &[ToolRow] = &[
         Budget,
         One(O::SetWorkspaceBudget),
         [WS],
-        "Replace a workspace's spend limits (USD cents); periods left out are cleared. Give budget_limits or budget_limit. Org API Key."
+        "Replace a workspace's spend limits (USD cents); periods left out are cleared. Give budget_limits or budget_limit."
     ),
     row!(
         "get_llm_billing_mode",
@@ -322,7 +373,7 @@ pub const TOOLS: &[ToolRow] = &[
         Budget,
         One(O::GetLlmBillingMode),
         [WS],
-        "Get a workspace's resolved LLM billing mode and where it comes from. Org API Key."
+        "Get a workspace's resolved LLM billing mode and where it comes from."
     ),
     row!(
         "set_llm_billing_mode",
@@ -331,7 +382,7 @@ pub const TOOLS: &[ToolRow] = &[
         Budget,
         One(O::SetLlmBillingMode),
         [WS],
-        "Set a workspace's LLM billing mode override; null clears it. Org API Key."
+        "Set a workspace's LLM billing mode override; null clears it."
     ),
     // templates
     row!(
@@ -341,7 +392,7 @@ pub const TOOLS: &[ToolRow] = &[
         Templates,
         One(O::ListOrgTemplates),
         [],
-        "List org templates available to create_org_from_template. Org API Key."
+        "List org templates for create_org_from_template."
     ),
     row!(
         "create_org_from_template",
@@ -349,8 +400,14 @@ pub const TOOLS: &[ToolRow] = &[
         Replace,
         Templates,
         One(O::CreateOrgFromTemplate),
-        [ArgRule::Opaque("template")],
-        "Create an org's workspaces from an org template (dir or inline template). Org API Key."
+        [
+            ArgRule::Opaque("template"),
+            ArgRule::Describe {
+                tool: "mode",
+                text: "merge (default) adds, so run twice duplicates the tree; reconcile deletes workspaces not in the template."
+            }
+        ],
+        "Create workspaces from an org template (dir or inline template)."
     ),
     row!(
         "list_templates",
@@ -359,7 +416,7 @@ pub const TOOLS: &[ToolRow] = &[
         Templates,
         One(O::ListTemplates),
         [],
-        "List workspace config templates. Org API Key."
+        "List workspace config templates."
     ),
     row!(
         "import_template",
@@ -368,7 +425,7 @@ pub const TOOLS: &[ToolRow] = &[
         Templates,
         One(O::ImportTemplate),
         [],
-        "Create a workspace config template from files. Org API Key."
+        "Create a workspace config template from files."
     ),
     // tokens
     row!(
@@ -378,7 +435,7 @@ pub const TOOLS: &[ToolRow] = &[
         Tokens,
         One(O::MintOrgToken),
         [],
-        "Mint an org API token: a root-equivalent credential for the tenant, shown once in this result. Org API Key."
+        "Mint an org API token (root-equivalent for the tenant; shown once in this result)."
     ),
     row!(
         "list_org_tokens",
@@ -387,7 +444,7 @@ pub const TOOLS: &[ToolRow] = &[
         Tokens,
         One(O::ListOrgTokens),
         [],
-        "List live org API tokens (prefixes only). Org API Key."
+        "List live org API tokens (prefixes only)."
     ),
     row!(
         "revoke_org_token",
@@ -395,8 +452,11 @@ pub const TOOLS: &[ToolRow] = &[
         Destructive,
         Tokens,
         One(O::RevokeOrgToken),
-        [],
-        "DESTRUCTIVE: revoke an org API token at once; cannot be undone. Org API Key."
+        [ArgRule::Describe {
+            tool: "id",
+            text: "Token id from list_org_tokens."
+        }],
+        "DESTRUCTIVE: revoke an org API token; cannot be undone. Revoking this server's own key makes later calls 401."
     ),
     row!(
         "mint_workspace_token",
@@ -405,7 +465,7 @@ pub const TOOLS: &[ToolRow] = &[
         Tokens,
         One(O::MintWorkspaceToken),
         [WS],
-        "Mint a workspace-scoped token, shown once in this result. Org API Key."
+        "Mint a workspace-scoped token, shown once in this result."
     ),
     // plugins
     row!(
@@ -418,7 +478,7 @@ pub const TOOLS: &[ToolRow] = &[
             spec: "id",
             tool: "org_id"
         }],
-        "Get the org plugin allowlist (empty = all allowed). Org API Key."
+        "Get the org plugin allowlist (empty = all allowed)."
     ),
     row!(
         "set_org_plugin_allowlist",
@@ -430,7 +490,7 @@ pub const TOOLS: &[ToolRow] = &[
             spec: "id",
             tool: "org_id"
         }],
-        "Replace the org plugin allowlist; an empty list allows all. Org API Key."
+        "Replace the org plugin allowlist; an empty list allows all."
     ),
     // bundles
     row!(
@@ -440,7 +500,7 @@ pub const TOOLS: &[ToolRow] = &[
         Bundles,
         One(O::ExportBundle),
         [WS],
-        "Export a workspace and its sub-workspaces as a bundle. Org API Key."
+        "Export a workspace and its sub-workspaces as a bundle (secrets excluded)."
     ),
     row!(
         "import_bundle",
@@ -449,7 +509,7 @@ pub const TOOLS: &[ToolRow] = &[
         Bundles,
         One(O::ImportBundle),
         [ArgRule::BodyAs("bundle"), ArgRule::Opaque("bundle")],
-        "Create workspaces from a bundle (as export_bundle returns). Org API Key."
+        "Create workspaces from an export_bundle bundle (no secrets); its top one becomes a root."
     ),
     // audit
     row!(
@@ -466,7 +526,7 @@ pub const TOOLS: &[ToolRow] = &[
             spec: "workspaceId",
             tool: "workspace_id"
         }],
-        "List recent events, newest first, for the org or one workspace. Org API Key."
+        "List recent events, newest first, for the org or one workspace."
     ),
     row!(
         "list_pending_approvals",
@@ -475,7 +535,7 @@ pub const TOOLS: &[ToolRow] = &[
         Audit,
         One(O::ListPendingApprovals),
         [],
-        "List pending approval requests, newest first. Org API Key."
+        "List pending approval requests, newest first (none can be decided here)."
     ),
     // control plane
     row!(
@@ -493,7 +553,10 @@ pub const TOOLS: &[ToolRow] = &[
         Read,
         Orgs,
         One(O::GetOrg),
-        [],
+        [ArgRule::Describe {
+            tool: "slug",
+            text: "Org slug from list_orgs."
+        }],
         "Get one org by slug from the control plane. Needs CP_ADMIN_API_TOKEN."
     ),
 ];

@@ -3,6 +3,7 @@
 
 mod boundaries;
 mod calls;
+mod cli;
 mod client;
 mod common;
 mod drift;
@@ -10,6 +11,7 @@ mod driver;
 mod e2e;
 mod overrides;
 mod properties;
+mod readme;
 mod safety;
 mod sandbox;
 mod tools;

@@ -260,3 +260,35 @@ fn every_input_and_output_validator_compiles() {
         );
     }
 }
+
+/// The part of `tools/list` a model reads before every decision (names, descriptions,
+/// input schemas; measured as `benches/perf.rs` and BENCHMARKS.md do, compact JSON) may
+/// not grow past its budget: better words, not more words.
+#[test]
+fn the_model_facing_tool_list_stays_within_its_budget() {
+    const BUDGET_BYTES: usize = 12_380;
+    let engine = engine();
+    let tools: Vec<Value> = engine
+        .catalog()
+        .entries
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "name": e.tool.name,
+                "description": e.tool.description,
+                "inputSchema": e.tool.input_schema,
+            })
+        })
+        .collect();
+    assert_eq!(tools.len(), TOOLS.len(), "every row is measured");
+    let bytes = serde_json::to_string(&tools).unwrap().len();
+    assert!(
+        bytes <= BUDGET_BYTES,
+        "the model-facing tool list of {} tools is {bytes} bytes, over its budget of {BUDGET_BYTES}",
+        tools.len()
+    );
+    eprintln!(
+        "model-facing tool list: {} tools, {bytes} bytes",
+        tools.len()
+    );
+}

@@ -1,0 +1,143 @@
+//! What a person meets on the command line: exits, flags per subcommand, error texts
+//! and the start-up notes on stderr.
+
+use crate::driver::BIN;
+use std::process::{Command, Output, Stdio};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The output pipe is closed before the command writes: the end of its reader is a
+/// normal end (`molecule-mcp tools | head -1`), not a panic.
+fn closed_stdout(args: &[&str]) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_closed_stdout_is_a_normal_end() {
+    // The sandbox start delays the write until the pipe is surely closed.
+    for args in [
+        &["call", "list_workspaces", "--sandbox"][..],
+        &["tools"][..],
+        &["drift"][..],
+    ] {
+        let out = closed_stdout(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert!(
+            !stderr(&out).contains("panic"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn drift_lists_only_its_own_flags_and_tools_starts_no_sandbox() {
+    let help = String::from_utf8(run(&["drift", "--help"]).stdout).unwrap();
+    for flag in ["--sandbox", "--read-only", "--toolsets", "--tools"] {
+        assert!(!help.contains(flag), "drift --help lists {flag}:\n{help}");
+    }
+    assert!(help.contains("--fail-on"), "{help}");
+    for args in [&["tools", "--sandbox"][..], &["--sandbox", "tools"][..]] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(!stderr(&out).contains("sandbox tenant at"), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    let out = run(&["--read-only", "drift"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("do not apply to `drift`"),
+        "{}",
+        stderr(&out)
+    );
+    // Serving flags keep working before a subcommand that takes them, and after it.
+    let out = run(&["--read-only", "tools", "--toolsets", "tokens"]);
+    let tools: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(tools.as_array().unwrap().len(), 1, "{tools}");
+    let out = run(&["--sandbox", "call", "list_orgs"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn selection_errors_name_what_the_user_typed() {
+    let out = run(&["--toolsets", "Workspaces", "tools", "--format", "markdown"]);
+    assert!(
+        out.status.success(),
+        "names match in any case: {}",
+        stderr(&out)
+    );
+    let out = run(&["tools", "--toolsets", "wallets"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--toolsets: unknown toolset `wallets`")
+            && !stderr(&out).contains("MOLECULE_MCP_TOOLSETS"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&["--read-only", "--tools", "set_org_secret"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("leaves no tool"), "{}", stderr(&out));
+}
+
+#[test]
+fn an_unreadable_spec_is_said_once() {
+    let out = run(&["drift", "--spec", "/nonexistent/management.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out).matches("No such file").count(),
+        1,
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn help_names_the_credentials_and_the_readme() {
+    let help = String::from_utf8(run(&["--help"]).stdout).unwrap();
+    for needle in [
+        "MOLECULE_ORG_API_KEY",
+        "MOLECULE_ORG_ID",
+        "MOLECULE_API_URL",
+        "CP_ADMIN_API_TOKEN",
+        "README.md",
+        "--sandbox",
+    ] {
+        assert!(help.contains(needle), "{needle}:\n{help}");
+    }
+}
+
+#[test]
+fn serving_without_a_key_says_which_tenant_and_what_is_missing() {
+    let out = run(&[]);
+    let text = stderr(&out);
+    assert!(
+        text.contains("tenant http://localhost:8080 (the default: MOLECULE_API_URL is not set)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("MOLECULE_ORG_API_KEY is not set")
+            && text.contains("neither MOLECULE_ORG_ID nor MOLECULE_ORG_SLUG"),
+        "{text}"
+    );
+    assert!(out.stdout.is_empty(), "stdout is the protocol's only");
+}

@@ -1,0 +1,301 @@
+//! The first ten minutes: the README's quick start runs as written, `call --help`'s
+//! examples run, one-shot calls chain on the sandbox's documented ids, and the hints an
+//! agent gets come back end to end (through `call` and through MCP on stdio).
+
+use crate::driver::{BIN, Driver};
+use molecule_mcp::sandbox::seed;
+use serde_json::{Value, json};
+use std::process::{Command, Output};
+
+const README: &str = include_str!("../../README.md");
+/// How the README names the binary; the test runs the debug build in its place.
+const README_BIN: &str = "target/release/molecule-mcp";
+
+fn quick_start() -> &'static str {
+    let start = README
+        .find("## Quick start")
+        .expect("a Quick start section");
+    let rest = &README[start..];
+    let end = rest[3..].find("\n## ").map_or(rest.len(), |i| i + 3);
+    &rest[..end]
+}
+
+/// One command as the README shows it, and the comment after it.
+#[derive(Debug)]
+struct Shown {
+    command: String,
+    comment: String,
+}
+
+/// Every command of the quick start: the lines of its `sh` blocks and the inline code
+/// spans that are commands.
+fn shown_commands() -> Vec<Shown> {
+    let text = quick_start();
+    let mut out = Vec::new();
+    let mut in_sh = false;
+    for line in text.lines() {
+        match line.trim() {
+            "```sh" => in_sh = true,
+            "```" => in_sh = false,
+            l if in_sh && !l.is_empty() => {
+                let (command, comment) = match l.find("  # ") {
+                    Some(i) => (l[..i].trim(), l[i + 4..].trim()),
+                    None => (l, ""),
+                };
+                out.push(Shown {
+                    command: command.to_string(),
+                    comment: comment.to_string(),
+                });
+            }
+            _ => {}
+        }
+    }
+    for span in text.split('`').skip(1).step_by(2) {
+        if ["npx ", "molecule-mcp ", README_BIN, "-- cargo run"]
+            .iter()
+            .any(|p| span.starts_with(p))
+        {
+            out.push(Shown {
+                command: span.to_string(),
+                comment: String::new(),
+            });
+        }
+    }
+    out
+}
+
+fn sh(command: &str) -> Output {
+    let command = match command.strip_prefix("molecule-mcp ") {
+        Some(rest) => format!("{BIN} {rest}"),
+        None => command.replacen(README_BIN, BIN, 1),
+    };
+    Command::new("sh")
+        .arg("-c")
+        .arg(&command)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .unwrap()
+}
+
+/// The server command after an Inspector's `--` parses: the same arguments with
+/// `--help` appended exit 0 (an unknown flag would exit 2).
+fn assert_server_args_parse(args: &[&str], shown: &str) {
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--help")
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{shown}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_quick_start_runs_as_written() {
+    let commands = shown_commands();
+    let mut ran = Vec::new();
+    for Shown { command, comment } in &commands {
+        let words: Vec<&str> = command.split_whitespace().collect();
+        match words.as_slice() {
+            // Building and testing are what `cargo test` and .ci/run do themselves.
+            ["cargo", "build", "--release"] | ["cargo", "test"] => {}
+            ["npx", package, "--", server @ ..] => {
+                assert!(
+                    package.starts_with("@modelcontextprotocol/inspector"),
+                    "{command}"
+                );
+                match server {
+                    [bin, args @ ..] if *bin == README_BIN => {
+                        assert_server_args_parse(args, command)
+                    }
+                    other => panic!("{command}: an unexpected server command {other:?}"),
+                }
+                ran.push(command.clone());
+            }
+            ["npx", ..] => panic!(
+                "{command}: the Inspector eats its first `--`; put one before the server command"
+            ),
+            ["--", "cargo", "run", "--", args @ ..] => {
+                assert_server_args_parse(args, command);
+                ran.push(command.clone());
+            }
+            _ if command.starts_with(README_BIN) || command.starts_with("molecule-mcp ") => {
+                let out = sh(command);
+                let expected = if comment.contains("exits 1") { 1 } else { 0 };
+                assert_eq!(
+                    out.status.code(),
+                    Some(expected),
+                    "{command}\n{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                if let Some(said) = comment.split("says ").nth(1) {
+                    let stdout = String::from_utf8_lossy(&out.stdout);
+                    assert!(stdout.contains(said), "{command}: {stdout}");
+                }
+                ran.push(command.clone());
+            }
+            _ => panic!("the quick start shows `{command}`, which this test does not run"),
+        }
+    }
+    assert!(
+        ran.iter().any(|c| c.contains("call get_workspace --args"))
+            && ran.iter().any(|c| c.starts_with("npx ")),
+        "the chained call and the Inspector command are run: {ran:?}"
+    );
+}
+
+#[test]
+fn the_readme_lists_every_fixed_sandbox_id() {
+    for id in [
+        seed::ROOT_WORKSPACE_ID,
+        seed::RESEARCHER_WORKSPACE_ID,
+        seed::WRITER_WORKSPACE_ID,
+        seed::ORG_TOKEN_ID,
+        seed::APPROVAL_ID,
+        seed::ORG_SLUG,
+    ] {
+        assert!(quick_start().contains(&format!("`{id}`")), "{id}");
+        assert!(seed::banner().contains(id), "{id}");
+    }
+}
+
+#[test]
+fn the_examples_of_call_help_run() {
+    let out = Command::new(BIN).args(["call", "--help"]).output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    let examples: Vec<&str> = help
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("molecule-mcp call "))
+        .collect();
+    assert!(
+        examples.iter().any(|e| e.contains("--args '{")),
+        "an example with arguments: {help}"
+    );
+    for example in examples {
+        let out = sh(example);
+        assert!(
+            out.status.success(),
+            "{example}\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
+
+/// One `call … --sandbox` in its own process: a fresh sandbox every time.
+fn call(tool: &str, args: Value) -> (Option<i32>, Value, String) {
+    let out = Command::new(BIN)
+        .args(["call", tool, "--args", &args.to_string(), "--sandbox"])
+        .env_clear()
+        .output()
+        .unwrap();
+    let value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (
+        out.status.code(),
+        value,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn one_shot_calls_chain_on_the_documented_sandbox_ids() {
+    let (code, listed, stderr) = call("list_workspaces", json!({}));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains(seed::ROOT_WORKSPACE_ID), "banner: {stderr}");
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].as_str().unwrap())
+        .collect();
+    let seeded = [
+        (seed::ROOT_WORKSPACE_ID, "Acme HQ"),
+        (seed::RESEARCHER_WORKSPACE_ID, "Researcher"),
+        (seed::WRITER_WORKSPACE_ID, "Writer"),
+    ];
+    assert_eq!(ids, seeded.map(|(id, _)| id));
+    // The next process knows the ids the previous one printed.
+    for (id, name) in seeded {
+        let (code, ws, _) = call("get_workspace", json!({ "workspace_id": id }));
+        assert_eq!((code, &ws["name"]), (Some(0), &json!(name)), "{ws}");
+    }
+    let (_, tokens, _) = call("list_org_tokens", json!({}));
+    assert_eq!(tokens["tokens"][0]["id"], seed::ORG_TOKEN_ID, "{tokens}");
+    let (_, approvals, _) = call("list_pending_approvals", json!({}));
+    assert_eq!(approvals[0]["id"], seed::APPROVAL_ID, "{approvals}");
+    let (code, org, _) = call("get_org", json!({ "slug": seed::ORG_SLUG }));
+    assert_eq!(
+        (code, &org["id"]),
+        (Some(0), &json!(seed::ROOT_WORKSPACE_ID))
+    );
+    let (code, _, _) = call(
+        "get_org_plugin_allowlist",
+        json!({ "org_id": seed::ROOT_WORKSPACE_ID }),
+    );
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn the_sandbox_answers_with_hints_in_the_tools_own_argument_names() {
+    let root = json!({ "workspace_id": seed::ROOT_WORKSPACE_ID });
+    let (code, paused, _) = call("pause_workspace", root.clone());
+    assert_eq!(code, Some(1));
+    assert!(
+        paused["detail"].as_str().unwrap().contains("?cascade=true"),
+        "the upstream text stays in detail: {paused}"
+    );
+    assert!(
+        paused["hint"].as_str().unwrap().contains("cascade: true"),
+        "{paused}"
+    );
+    let (_, deleted, _) = call("deprovision_workspace", root);
+    assert!(
+        deleted["hint"].as_str().unwrap().contains("confirm: true"),
+        "{deleted}"
+    );
+    let (_, named, _) = call(
+        "deprovision_workspace",
+        json!({ "workspace_id": seed::ROOT_WORKSPACE_ID, "confirm_name": "HQ" }),
+    );
+    assert!(
+        named["hint"]
+            .as_str()
+            .unwrap()
+            .contains(r#"confirm_name: "Acme HQ""#),
+        "{named}"
+    );
+    let (_, by_name, _) = call("get_workspace", json!({ "workspace_id": "Acme HQ" }));
+    assert_eq!(by_name["status"], 400, "{by_name}");
+    let hint = by_name["hint"].as_str().unwrap();
+    assert!(
+        hint.contains("UUID") && hint.contains("list_workspaces"),
+        "{by_name}"
+    );
+}
+
+#[tokio::test]
+async fn an_mcp_host_gets_the_same_hint() {
+    let mut d = Driver::start(&[], &["--sandbox"]).await;
+    d.call(
+        2,
+        "pause_workspace",
+        json!({ "workspace_id": seed::ROOT_WORKSPACE_ID }),
+    )
+    .await;
+    let response = d.response(2).await;
+    assert_eq!(response["result"]["isError"], true, "{response}");
+    let envelope = crate::driver::result_json(&response);
+    assert!(
+        envelope["hint"]
+            .as_str()
+            .unwrap()
+            .contains("pause_workspace again with cascade: true"),
+        "{envelope}"
+    );
+    d.finish().await;
+}
