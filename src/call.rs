@@ -92,6 +92,11 @@ impl Engine {
         &self.config
     }
 
+    /// The environment's caller (stdio, `call`, and the sandbox served over HTTP).
+    pub fn caller(&self) -> &Arc<Caller> {
+        &self.caller
+    }
+
     /// The tools.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog

@@ -11,6 +11,7 @@ pub mod config;
 pub mod drift;
 pub mod error;
 pub mod hints;
+pub mod http;
 pub mod redact;
 pub mod result;
 pub mod sandbox;

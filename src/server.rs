@@ -2,7 +2,10 @@
 //! in `main`; this module never writes to stdout itself.
 
 use crate::call::Engine;
+use crate::client::Caller;
+use crate::config::Selection;
 use crate::error::ToolError;
+use crate::http::Remote;
 use crate::result::{self, clipped};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, Implementation, InitializeResult, ListToolsResult,
@@ -17,17 +20,54 @@ use std::sync::Arc;
 pub struct McpServer {
     engine: Arc<Engine>,
     tools: Arc<Vec<Tool>>,
+    /// Set for HTTP callers: credentials and narrowing come from each request.
+    remote: Option<Arc<Remote>>,
 }
 
 impl McpServer {
     /// Serves the tools the engine's selection allows (`--read-only`, `--toolsets`,
-    /// `--tools`), in table order.
+    /// `--tools`), in table order, as the environment's caller (stdio).
     pub fn new(engine: Arc<Engine>) -> Self {
         let tools = engine.listed().map(|e| e.tool.clone()).collect();
         McpServer {
             engine,
             tools: Arc::new(tools),
+            remote: None,
         }
+    }
+
+    /// The same server for HTTP callers (src/http.rs): each request's own headers say
+    /// who calls and may narrow the tools further.
+    pub fn remote(self, remote: Arc<Remote>) -> Self {
+        McpServer {
+            remote: Some(remote),
+            ..self
+        }
+    }
+
+    /// The caller and narrowing of a request: the environment's for stdio (and for the
+    /// sandbox served over HTTP), the request headers' for an HTTP caller.
+    fn who(
+        &self,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<(Arc<Caller>, Option<Selection>), ErrorData> {
+        let Some(remote) = &self.remote else {
+            return Ok((self.engine.caller().clone(), None));
+        };
+        let headers = context
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .map(|p| &p.headers)
+            .ok_or_else(|| ErrorData::internal_error("no HTTP request parts", None))?;
+        let narrow = Remote::narrowing(headers);
+        if remote.sandbox {
+            return Ok((self.engine.caller().clone(), narrow));
+        }
+        // The gate in front has refused these already; this is the second lock.
+        let caller = remote
+            .caller(headers, &self.engine)
+            .map_err(|_| ErrorData::invalid_request("missing or malformed credentials", None))?;
+        Ok((Arc::new(caller), narrow))
     }
 }
 
@@ -48,9 +88,17 @@ impl ServerHandler for McpServer {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(self.tools.as_ref().clone()))
+        let tools = match self.who(&context)? {
+            (_, Some(narrow)) => self
+                .engine
+                .listed_for(Some(&narrow))
+                .map(|e| e.tool.clone())
+                .collect(),
+            (_, None) => self.tools.as_ref().clone(),
+        };
+        Ok(ListToolsResult::with_all_items(tools))
     }
 
     async fn call_tool(
@@ -67,9 +115,11 @@ impl ServerHandler for McpServer {
                 None,
             ));
         };
+        let (caller, narrow) = self.who(&context)?;
+        let args = request.arguments.unwrap_or_default();
         // Dropping the call future on cancellation aborts its HTTP request.
         let outcome = tokio::select! {
-            outcome = self.engine.call(entry, request.arguments.unwrap_or_default()) => outcome,
+            outcome = self.engine.call_as(entry, args, &caller, narrow.as_ref()) => outcome,
             () = context.ct.cancelled() => {
                 tracing::info!(tool = entry.row.name, "call cancelled by the client");
                 Err(ToolError::Cancelled)
