@@ -47,7 +47,7 @@ if [ ! -x "$bin" ]; then
   exit 2
 fi
 summary="${summary:-$work/summary.md}"
-mkdir -p "$work" "$(dirname "$summary")"
+mkdir -p "$(dirname "$summary")"
 
 args=(drift)
 case "$spec" in
@@ -55,6 +55,7 @@ case "$spec" in
   http://* | https://*)
     # Annotations then name the downloaded copy; its lines are the upstream file's.
     name="$(basename "${spec%%[?#]*}")"
+    mkdir -p "$work"
     dest="$work/${name:-candidate.yaml}"
     if ! curl --fail --silent --show-error --location --retry 2 --output "$dest" "$spec"; then
       echo "::error title=drift::cannot download the candidate spec"
@@ -65,8 +66,11 @@ case "$spec" in
   *) args+=(--spec "$spec") ;;
 esac
 
-# The Markdown report first: an input error (exit 2) stops before any annotation.
-"$bin" "${args[@]}" --format markdown --fail-on never --output "$summary"
+# The Markdown report first: an input error (exit 2, the reason on stderr) stops here.
+if ! "$bin" "${args[@]}" --format markdown --fail-on never --output "$summary"; then
+  echo "::error title=drift::molecule-mcp drift could not read its inputs (see the log)"
+  exit 2
+fi
 if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
   cat "$summary" >>"$GITHUB_STEP_SUMMARY"
 fi

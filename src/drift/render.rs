@@ -449,7 +449,10 @@ mod tests {
         );
         let no_clause = "word ".repeat(40);
         let folded = md_detail(&no_clause);
-        assert!(folded.starts_with("<details><summary>word word"), "{folded}");
+        assert!(
+            folded.starts_with("<details><summary>word word"),
+            "{folded}"
+        );
         assert!(folded.contains("…</summary>"), "{folded}");
     }
 }
