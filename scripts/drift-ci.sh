@@ -7,8 +7,9 @@
 # Runs `molecule-mcp drift` (a self-check of the vendored spec without --spec) and prints
 # its GitHub workflow annotations (file=, line=) on stdout; writes the Markdown report to
 # --summary (default target/drift-ci/summary.md) and appends it to $GITHUB_STEP_SUMMARY
-# when the runner provides one. A URL is downloaded first. Exit 0 when nothing reaches
-# --fail-on (default conflict), 1 when something does, 2 on a usage or input error.
+# when the runner provides one (on Gitea, which has none, it goes to the log on stderr).
+# A URL is downloaded first. Exit 0 when nothing reaches --fail-on (default conflict),
+# 1 when something does, 2 on a usage or input error.
 set -euo pipefail
 
 target="${CARGO_TARGET_DIR:-target}"
@@ -19,7 +20,7 @@ fail_on="conflict"
 summary=""
 
 usage() {
-  sed -n '3,5p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '4,5p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 while [ $# -gt 0 ]; do
@@ -73,6 +74,9 @@ if ! "$bin" "${args[@]}" --format markdown --fail-on never --output "$summary"; 
 fi
 if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
   cat "$summary" >>"$GITHUB_STEP_SUMMARY"
+elif [ "${GITEA_ACTIONS:-}" = "true" ]; then
+  # Gitea's runner has no job summary: put the report in the log instead.
+  cat "$summary" >&2
 fi
 status=0
 "$bin" "${args[@]}" --format github --fail-on "$fail_on" || status=$?
