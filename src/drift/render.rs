@@ -323,7 +323,7 @@ fn markdown(r: &Report) -> String {
     out
 }
 
-/// Escapes a workflow-command message.
+/// Escapes a workflow-command message (docs/drift-ci.md).
 fn gh_escape(s: &str) -> String {
     s.replace('%', "%25")
         .replace('\r', "%0D")
