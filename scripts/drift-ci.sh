@@ -7,7 +7,7 @@
 # Runs `molecule-mcp drift` (a self-check of the vendored spec without --spec) and prints
 # its GitHub workflow annotations (file=, line=) on stdout; writes the Markdown report to
 # --summary (default target/drift-ci/summary.md) and appends it to $GITHUB_STEP_SUMMARY
-# when the runner provides one (on Gitea, which has none, it goes to the log on stderr).
+# when the runner provides one (on Gitea, which shows none, also to the log on stderr).
 # A URL is downloaded first. Exit 0 when nothing reaches --fail-on (default conflict),
 # 1 when something does, 2 on a usage or input error.
 set -euo pipefail
@@ -74,8 +74,9 @@ if ! "$bin" "${args[@]}" --format markdown --fail-on never --output "$summary"; 
 fi
 if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
   cat "$summary" >>"$GITHUB_STEP_SUMMARY"
-elif [ "${GITEA_ACTIONS:-}" = "true" ]; then
-  # Gitea's runner has no job summary: put the report in the log instead.
+fi
+if [ "${GITEA_ACTIONS:-}" = "true" ]; then
+  # Gitea shows no job summary (even where its runner sets the variable): use the log.
   cat "$summary" >&2
 fi
 status=0
