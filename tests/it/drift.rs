@@ -397,11 +397,12 @@ fn the_committed_example_candidate_is_the_vendored_spec_with_its_patch() {
 }
 
 /// Runs scripts/drift-ci.sh (the workflow's drift step) from the repository root on the
-/// example candidate: (exit code, annotations on stdout, the Markdown summary).
-fn drift_ci_script(fail_on: &str) -> (i32, String, String) {
+/// example candidate: (exit code, annotations on stdout, the Markdown summary). `caller`
+/// keeps the files of tests running at once apart.
+fn drift_ci_script(caller: &str, fail_on: &str) -> (i32, String, String) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let summary = work_dir().join(format!("ci-summary-{fail_on}.md"));
-    let step_summary = work_dir().join(format!("ci-step-summary-{fail_on}.md"));
+    let summary = work_dir().join(format!("ci-summary-{caller}-{fail_on}.md"));
+    let step_summary = work_dir().join(format!("ci-step-summary-{caller}-{fail_on}.md"));
     std::fs::write(&step_summary, "earlier step\n").unwrap();
     let out = Command::new("bash")
         .current_dir(root)
@@ -427,7 +428,7 @@ fn drift_ci_script(fail_on: &str) -> (i32, String, String) {
 
 #[test]
 fn annotations_point_at_the_override_file_and_the_spec_lines() {
-    let (code, annotations, summary) = drift_ci_script("never");
+    let (code, annotations, summary) = drift_ci_script("annotations", "never");
     assert_eq!(code, 0);
     let spec_text =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(EXAMPLE)).unwrap();
@@ -493,8 +494,8 @@ fn annotations_point_at_the_override_file_and_the_spec_lines() {
         "**Breaking:** Review 8 breaking changes, delete 1 redundant override and bind or skip \
          1 new operation; callers of the changed tools may need to change."
     );
-    assert_eq!(drift_ci_script("conflict").0, 0);
-    assert_eq!(drift_ci_script("breaking").0, 1);
+    assert_eq!(drift_ci_script("annotations", "conflict").0, 0);
+    assert_eq!(drift_ci_script("annotations", "breaking").0, 1);
 }
 
 #[test]
@@ -532,7 +533,7 @@ fn a_removed_operation_is_annotated_where_it_was_in_the_vendored_spec() {
 /// The README's drift section shows exactly what the CI script prints for the example.
 #[test]
 fn the_readme_shows_what_ci_prints_for_the_example_candidate() {
-    let (_, annotations, summary) = drift_ci_script("never");
+    let (_, annotations, summary) = drift_ci_script("readme", "never");
     let expected = format!(
         "```text\n$ bash scripts/drift-ci.sh --spec {EXAMPLE}\n{annotations}```\n\n\
          The job summary ($GITHUB_STEP_SUMMARY) gets:\n\n````markdown\n{summary}````\n"
