@@ -7,6 +7,7 @@
 //! carries a fingerprint that stays the same across runs.
 
 pub mod diff;
+pub mod locate;
 pub mod render;
 
 use crate::spec::inventory::{self, Operation};
@@ -14,6 +15,7 @@ use crate::spec::overrides::{self, Override, Status};
 use crate::tools::schema::{self, Derived};
 use crate::tools::table::{self, ToolRow};
 use diff::{Change, Direction, SchemaDiff};
+use locate::{Location, Source};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -24,6 +26,8 @@ mod embedded {
 
 /// The vendored management spec as written (before overrides).
 pub const VENDORED_MANAGEMENT_SPEC: &str = include_str!("../../spec/management.yaml");
+/// The vendored control-plane spec as written.
+pub const VENDORED_CP_SPEC: &str = include_str!("../../spec/cp-admin.yaml");
 
 /// The override files embedded at build time.
 pub fn embedded_overrides() -> Result<Vec<Override>, overrides::OverrideError> {
@@ -48,6 +52,23 @@ pub struct Inputs {
     pub baseline_cp: Value,
     /// The overrides, in order.
     pub overrides: Vec<Override>,
+    /// The files the findings point into.
+    pub sources: Sources,
+}
+
+/// The source files behind the inputs, for `file=`/`line=` in annotations.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// The candidate management spec (`--spec` as given, or `spec/management.yaml`).
+    pub candidate: Source,
+    /// The candidate CP spec.
+    pub candidate_cp: Source,
+    /// The vendored management spec (where removed operations were).
+    pub baseline: Source,
+    /// The vendored CP spec.
+    pub baseline_cp: Source,
+    /// Each override's file, keyed by [`Override::file`].
+    pub overrides: BTreeMap<String, Source>,
 }
 
 /// One override's verdict.
@@ -63,6 +84,9 @@ pub struct OverrideFinding {
     pub detail: String,
     /// Stable id of this finding.
     pub fingerprint: String,
+    /// The override file, at the failing op for a conflict (not in the JSON contract).
+    #[serde(skip)]
+    pub location: Option<Location>,
 }
 
 /// An added or removed operation.
@@ -76,6 +100,9 @@ pub struct OperationRef {
     pub path: String,
     /// Stable id of this finding.
     pub fingerprint: String,
+    /// The operation in its spec file (not in the JSON contract).
+    #[serde(skip)]
+    pub location: Option<Location>,
 }
 
 /// One change with its fingerprint.
@@ -91,6 +118,9 @@ pub struct ChangeFinding {
     pub detail: String,
     /// Stable id.
     pub fingerprint: String,
+    /// The schema or operation in the spec file (not in the JSON contract).
+    #[serde(skip)]
+    pub location: Option<Location>,
 }
 
 /// A changed operation.
@@ -241,15 +271,17 @@ fn finding(scope: &str, change: Change) -> ChangeFinding {
         breaking: change.breaking,
         pointer: change.pointer,
         detail: change.detail,
+        location: None,
     }
 }
 
-fn op_ref(section: &str, op: &Operation) -> OperationRef {
+fn op_ref(section: &str, spec: &Indexed, op: &Operation) -> OperationRef {
     OperationRef {
         fingerprint: fingerprint(&[section, &op.method, &op.path]),
         operation_id: op.id.clone(),
         method: op.method.clone(),
         path: op.path.clone(),
+        location: Some(spec.source.at(&op.pointer)),
     }
 }
 
@@ -260,6 +292,13 @@ pub fn run(inputs: &Inputs) -> Report {
         .statuses
         .iter()
         .map(|(ov, status)| OverrideFinding {
+            // A conflict is at the op that failed; a redundant file is wholly to delete.
+            location: inputs.sources.overrides.get(&ov.file).map(|source| {
+                source.at(&match status {
+                    Status::Conflict(c) => format!("/patch/{}", c.op_index),
+                    _ => "/id".to_string(),
+                })
+            }),
             id: ov.id.clone(),
             file: ov.file.clone(),
             status: status.as_str(),
@@ -276,11 +315,12 @@ pub fn run(inputs: &Inputs) -> Report {
             fingerprint: fingerprint(&["override", &ov.id, status.as_str()]),
         })
         .collect();
+    let sources = &inputs.sources;
     let specs = Specs {
-        baseline: Indexed::new(&inputs.baseline),
-        baseline_cp: Indexed::new(&inputs.baseline_cp),
-        candidate: Indexed::new(&applied.doc),
-        candidate_cp: Indexed::new(&inputs.candidate_cp),
+        baseline: Indexed::new(&inputs.baseline, &sources.baseline),
+        baseline_cp: Indexed::new(&inputs.baseline_cp, &sources.baseline_cp),
+        candidate: Indexed::new(&applied.doc, &sources.candidate),
+        candidate_cp: Indexed::new(&inputs.candidate_cp, &sources.candidate_cp),
     };
 
     let mut operations = Operations::default();
@@ -301,7 +341,7 @@ pub fn run(inputs: &Inputs) -> Report {
                 .iter()
                 .any(|o| o.operation_id() == op.id);
             if !accounted {
-                unbound.push(op_ref("unbound", op));
+                unbound.push(op_ref("unbound", spec, op));
             }
         }
     }
@@ -354,16 +394,23 @@ fn compare_operations(old_spec: &Indexed, new_spec: &Indexed, out: &mut Operatio
     let (old_doc, new_doc) = (old_spec.doc, new_spec.doc);
     for (key, o) in &old {
         match new.get(key) {
-            None => out.removed.push(op_ref("removed", o)),
+            None => out.removed.push(op_ref("removed", old_spec, o)),
             Some(n) => {
                 let changes = diff::diff_operation(old_doc, o, new_doc, n);
                 if !changes.is_empty() {
                     let scope = format!("op {key}");
+                    let locate = |c: Change| {
+                        let (at, _) = locate::document_pointer(new_doc, &n.pointer, &c.pointer);
+                        ChangeFinding {
+                            location: Some(new_spec.source.at(&at)),
+                            ..finding(&scope, c)
+                        }
+                    };
                     out.changed.push(ChangedOperation {
                         operation_id: n.id.clone(),
                         method: n.method.clone(),
                         path: n.path.clone(),
-                        changes: changes.into_iter().map(|c| finding(&scope, c)).collect(),
+                        changes: changes.into_iter().map(locate).collect(),
                     });
                 }
             }
@@ -371,22 +418,41 @@ fn compare_operations(old_spec: &Indexed, new_spec: &Indexed, out: &mut Operatio
     }
     for (key, n) in &new {
         if !old.contains_key(key) {
-            out.added.push(op_ref("added", n));
+            out.added.push(op_ref("added", new_spec, n));
         }
     }
 }
 
-/// A spec and its operation inventory, walked once per report.
+/// A spec, its operation inventory (walked once per report) and its source file.
 struct Indexed<'a> {
     doc: &'a Value,
     ops: Vec<Operation>,
+    source: &'a Source,
 }
 
 impl<'a> Indexed<'a> {
-    fn new(doc: &'a Value) -> Self {
+    fn new(doc: &'a Value, source: &'a Source) -> Self {
         Indexed {
             doc,
             ops: inventory::operations(doc),
+            source,
+        }
+    }
+
+    /// Where a tool change (`logical` its pointer) is, under operation `id`.
+    fn locate_tool_change(&self, id: &str, logical: &str, kind: &str) -> Location {
+        let removed = matches!(kind, "field_removed" | "argument_removed");
+        match self.ops.iter().find(|o| o.id == id) {
+            Some(op) => self.source.at(&locate::tool_pointer(
+                self.doc,
+                &op.pointer,
+                logical,
+                removed,
+            )),
+            None => Location {
+                file: self.source.file.clone(),
+                line: None,
+            },
         }
     }
 }
@@ -442,12 +508,25 @@ fn check_tool(row: &ToolRow, specs: &Specs) -> ToolFinding {
             "schema_changed"
         }
     };
+    let bound = ops[0].operation_id();
+    // A gone operation is shown where it was (the vendored spec); any other change where
+    // it is now.
+    let locate = |c: &Change| match c.pointer.strip_prefix("/operations/") {
+        Some(gone) if c.kind == "operation_missing" => old.locate_tool_change(gone, "/", c.kind),
+        _ => new.locate_tool_change(bound, &c.pointer, c.kind),
+    };
     ToolFinding {
         name: row.name.to_string(),
-        operation_id: ops[0].operation_id().to_string(),
+        operation_id: bound.to_string(),
         status,
         fingerprint: fingerprint(&["tool", row.name, status]),
-        changes: changes.into_iter().map(|c| finding(&scope, c)).collect(),
+        changes: changes
+            .into_iter()
+            .map(|c| ChangeFinding {
+                location: Some(locate(&c)),
+                ..finding(&scope, c)
+            })
+            .collect(),
     }
 }
 
@@ -535,25 +614,55 @@ pub fn load_inputs(
     cp_spec: Option<&std::path::Path>,
     overrides_dir: Option<&std::path::Path>,
 ) -> Result<Inputs, DriftError> {
-    let (candidate_name, candidate) = match spec {
-        Some(path) => (
-            path.display().to_string(),
-            crate::spec::load::load_openapi(path)?,
-        ),
+    let baseline = Source::new("spec/management.yaml", VENDORED_MANAGEMENT_SPEC);
+    let baseline_cp = Source::new("spec/cp-admin.yaml", VENDORED_CP_SPEC);
+    let (candidate_name, candidate, candidate_source) = match spec {
+        Some(path) => {
+            let (doc, source) = load_with_source(path)?;
+            (path.display().to_string(), doc, source)
+        }
         None => (
             "the vendored spec/management.yaml (self-check)".to_string(),
             crate::spec::load::parse_openapi("spec/management.yaml", VENDORED_MANAGEMENT_SPEC)?,
+            baseline.clone(),
         ),
     };
-    let baseline_cp: Value = serde_json::from_str(crate::PATCHED_CP_SPEC)
+    let baseline_cp_doc: Value = serde_json::from_str(crate::PATCHED_CP_SPEC)
         .map_err(|_| DriftError::Embedded("cp-admin spec"))?;
-    let candidate_cp = match cp_spec {
-        Some(path) => crate::spec::load::load_openapi(path)?,
-        None => baseline_cp.clone(),
+    let (candidate_cp, candidate_cp_source) = match cp_spec {
+        Some(path) => load_with_source(path)?,
+        None => (baseline_cp_doc.clone(), baseline_cp.clone()),
     };
-    let overrides = match overrides_dir {
-        Some(dir) => overrides::load_dir(dir)?,
-        None => embedded_overrides()?,
+    let (overrides, override_sources) = match overrides_dir {
+        Some(dir) => {
+            let overrides = overrides::load_dir(dir)?;
+            // Read again for positions: the loader keeps values only. A file that vanished
+            // in between just has no lines.
+            let sources = overrides
+                .iter()
+                .map(|ov| {
+                    let path = dir.join(&ov.file);
+                    let text = std::fs::read_to_string(&path).unwrap_or_default();
+                    (
+                        ov.file.clone(),
+                        Source::new(path.display().to_string(), &text),
+                    )
+                })
+                .collect();
+            (overrides, sources)
+        }
+        None => (
+            embedded_overrides()?,
+            embedded::OVERRIDES
+                .iter()
+                .map(|(file, text)| {
+                    (
+                        file.to_string(),
+                        Source::new(format!("overrides/{file}"), text),
+                    )
+                })
+                .collect(),
+        ),
     };
     Ok(Inputs {
         candidate_name,
@@ -561,7 +670,22 @@ pub fn load_inputs(
         candidate_cp,
         baseline: serde_json::from_str(crate::PATCHED_MANAGEMENT_SPEC)
             .map_err(|_| DriftError::Embedded("management spec"))?,
-        baseline_cp,
+        baseline_cp: baseline_cp_doc,
         overrides,
+        sources: Sources {
+            candidate: candidate_source,
+            candidate_cp: candidate_cp_source,
+            baseline,
+            baseline_cp,
+            overrides: override_sources,
+        },
     })
+}
+
+/// Loads a spec file, keeping its lines for annotations (named by `path` as given).
+fn load_with_source(path: &std::path::Path) -> Result<(Value, Source), DriftError> {
+    let doc = crate::spec::load::load_openapi(path)?;
+    // The file was just read; a second read that fails only costs the line numbers.
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    Ok((doc, Source::new(path.display().to_string(), &text)))
 }

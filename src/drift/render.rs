@@ -1,6 +1,8 @@
-//! The report's formats: text (summary line last), Markdown, JSON (the CI contract)
-//! and GitHub workflow annotations.
+//! The report's formats: text (summary line last), Markdown (a verdict first, for a job
+//! summary or a PR comment), JSON (the CI contract) and GitHub workflow annotations
+//! (`file=`/`line=` on each, so they land on the lines a pull request changed).
 
+use super::locate::Location;
 use super::{ChangeFinding, Report};
 
 /// Output formats of `molecule-mcp drift`.
@@ -8,7 +10,7 @@ use super::{ChangeFinding, Report};
 pub enum Format {
     /// Plain text for a terminal.
     Text,
-    /// Markdown for a PR comment.
+    /// Markdown for a job summary or a PR comment.
     Markdown,
     /// JSON (see the README for the contract).
     Json,
@@ -124,17 +126,128 @@ fn md_escape(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
+/// A detail for a table cell: short ones as they are; long ones (a conflict's JSON values)
+/// folded, the first clause as the summary.
+fn md_detail(s: &str) -> String {
+    const LONG: usize = 160;
+    if s.chars().count() <= LONG {
+        return md_escape(s);
+    }
+    let (head, body) = match s.split_once("; ") {
+        Some((head, rest)) if head.chars().count() <= LONG => (head.to_string(), rest),
+        _ => {
+            let cut = s
+                .char_indices()
+                .take_while(|(i, _)| *i <= LONG - 20)
+                .filter(|(_, c)| *c == ' ')
+                .last()
+                .map_or(0, |(i, _)| i);
+            (format!("{}…", &s[..cut]), s)
+        }
+    };
+    format!(
+        "<details><summary>{}</summary>{}</details>",
+        md_escape(&head),
+        md_escape(body)
+    )
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The report's verdict in one sentence: how bad, then what to do, most urgent first.
+pub fn verdict(r: &Report) -> String {
+    let s = &r.summary;
+    let changes: usize = r
+        .operations
+        .changed
+        .iter()
+        .map(|o| o.changes.len())
+        .chain(r.tools.iter().map(|t| t.changes.len()))
+        .sum::<usize>()
+        + s.operations_removed;
+    let non_breaking = changes.saturating_sub(s.breaking_changes);
+    let mut actions = Vec::new();
+    let mut add = |n: usize, one: &str, many: &str, what: &str| {
+        if n > 0 {
+            actions.push(format!("{what} {}", plural(n, one, many)));
+        }
+    };
+    add(
+        s.overrides_conflict,
+        "conflicting override",
+        "conflicting overrides",
+        "rewrite or delete",
+    );
+    add(
+        s.tools_missing_operation,
+        "tool whose operation is gone",
+        "tools whose operation is gone",
+        "rebind or skip",
+    );
+    add(
+        s.breaking_changes,
+        "breaking change",
+        "breaking changes",
+        "review",
+    );
+    add(
+        s.overrides_redundant,
+        "redundant override",
+        "redundant overrides",
+        "delete",
+    );
+    add(
+        s.unbound_operations,
+        "new operation",
+        "new operations",
+        "bind or skip",
+    );
+    add(
+        non_breaking,
+        "non-breaking change",
+        "non-breaking changes",
+        "note",
+    );
+    let (label, tail) = if s.overrides_conflict + s.tools_missing_operation > 0 {
+        ("Blocked", "; the build fails until then")
+    } else if s.breaking_changes > 0 {
+        (
+            "Breaking",
+            "; callers of the changed tools may need to change",
+        )
+    } else if actions.is_empty() {
+        return "**No drift:** nothing to do; the spec, the overrides and the tool table agree."
+            .to_string();
+    } else {
+        ("Clean-up", "; nothing breaks")
+    };
+    let list = match actions.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => actions.concat(),
+    };
+    let mut chars = list.chars();
+    let list: String = chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default();
+    format!("**{label}:** {list}{tail}.")
+}
+
 fn markdown(r: &Report) -> String {
     let mut out = format!(
-        "## Drift report for `{}`\n\n### Overrides\n\n| Override | Status | Detail | Fingerprint |\n|---|---|---|---|\n",
-        r.candidate
+        "{}\n\nDrift report for `{}`. {}\n\n### Overrides\n\n| Override | Status | Detail | Fingerprint |\n|---|---|---|---|\n",
+        verdict(r),
+        r.candidate,
+        summary_line(r)
     );
     for o in &r.overrides {
         out += &format!(
             "| `{}` | {} | {} | `{}` |\n",
             o.file,
             o.status,
-            md_escape(&o.detail),
+            md_detail(&o.detail),
             o.fingerprint
         );
     }
@@ -162,7 +275,7 @@ fn markdown(r: &Report) -> String {
                 o.path,
                 if c.breaking { "yes" } else { "no" },
                 c.pointer,
-                md_escape(&c.detail),
+                md_detail(&c.detail),
                 c.fingerprint
             ));
         }
@@ -191,7 +304,7 @@ fn markdown(r: &Report) -> String {
                     c.kind,
                     if c.breaking { "yes" } else { "no" },
                     c.pointer,
-                    md_escape(&c.detail),
+                    md_detail(&c.detail),
                     c.fingerprint
                 );
             }
@@ -207,43 +320,55 @@ fn markdown(r: &Report) -> String {
             o.operation_id, o.method, o.path, o.fingerprint
         );
     }
-    out += &format!("\n**{}**\n", summary_line(r));
     out
 }
 
+/// Escapes a workflow-command message (docs/drift-ci.md).
 fn gh_escape(s: &str) -> String {
     s.replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }
 
+/// Escapes a workflow-command property value (`:` and `,` delimit properties).
+fn gh_property(s: &str) -> String {
+    gh_escape(s).replace(':', "%3A").replace(',', "%2C")
+}
+
 fn github(r: &Report) -> String {
     let mut out = String::new();
-    let mut line = |level: &str, title: &str, message: String| {
+    let mut line = |level: &str, at: Option<&Location>, title: &str, message: String| {
+        let mut properties = Vec::new();
+        if let Some(at) = at {
+            properties.push(format!("file={}", gh_property(&at.file)));
+            if let Some(n) = at.line {
+                properties.push(format!("line={n}"));
+            }
+        }
+        properties.push(format!("title={}", gh_property(title)));
         out += &format!(
-            "::{level} title={}::{}\n",
-            gh_escape(title),
+            "::{level} {}::{}\n",
+            properties.join(","),
             gh_escape(&message)
         );
     };
     for o in &r.overrides {
-        match o.status {
-            "conflict" => line(
-                "error",
-                "override conflict",
-                format!("{}: {} [{}]", o.file, o.detail, o.fingerprint),
-            ),
-            "redundant" => line(
-                "warning",
-                "override redundant",
-                format!("{}: {} [{}]", o.file, o.detail, o.fingerprint),
-            ),
-            _ => {}
-        }
+        let level = match o.status {
+            "conflict" => "error",
+            "redundant" => "warning",
+            _ => continue,
+        };
+        line(
+            level,
+            o.location.as_ref(),
+            &format!("override {}", o.status),
+            format!("{}: {} [{}]", o.file, o.detail, o.fingerprint),
+        );
     }
     for o in &r.operations.removed {
         line(
             "error",
+            o.location.as_ref(),
             "operation removed",
             format!(
                 "{} {} {} [{}]",
@@ -254,6 +379,7 @@ fn github(r: &Report) -> String {
     for o in &r.operations.added {
         line(
             "notice",
+            o.location.as_ref(),
             "operation added",
             format!(
                 "{} {} {} [{}]",
@@ -266,6 +392,7 @@ fn github(r: &Report) -> String {
             let level = if c.breaking { "error" } else { "notice" };
             line(
                 level,
+                c.location.as_ref(),
                 "operation changed",
                 format!("{}: {}", o.operation_id, change_line(c)),
             );
@@ -280,6 +407,7 @@ fn github(r: &Report) -> String {
             };
             line(
                 level,
+                c.location.as_ref(),
                 &format!("tool {}", t.status),
                 format!("{}: {}", t.name, change_line(c)),
             );
@@ -288,6 +416,7 @@ fn github(r: &Report) -> String {
     for o in &r.unbound_operations {
         line(
             "warning",
+            o.location.as_ref(),
             "unbound operation",
             format!(
                 "{} {} {} has no tool [{}]",
@@ -295,6 +424,35 @@ fn github(r: &Report) -> String {
             ),
         );
     }
-    line("notice", "drift summary", summary_line(r));
+    line("notice", None, "drift summary", summary_line(r));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workflow_command_properties_and_messages_are_escaped() {
+        assert_eq!(gh_escape("50% a:b,c\r\nd"), "50%25 a:b,c%0D%0Ad");
+        assert_eq!(gh_property("C:\\x,y%\n"), "C%3A\\x%2Cy%25%0A");
+    }
+
+    #[test]
+    fn long_details_fold_at_their_first_clause_and_short_ones_do_not() {
+        assert_eq!(md_detail("a | b\nc"), "a \\| b c");
+        let long = format!("op #0 failed; expected {}", "x".repeat(200));
+        let folded = md_detail(&long);
+        assert!(
+            folded.starts_with("<details><summary>op #0 failed</summary>expected xxx"),
+            "{folded}"
+        );
+        let no_clause = "word ".repeat(40);
+        let folded = md_detail(&no_clause);
+        assert!(
+            folded.starts_with("<details><summary>word word"),
+            "{folded}"
+        );
+        assert!(folded.contains("…</summary>"), "{folded}");
+    }
 }

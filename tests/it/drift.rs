@@ -17,20 +17,25 @@ fn work_dir() -> PathBuf {
     dir
 }
 
+/// The vendored spec with the fixture patch `name.patch.yaml` applied.
+fn patched(name: &str) -> Value {
+    let mut doc = molecule_mcp::spec::load::load_openapi(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("spec/management.yaml"),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(fixtures().join(format!("{name}.patch.yaml"))).unwrap();
+    let patch: json_patch::Patch = yaml_serde::from_str(&text).unwrap();
+    json_patch::patch(&mut doc, &patch.0).unwrap();
+    doc
+}
+
 /// Writes the candidate `name.json` (the vendored spec with the fixture patch applied,
 /// or the patched spec for `fixed-stale-shapes`) and returns its file name.
 fn candidate(name: &str) -> String {
     let doc: Value = if name == "fixed-stale-shapes" {
         serde_json::from_str(molecule_mcp::PATCHED_MANAGEMENT_SPEC).unwrap()
     } else {
-        let mut doc = molecule_mcp::spec::load::load_openapi(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("spec/management.yaml"),
-        )
-        .unwrap();
-        let text = std::fs::read_to_string(fixtures().join(format!("{name}.patch.yaml"))).unwrap();
-        let patch: json_patch::Patch = yaml_serde::from_str(&text).unwrap();
-        json_patch::patch(&mut doc, &patch.0).unwrap();
-        doc
+        patched(name)
     };
     let file = format!("{name}.json");
     std::fs::write(
@@ -249,6 +254,28 @@ fn an_override_whose_stale_shape_changed_otherwise_is_a_conflict_with_both_value
     assert_eq!(code, 1);
     let ov = &report["overrides"][0];
     assert_eq!(ov["status"], "conflict");
+    // Annotated at the op that failed (the first `test`), folded in the Markdown.
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("overrides/001-llm-billing-mode.yaml"),
+    )
+    .unwrap();
+    let first_op = text.lines().position(|l| l == "- op: test").unwrap() + 1;
+    let (_, github, _) = drift(&["--spec", &spec, "--format", "github"]);
+    let expected = format!(
+        "::error file=overrides/001-llm-billing-mode.yaml,line={first_op},title=override conflict::001-llm-billing-mode.yaml: op #0"
+    );
+    assert!(github.starts_with(&expected), "{github}");
+    let (_, markdown, _) = drift(&["--spec", &spec, "--format", "markdown"]);
+    assert!(
+        markdown.starts_with("**Blocked:** Rewrite or delete 1 conflicting override"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains(
+            "| `001-llm-billing-mode.yaml` | conflict | <details><summary>op #0 (`test`) at"
+        ),
+        "{markdown}"
+    );
     let detail = ov["detail"].as_str().unwrap();
     assert!(
         detail.contains("/components/schemas/SetLlmBillingModeRequest/properties/mode/enum"),
@@ -296,7 +323,10 @@ fn the_report_can_be_written_to_a_file() {
     assert_eq!(code, 0);
     assert!(stdout.is_empty());
     let written = std::fs::read_to_string(work_dir().join("self-check.md")).unwrap();
-    assert!(written.starts_with("## Drift report for"));
+    assert!(
+        written.starts_with("**No drift:** nothing to do;"),
+        "{written}"
+    );
 }
 
 #[test]
@@ -340,5 +370,192 @@ fn changes_at_one_pointer_keep_distinct_fingerprints_and_loosening_is_not_breaki
         breaking("minimum"),
         true,
         "a higher minimum refuses what was accepted"
+    );
+}
+
+const EXAMPLE: &str = "tests/fixtures/drift/upstream-example.yaml";
+
+/// The example candidate is committed (a workflow, .ci/run and the README need a file),
+/// so check it is still the vendored spec with its patch applied.
+#[test]
+fn the_committed_example_candidate_is_the_vendored_spec_with_its_patch() {
+    let expected = patched("upstream-example");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(EXAMPLE);
+    if std::env::var_os("UPDATE_DRIFT_FIXTURES").is_some() {
+        let text = format!(
+            "# Generated: spec/management.yaml with upstream-example.patch.yaml applied.\n\
+             # Regenerate with `UPDATE_DRIFT_FIXTURES=1 cargo test --test it drift`.\n{}",
+            yaml_serde::to_string(&expected).unwrap()
+        );
+        std::fs::write(&path, text).unwrap();
+    }
+    let committed = molecule_mcp::spec::load::load_openapi(&path).unwrap();
+    assert!(
+        committed == expected,
+        "{EXAMPLE} is stale: regenerate it with `UPDATE_DRIFT_FIXTURES=1 cargo test --test it drift`"
+    );
+}
+
+/// Runs scripts/drift-ci.sh (the workflow's drift step) from the repository root on the
+/// example candidate: (exit code, annotations on stdout, the Markdown summary). `caller`
+/// keeps the files of tests running at once apart.
+fn drift_ci_script(caller: &str, fail_on: &str) -> (i32, String, String) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let summary = work_dir().join(format!("ci-summary-{caller}-{fail_on}.md"));
+    let step_summary = work_dir().join(format!("ci-step-summary-{caller}-{fail_on}.md"));
+    std::fs::write(&step_summary, "earlier step\n").unwrap();
+    let out = Command::new("bash")
+        .current_dir(root)
+        .arg("scripts/drift-ci.sh")
+        .args(["--bin", BIN, "--spec", EXAMPLE, "--fail-on", fail_on])
+        .arg("--summary")
+        .arg(&summary)
+        .env("GITHUB_STEP_SUMMARY", &step_summary)
+        .output()
+        .unwrap();
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&step_summary).unwrap(),
+        format!("earlier step\n{summary}"),
+        "the report is appended to $GITHUB_STEP_SUMMARY"
+    );
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        summary,
+    )
+}
+
+#[test]
+fn annotations_point_at_the_override_file_and_the_spec_lines() {
+    let (code, annotations, summary) = drift_ci_script("annotations", "never");
+    assert_eq!(code, 0);
+    let spec_text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(EXAMPLE)).unwrap();
+    let line_of = |needle: &str| {
+        spec_text
+            .lines()
+            .position(|l| l.trim_start().starts_with(needle))
+            .unwrap_or_else(|| panic!("no {needle} in {EXAMPLE}"))
+            + 1
+    };
+    let override_line = |file: &str, needle: &str| {
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("overrides")
+                .join(file),
+        )
+        .unwrap();
+        text.lines().position(|l| l.starts_with(needle)).unwrap() + 1
+    };
+    let find = |prefix: &str| {
+        annotations
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no annotation starting {prefix:?} in\n{annotations}"))
+    };
+    find(&format!(
+        "::warning file=overrides/003-allowlist-enabled-by.yaml,line={},title=override redundant::",
+        override_line("003-allowlist-enabled-by.yaml", "id:")
+    ));
+    // The renamed field: the removed one at the schema that lost it, the new one at itself.
+    let schema = line_of("SetSecretRequest:");
+    let name = schema
+        + spec_text
+            .lines()
+            .skip(schema)
+            .position(|l| l.trim() == "name:")
+            .unwrap()
+        + 1;
+    find(&format!(
+        "::error file={EXAMPLE},line={schema},title=operation changed::set_org_secret: BREAKING field_removed"
+    ));
+    find(&format!(
+        "::error file={EXAMPLE},line={name},title=operation changed::set_org_secret: BREAKING required_field_added"
+    ));
+    find(&format!(
+        "::error file={EXAMPLE},line={name},title=tool schema_changed::set_org_secret: BREAKING required_argument_added"
+    ));
+    let logs = line_of("/workspaces/{id}/logs:") + 1;
+    find(&format!(
+        "::notice file={EXAMPLE},line={logs},title=operation added::get_workspace_logs GET"
+    ));
+    find(&format!(
+        "::warning file={EXAMPLE},line={logs},title=unbound operation::get_workspace_logs GET"
+    ));
+    assert!(
+        annotations.lines().last().unwrap().starts_with(
+            "::notice title=drift summary::Summary: overrides 2 needed, 1 redundant, 0 conflict;"
+        ),
+        "{annotations}"
+    );
+    assert_eq!(
+        summary.lines().next().unwrap(),
+        "**Breaking:** Review 8 breaking changes, delete 1 redundant override and bind or skip \
+         1 new operation; callers of the changed tools may need to change."
+    );
+    assert_eq!(drift_ci_script("annotations", "conflict").0, 0);
+    assert_eq!(drift_ci_script("annotations", "breaking").0, 1);
+}
+
+#[test]
+fn a_removed_operation_is_annotated_where_it_was_in_the_vendored_spec() {
+    let spec = candidate("removed-operation");
+    let (_, stdout, _) = drift(&["--spec", &spec, "--format", "github"]);
+    let vendored =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("spec/management.yaml"))
+            .unwrap();
+    let route = vendored
+        .lines()
+        .position(|l| l == "  /org/tokens/{id}:")
+        .unwrap();
+    let delete = route
+        + vendored
+            .lines()
+            .skip(route)
+            .position(|l| l == "    delete:")
+            .unwrap()
+        + 1;
+    assert!(
+        stdout.contains(&format!(
+            "::error file=spec/management.yaml,line={delete},title=operation removed::revoke_org_token DELETE"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "::error file=spec/management.yaml,line={delete},title=tool missing_operation::revoke_org_token:"
+        )),
+        "{stdout}"
+    );
+}
+
+/// The README's drift section shows exactly what the CI script prints for the example.
+#[test]
+fn the_readme_shows_what_ci_prints_for_the_example_candidate() {
+    let (_, annotations, summary) = drift_ci_script("readme", "never");
+    let expected = format!(
+        "```text\n$ bash scripts/drift-ci.sh --spec {EXAMPLE}\n{annotations}```\n\n\
+         The job summary ($GITHUB_STEP_SUMMARY) gets:\n\n````markdown\n{summary}````\n"
+    );
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let readme = std::fs::read_to_string(&path).unwrap();
+    let (begin, end) = ("<!-- drift-ci:begin -->\n", "<!-- drift-ci:end -->");
+    let start = readme
+        .find(begin)
+        .expect("README has the drift-ci:begin marker")
+        + begin.len();
+    let stop = readme
+        .find(end)
+        .expect("README has the drift-ci:end marker");
+    if std::env::var_os("UPDATE_README").is_some() {
+        let updated = format!("{}{expected}{}", &readme[..start], &readme[stop..]);
+        std::fs::write(&path, updated).unwrap();
+        return;
+    }
+    assert_eq!(
+        &readme[start..stop],
+        expected,
+        "the README's drift CI example is stale: `UPDATE_README=1 cargo test --test it drift` rewrites it"
     );
 }
