@@ -1,9 +1,12 @@
 //! Build script: vendored spec + overrides -> patched spec -> progenitor clients.
 //!
-//! 1. Load `spec/management.yaml` (tenant) and `spec/cp-admin.yaml` (control plane).
-//! 2. Apply `overrides/*.yaml` to the tenant spec in file-name order. A redundant
-//!    override (the spec already holds the live shape) is skipped with a warning; a
-//!    conflicting one fails the build, naming the file, the op and its JSON pointer.
+//! 1. Load `spec/management.yaml` (tenant) and `spec/cp-admin.yaml` (control plane),
+//!    OpenAPI 3.0 or 3.1, normalised to the 3.0 subset (`src/spec/normalise.rs`).
+//! 2. Apply `overrides/*.yaml` to the tenant spec in file-name order, then check the
+//!    specs against the crate (`src/spec/landing.rs`): a redundant override (the spec
+//!    already holds the live shape) is a warning to delete it; a conflicting override,
+//!    an operation the code uses that the specs lost, or a spec operation nothing binds
+//!    stops the build with every step to do, each naming the file and line to edit.
 //! 3. Write both patched specs as JSON to `OUT_DIR` (the binary embeds them: tool
 //!    schemas and the drift report are derived from them).
 //! 4. Generate one client per spec with progenitor from a *transport view* of the
@@ -23,32 +26,40 @@ mod spec;
 fn main() -> Result<()> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    // Cargo watches a directory recursively. The rest of `src/` is not watched: a
+    // failed build script always runs again, and the checks below read it only to
+    // explain a failure the compiler would otherwise report.
     for watched in ["spec", "overrides", "src/spec"] {
-        rerun_for_dir(&root.join(watched))?;
+        println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
-    let tenant_path = root.join("spec/management.yaml");
-    let tenant = spec::load::load_openapi(&tenant_path)?;
+    // 1-2. Load (OpenAPI 3.0 or 3.1, normalised), apply the overrides.
+    let tenant = load_spec(&root, "spec/management.yaml")?;
     let overrides = spec::overrides::load_dir(&root.join("overrides"))?;
     let applied = spec::overrides::apply_all(&tenant, &overrides);
-    if let Some((ov, conflict)) = applied.conflicts().next() {
-        bail!(
-            "override overrides/{} ({}) conflicts with spec/management.yaml: {conflict}.\n\
-             The vendored spec changed where this override patches it. Run \
-             `cargo run -- drift` (or `molecule-mcp drift --spec spec/management.yaml`) \
-             for the full report, then rewrite or delete the override.",
-            ov.file,
-            ov.id
-        );
+    let cp = load_spec(&root, "spec/cp-admin.yaml")?;
+
+    // What the maintainer must do next, if the specs changed: warn, or stop with all of it.
+    let tenant_ops = spec::inventory::operations(&applied.doc);
+    let cp_ops = spec::inventory::operations(&cp);
+    check_operation_ids("management", &tenant_ops)?;
+    check_operation_ids("cp-admin", &cp_ops)?;
+    let plan = spec::landing::Plan::new(
+        &[
+            ("spec/management.yaml", &tenant_ops),
+            ("spec/cp-admin.yaml", &cp_ops),
+        ],
+        &applied,
+        &crate_sources(&root)?,
+    );
+    if plan.blocks() {
+        // Printed as is (no `Error:` prefix, no backtrace): this is the maintainer's list.
+        eprint!("{}", plan.failure(last_good_binary(&out).as_deref()));
+        std::process::exit(1);
     }
-    for ov in applied.redundant() {
-        println!(
-            "cargo:warning=override overrides/{} ({}) is redundant: spec/management.yaml \
-             already holds the live shape. Delete the file.",
-            ov.file, ov.id
-        );
+    for step in &plan.steps {
+        println!("cargo:warning={step}");
     }
-    let cp = spec::load::load_openapi(&root.join("spec/cp-admin.yaml"))?;
 
     let mut all_ops = Vec::new();
     for (name, doc, file) in [
@@ -78,12 +89,68 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-fn rerun_for_dir(dir: &Path) -> Result<()> {
-    println!("cargo:rerun-if-changed={}", dir.display());
-    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        println!("cargo:rerun-if-changed={}", entry?.path().display());
+/// Loads and normalises one spec; keywords dropped from response-only schemas are
+/// said, never dropped silently.
+fn load_spec(root: &Path, relative: &str) -> Result<serde_json::Value> {
+    let loaded = spec::load::load(&root.join(relative)).map_err(|e| {
+        // Name the file as the maintainer knows it, not by its absolute path.
+        anyhow!(
+            "{}",
+            e.to_string()
+                .replace(&root.join(relative).display().to_string(), relative)
+        )
+    })?;
+    for note in &loaded.dropped {
+        println!("cargo:warning={relative}: {note}");
     }
-    Ok(())
+    Ok(loaded.doc)
+}
+
+/// The crate's Rust sources under `src/` (the tool table first), for the plan's scan.
+fn crate_sources(root: &Path) -> Result<Vec<spec::landing::Source>> {
+    let mut files = Vec::new();
+    let mut dirs = vec![root.join("src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
+        {
+            let path = entry?.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs")
+                // src/spec/ is the pipeline itself (and holds the scanner's own tests).
+                && !path.starts_with(root.join("src/spec"))
+            {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let table = root.join("src/tools/table.rs");
+    files.sort_by_key(|p| *p != table);
+    files
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let relative = path.strip_prefix(root).unwrap_or(&path);
+            Ok(spec::landing::Source {
+                path: relative.display().to_string(),
+                text,
+            })
+        })
+        .collect()
+}
+
+/// `molecule-mcp drift --spec spec/management.yaml` with the binary of the last
+/// successful build of this profile, when there is one: it works while this build
+/// fails. OUT_DIR is `<target>/<profile>/build/<package>-<hash>/out`.
+fn last_good_binary(out: &Path) -> Option<String> {
+    let profile_dir = out.ancestors().nth(3)?;
+    let binary = profile_dir.join(format!("molecule-mcp{}", std::env::consts::EXE_SUFFIX));
+    binary
+        .is_file()
+        .then(|| format!("{} drift --spec spec/management.yaml", binary.display()))
 }
 
 fn check_operation_ids(spec_name: &str, ops: &[spec::inventory::Operation]) -> Result<()> {
