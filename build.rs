@@ -50,15 +50,15 @@ fn main() -> Result<()> {
             ("spec/cp-admin.yaml", &cp_ops),
         ],
         &applied,
-        &crate_sources(&root)?,
+        &spec::landing::crate_sources(&root).context("reading src/")?,
     );
     if plan.blocks() {
         // Printed as is (no `Error:` prefix, no backtrace): this is the maintainer's list.
         eprint!("{}", plan.failure(last_good_binary(&out).as_deref()));
         std::process::exit(1);
     }
-    for step in &plan.steps {
-        println!("cargo:warning={step}");
+    for warning in plan.warnings() {
+        println!("cargo:warning={warning}");
     }
 
     let mut all_ops = Vec::new();
@@ -104,42 +104,6 @@ fn load_spec(root: &Path, relative: &str) -> Result<serde_json::Value> {
         println!("cargo:warning={relative}: {note}");
     }
     Ok(loaded.doc)
-}
-
-/// The crate's Rust sources under `src/` (the tool table first), for the plan's scan.
-fn crate_sources(root: &Path) -> Result<Vec<spec::landing::Source>> {
-    let mut files = Vec::new();
-    let mut dirs = vec![root.join("src")];
-    while let Some(dir) = dirs.pop() {
-        for entry in
-            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
-        {
-            let path = entry?.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs")
-                // src/spec/ is the pipeline itself (and holds the scanner's own tests).
-                && !path.starts_with(root.join("src/spec"))
-            {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    let table = root.join("src/tools/table.rs");
-    files.sort_by_key(|p| *p != table);
-    files
-        .into_iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let relative = path.strip_prefix(root).unwrap_or(&path);
-            Ok(spec::landing::Source {
-                path: relative.display().to_string(),
-                text,
-            })
-        })
-        .collect()
 }
 
 /// `molecule-mcp drift --spec spec/management.yaml` with the binary of the last

@@ -291,27 +291,80 @@ impl Plan {
         self.steps.iter().any(Step::blocks)
     }
 
-    /// The message the build stops with: every step, numbered. `drift` is a command
-    /// that works while the build fails (the binary of the last good build), if any.
+    /// The message the build stops with: the blocking steps, numbered, then the others.
+    /// `drift` is a command that works while the build fails (the binary of the last
+    /// good build), if there is one.
     pub fn failure(&self, drift: Option<&str>) -> String {
         let mut s = String::from(
-            "the specs in spec/ and this crate disagree; the build stops until these are done:\n",
+            "The specs in spec/ and this crate disagree. The build stops until these are done:\n",
         );
-        for (i, step) in self.steps.iter().enumerate() {
+        let (blocking, rest): (Vec<&Step>, Vec<&Step>) =
+            self.steps.iter().partition(|step| step.blocks());
+        for (i, step) in blocking.iter().enumerate() {
             s += &format!("  {}. {step}\n", i + 1);
         }
-        match drift {
-            Some(command) => {
-                s += &format!(
-                    "Then `cargo build` again. For the rest of what the new spec changes \
-                     (operations, tool schemas), the binary of your last successful build \
-                     still works and carries the previous spec as its baseline:\n  {command}\n"
-                )
+        if !rest.is_empty() {
+            s += "Also part of landing this spec (these alone only warn):\n";
+            for step in rest {
+                s += &format!("  - {step}\n");
             }
-            None => s += "Then `cargo build` again.\n",
         }
-        s
+        s += "Then `cargo build` again.";
+        if let Some(command) = drift {
+            s += &format!(
+                " Meanwhile the binary of your last successful build still runs, with the \
+                 previous spec as its baseline, for the full drift report:\n  {command}"
+            );
+        }
+        s + "\n"
     }
+
+    /// The warnings of a build that does not stop, the last one saying what follows.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.steps.iter().map(ToString::to_string).collect();
+        if !out.is_empty() {
+            out.push(
+                "Then `cargo test` (review snapshot changes with `cargo insta review`) and \
+                 `cargo run -- drift --fail-on any`, which CI runs, must be clean."
+                    .into(),
+            );
+        }
+        out
+    }
+}
+
+/// The crate's Rust sources under `root/src/` that can use operations, the tool table
+/// first: everything but `src/spec/` (the pipeline itself, which holds the scanner's
+/// own test text).
+pub fn crate_sources(root: &std::path::Path) -> std::io::Result<Vec<Source>> {
+    let mut files = Vec::new();
+    let mut dirs = vec![root.join("src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                if !path.ends_with("src/spec") {
+                    dirs.push(path);
+                }
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let table = root.join("src/tools/table.rs");
+    files.sort_by_key(|p| *p != table);
+    files
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path)?;
+            let relative = path.strip_prefix(root).unwrap_or(&path);
+            Ok(Source {
+                path: relative.display().to_string(),
+                text,
+            })
+        })
+        .collect()
 }
 
 /// The `Operation` variant build.rs generates for an operationId.
