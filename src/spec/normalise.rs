@@ -34,6 +34,8 @@
 
 use super::inventory::escape_token;
 use serde_json::{Map, Value, json};
+// Keys are removed with `shift_remove` throughout: `remove` swaps the last key into the
+// hole, and the key order of a schema is what `tools/list` serves.
 use std::collections::BTreeSet;
 
 /// One keyword the normaliser could not carry over, and where.
@@ -184,12 +186,12 @@ impl Walker {
             return;
         };
         root.insert("openapi".into(), json!("3.0.3"));
-        root.remove("jsonSchemaDialect");
-        root.remove("webhooks");
+        root.shift_remove("jsonSchemaDialect");
+        root.shift_remove("webhooks");
         if let Some(info) = root.get_mut("info").and_then(Value::as_object_mut) {
-            info.remove("summary");
+            info.shift_remove("summary");
             if let Some(license) = info.get_mut("license").and_then(Value::as_object_mut) {
-                license.remove("identifier");
+                license.shift_remove("identifier");
             }
         }
         if !root.contains_key("paths") {
@@ -199,7 +201,7 @@ impl Walker {
         let path_items = root
             .get_mut("components")
             .and_then(Value::as_object_mut)
-            .and_then(|c| c.remove("pathItems"))
+            .and_then(|c| c.shift_remove("pathItems"))
             .unwrap_or(Value::Null);
         if let Some(paths) = root.get_mut("paths").and_then(Value::as_object_mut) {
             for (path, item) in paths.iter_mut() {
@@ -367,8 +369,8 @@ impl Walker {
             return false;
         }
         if self.v31 {
-            obj.remove("summary");
-            obj.remove("description");
+            obj.shift_remove("summary");
+            obj.shift_remove("description");
         }
         true
     }
@@ -412,14 +414,17 @@ impl Walker {
         // `{type: "null"}` branches are consumed here, before the branches are walked.
         let null_branch = self.null_branches(obj, at);
         self.subschemas(obj, at, side);
-        if null_branch && let Some(merge) = single_remaining_branch(obj) {
-            for (k, v) in merge {
+        if null_branch && let Some(branch) = single_remaining_branch(obj) {
+            // The branch's keywords first, then the parent's (its description, usually):
+            // the order a 3.0 author writes, so even the served JSON text is the same.
+            let parent = std::mem::replace(obj, branch);
+            for (k, v) in parent {
                 obj.entry(k).or_insert(v);
             }
         }
 
         for key in ANNOTATIONS {
-            obj.remove(key);
+            obj.shift_remove(key);
         }
         for key in ["$defs", "$dynamicRef"] {
             if obj.contains_key(key) {
@@ -441,7 +446,7 @@ impl Walker {
                     "OpenAPI 3.0 cannot say this, and it shapes what the client sends: dropping it would change the wire",
                 )),
                 Side::Response => {
-                    obj.remove(key);
+                    obj.shift_remove(key);
                     self.dropped.push(note(
                         at,
                         key,
@@ -453,13 +458,13 @@ impl Walker {
         if obj.get("contentEncoding").and_then(Value::as_str) == Some("base64") {
             obj.entry("format").or_insert(json!("byte"));
         }
-        obj.remove("contentEncoding");
-        if let Some(examples) = obj.remove("examples")
+        obj.shift_remove("contentEncoding");
+        if let Some(examples) = obj.shift_remove("examples")
             && let Some(first) = examples.as_array().and_then(|e| e.first())
         {
             obj.entry("example").or_insert(first.clone());
         }
-        if let Some(value) = obj.remove("const") {
+        if let Some(value) = obj.shift_remove("const") {
             if obj.contains_key("enum") {
                 self.errors.push(note(
                     at,
@@ -494,7 +499,7 @@ impl Walker {
                         obj.insert("type".into(), names.remove(0));
                     }
                     _ => {
-                        obj.remove("type");
+                        obj.shift_remove("type");
                         let branches: Vec<Value> =
                             names.into_iter().map(|t| json!({ "type": t })).collect();
                         obj.insert("anyOf".into(), Value::Array(branches));
@@ -540,7 +545,7 @@ impl Walker {
             }
             found = true;
             if branches.is_empty() {
-                obj.remove(key);
+                obj.shift_remove(key);
                 self.errors.push(note(
                     &child(at, key),
                     "type",
@@ -553,8 +558,8 @@ impl Walker {
 }
 
 /// After the null branch left, an `anyOf`/`oneOf` of one branch is that branch: its
-/// keywords join the parent (a `$ref` stays a `$ref`, the parent's keywords its
-/// siblings). Returns the keywords to merge, having removed the combinator.
+/// keywords join the parent's (a `$ref` stays a `$ref`, the parent's keywords its
+/// siblings). Returns the branch, having removed the combinator from the parent.
 fn single_remaining_branch(obj: &mut Map<String, Value>) -> Option<Map<String, Value>> {
     for key in ["anyOf", "oneOf"] {
         let single = obj
@@ -569,7 +574,7 @@ fn single_remaining_branch(obj: &mut Map<String, Value>) -> Option<Map<String, V
                 .iter()
                 .any(|(k, v)| k != "description" && obj.get(k).is_some_and(|p| p != v));
             if !clash {
-                obj.remove(key);
+                obj.shift_remove(key);
                 return Some(branch);
             }
         }
@@ -603,7 +608,7 @@ fn exclusive_bound(
     let Some(bound) = obj.get(exclusive).filter(|v| v.is_number()).cloned() else {
         return;
     };
-    obj.remove(exclusive);
+    obj.shift_remove(exclusive);
     let stricter = match (bound.as_f64(), obj.get(inclusive).and_then(Value::as_f64)) {
         (Some(b), Some(i)) => exclusive_is_stricter(b, i),
         _ => true,
@@ -619,14 +624,14 @@ fn exclusive_bound(
 fn canonical_nullable(obj: &mut Map<String, Value>) {
     match obj.get("nullable") {
         Some(Value::Bool(false)) => {
-            obj.remove("nullable");
+            obj.shift_remove("nullable");
         }
         Some(Value::Bool(true)) => {
             let typed = ["type", "$ref", "allOf", "anyOf", "oneOf", "enum"]
                 .iter()
                 .any(|k| obj.contains_key(*k));
             if !typed {
-                obj.remove("nullable");
+                obj.shift_remove("nullable");
             }
         }
         _ => {}
