@@ -412,7 +412,7 @@ pub fn scan(sources: &[Source]) -> (Uses, Wildcards) {
         let lines: Vec<&str> = source.text.lines().collect();
         for (i, line) in lines.iter().enumerate() {
             let code = line.split("//").next().unwrap_or_default();
-            if code.trim_start().starts_with("_ =>") {
+            if has_wildcard_arm(code) {
                 wildcards.insert((source.path.clone(), within(&lines, i)));
             }
             for (at, name) in variants_in(code, aliased) {
@@ -426,6 +426,16 @@ pub fn scan(sources: &[Source]) -> (Uses, Wildcards) {
         }
     }
     (out, wildcards)
+}
+
+/// Whether `code` holds a `_ =>` arm (at the start of the line or after `,`/`{`).
+fn has_wildcard_arm(code: &str) -> bool {
+    code.match_indices("_ =>").any(|(at, _)| {
+        code[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| c.is_whitespace() || c == ',' || c == '{')
+    })
 }
 
 /// `(byte offset after the name, name)` of each `O::Name` / `Operation::Name` in `code`.
@@ -505,6 +515,15 @@ mod tests {
             text: text.into(),
         }]);
         assert!(wildcards.is_empty());
+        let one_line = "use Operation as O;\nfn f(op: Operation) -> u8 {\n    match op { O::GetA => 1, _ => 2 }\n}\n";
+        let (_, wildcards) = scan(&[Source {
+            path: "w.rs".into(),
+            text: one_line.into(),
+        }]);
+        assert_eq!(
+            wildcards.into_iter().collect::<Vec<_>>(),
+            [("w.rs".to_string(), "`fn f`".to_string())]
+        );
         assert_eq!(uses.keys().collect::<Vec<_>>(), ["GetA", "GetB"]);
         assert_eq!(
             uses["GetA"],
@@ -523,5 +542,56 @@ mod tests {
                 },
             ]
         );
+    }
+
+    fn op(id: &str) -> Operation {
+        Operation {
+            id: id.into(),
+            method: "GET".into(),
+            path: format!("/{id}"),
+            tag: String::new(),
+            success_status: "200".into(),
+            pointer: String::new(),
+        }
+    }
+
+    fn plan(ops: &[Operation], text: &str) -> Plan {
+        let applied = Applied {
+            doc: serde_json::Value::Null,
+            statuses: Vec::new(),
+        };
+        let sources = [Source {
+            path: "src/tools/table.rs".into(),
+            text: text.into(),
+        }];
+        Plan::new(&[("spec/management.yaml", ops)], &applied, &sources)
+    }
+
+    #[test]
+    fn only_exhaustive_matches_need_an_arm_for_a_new_operation() {
+        let text = "use Operation as O;\npub fn binding(op: Operation) -> Binding {\n    match op {\n        O::GetA => Tool(\"a\"),\n    }\n}\nfn is_a(op: Operation) -> bool {\n    match op {\n        O::GetA => true,\n        _ => false,\n    }\n}\n";
+        assert_eq!(plan(&[op("get_a")], text), Plan::default());
+        let p = plan(&[op("get_a"), op("get_b")], text);
+        assert!(p.blocks());
+        let [Step::Unbound { sites, decided, .. }] = p.steps.as_slice() else {
+            panic!("{p:?}")
+        };
+        assert!(!decided);
+        assert_eq!(sites.len(), 1);
+        assert_eq!(
+            (sites[0].line, sites[0].within.as_str()),
+            (4, "`fn binding`")
+        );
+        let lost = plan(&[], text);
+        let [
+            Step::LostOperation {
+                operation_id, uses, ..
+            },
+        ] = lost.steps.as_slice()
+        else {
+            panic!("{lost:?}")
+        };
+        assert_eq!(operation_id, "get_a");
+        assert_eq!(uses.len(), 2);
     }
 }

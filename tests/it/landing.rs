@@ -461,3 +461,91 @@ fn a_swagger_2_spec_is_refused_with_the_converter_to_use() {
         "{err}"
     );
 }
+
+/// The real thing, once: a copy of the crate whose `spec/management.yaml` is today's
+/// spec in OpenAPI 3.1 builds with `cargo` and passes its whole test suite. Ignored by
+/// default (it compiles the crate again: 2-4 minutes on two cores, more with a cold
+/// target directory); run it with `cargo test --test it landing -- --ignored`.
+#[test]
+#[ignore = "builds and tests a copy of the crate; run with --ignored"]
+fn a_copy_of_the_crate_whose_spec_is_3_1_builds_and_passes_its_whole_test_suite() {
+    let base = work_dir().join("copy");
+    let krate = base.join("crate");
+    let _ = std::fs::remove_dir_all(&krate);
+    copy_tree(&root(), &krate);
+    let vendored = std::fs::read_to_string(root().join("spec/management.yaml")).unwrap();
+    let raw = load::parse_document("management.yaml", &vendored).unwrap();
+    std::fs::write(
+        krate.join("spec/management.yaml"),
+        yaml_serde::to_string(&to_3_1(&raw)).unwrap(),
+    )
+    .unwrap();
+
+    // Its own target directory: one shared with this build would swap this crate's
+    // build-script output for the copy's (both are `molecule-mcp` at the same relative
+    // path, so cargo gives them the same hash). Seeded with this build's dependencies.
+    let target = base.join("target");
+    let outer = Path::new(env!("CARGO_TARGET_TMPDIR")).join("../debug");
+    if !target.exists() && outer.is_dir() {
+        std::fs::create_dir_all(&target).unwrap();
+        let _ = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(&outer)
+            .arg(target.join("debug"))
+            .status();
+        for dir in ["build", ".fingerprint", "deps", "incremental"] {
+            for entry in std::fs::read_dir(target.join("debug").join(dir))
+                .into_iter()
+                .flatten()
+            {
+                let path = entry.unwrap().path();
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                if name.starts_with("molecule")
+                    || name.starts_with("it-")
+                    || name.starts_with("perf-")
+                {
+                    let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
+                }
+            }
+        }
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    // Run from outside the checkout, so that nothing keyed on the working directory
+    // (a cargo config or wrapper) picks another target directory.
+    let out = std::process::Command::new(cargo)
+        .arg("test")
+        .arg("--manifest-path")
+        .arg(krate.join("Cargo.toml"))
+        .current_dir(std::env::temp_dir())
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("INSTA_UPDATE")
+        .env_remove("UPDATE_LANDING_FIXTURES")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    // The copy's own artifacts ran, not this build's.
+    assert!(
+        stderr.contains(&format!("Running tests/it/main.rs ({}", target.display())),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("warning: molecule-mcp@"), "{stderr}");
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "target" || name == ".git" {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            copy_tree(&path, &to.join(&name));
+        } else {
+            std::fs::copy(&path, to.join(&name)).unwrap();
+        }
+    }
+}
