@@ -53,9 +53,7 @@ fn main() -> Result<()> {
         &spec::landing::crate_sources(&root).context("reading src/")?,
     );
     if plan.blocks() {
-        // Printed as is (no `Error:` prefix, no backtrace): this is the maintainer's list.
-        eprint!("{}", plan.failure(last_good_binary(&out).as_deref()));
-        std::process::exit(1);
+        fail(&plan.failure(last_good_binary(&out).as_deref()));
     }
     for warning in plan.warnings() {
         println!("cargo:warning={warning}");
@@ -89,17 +87,25 @@ fn main() -> Result<()> {
     Ok(())
 }
 
+/// Stops the build with a message for the maintainer, printed as is: no `Error:`
+/// prefix and no backtrace around a list of things to do.
+fn fail(message: &str) -> ! {
+    eprintln!("{}", message.trim_end());
+    std::process::exit(1);
+}
+
 /// Loads and normalises one spec; keywords dropped from response-only schemas are
 /// said, never dropped silently.
 fn load_spec(root: &Path, relative: &str) -> Result<serde_json::Value> {
-    let loaded = spec::load::load(&root.join(relative)).map_err(|e| {
-        // Name the file as the maintainer knows it, not by its absolute path.
-        anyhow!(
-            "{}",
-            e.to_string()
-                .replace(&root.join(relative).display().to_string(), relative)
-        )
-    })?;
+    let loaded = match spec::load::load(&root.join(relative)) {
+        Ok(loaded) => loaded,
+        // Printed as is (no `Error:` prefix, no backtrace), naming the file as the
+        // maintainer knows it rather than by its absolute path.
+        Err(e) => fail(
+            &e.to_string()
+                .replace(&root.join(relative).display().to_string(), relative),
+        ),
+    };
     for note in &loaded.dropped {
         println!("cargo:warning={relative}: {note}");
     }

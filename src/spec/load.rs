@@ -48,7 +48,13 @@ pub enum SpecError {
     },
     /// An OpenAPI 3.1 document uses keywords that have no OpenAPI 3.0 form where they
     /// matter.
-    #[error("{path}: OpenAPI 3.1 keywords with no OpenAPI 3.0 form:{}", list(.problems))]
+    #[error(
+        "{path}: OpenAPI 3.1 keywords with no OpenAPI 3.0 form:{}\nThey shape what this \
+         server sends, and progenitor reads OpenAPI 3.0 only: ask upstream to say them \
+         another way (`items` for `prefixItems`, `oneOf` for `if`/`then`), or vendor a copy \
+         rewritten by hand and record that in spec/SOURCE.md.",
+        list(.problems)
+    )]
     Inexpressible {
         /// The file.
         path: String,

@@ -102,7 +102,10 @@ fn with_patch(patch_file: &str) -> (String, PathBuf) {
     json_patch::patch(&mut doc, &patch.0).unwrap();
     let text = serde_json::to_string_pretty(&doc).unwrap();
     let path = work_dir().join(patch_file.replace(".patch.yaml", ".json"));
-    std::fs::write(&path, &text).unwrap();
+    // Tests run in parallel and read this file with the binary: write, then rename.
+    let partial = path.with_extension(format!("{:?}.partial", std::thread::current().id()));
+    std::fs::write(&partial, &text).unwrap();
+    std::fs::rename(&partial, &path).unwrap();
     (text, path)
 }
 

@@ -168,7 +168,10 @@ fn a_3_1_keyword_with_no_3_0_form_in_a_request_is_an_error_naming_file_pointer_a
         err.to_string(),
         "spec/management.yaml: OpenAPI 3.1 keywords with no OpenAPI 3.0 form:\n  - `prefixItems` at \
          `/paths/~1x/post/requestBody/content/application~1json/schema`: OpenAPI 3.0 cannot say \
-         this, and it shapes what the client sends: dropping it would change the wire"
+         this, and it shapes what the client sends: dropping it would change the wire\nThey \
+         shape what this server sends, and progenitor reads OpenAPI 3.0 only: ask upstream to \
+         say them another way (`items` for `prefixItems`, `oneOf` for `if`/`then`), or vendor a \
+         copy rewritten by hand and record that in spec/SOURCE.md."
     );
 }
 
