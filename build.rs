@@ -1,9 +1,12 @@
 //! Build script: vendored spec + overrides -> patched spec -> progenitor clients.
 //!
-//! 1. Load `spec/management.yaml` (tenant) and `spec/cp-admin.yaml` (control plane).
-//! 2. Apply `overrides/*.yaml` to the tenant spec in file-name order. A redundant
-//!    override (the spec already holds the live shape) is skipped with a warning; a
-//!    conflicting one fails the build, naming the file, the op and its JSON pointer.
+//! 1. Load `spec/management.yaml` (tenant) and `spec/cp-admin.yaml` (control plane),
+//!    OpenAPI 3.0 or 3.1, normalised to the 3.0 subset (`src/spec/normalise.rs`).
+//! 2. Apply `overrides/*.yaml` to the tenant spec in file-name order, then check the
+//!    specs against the crate (`src/spec/landing.rs`): a redundant override (the spec
+//!    already holds the live shape) is a warning to delete it; a conflicting override,
+//!    an operation the code uses that the specs lost, or a spec operation nothing binds
+//!    stops the build with every step to do, each naming the file and line to edit.
 //! 3. Write both patched specs as JSON to `OUT_DIR` (the binary embeds them: tool
 //!    schemas and the drift report are derived from them).
 //! 4. Generate one client per spec with progenitor from a *transport view* of the
@@ -23,32 +26,38 @@ mod spec;
 fn main() -> Result<()> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    // Cargo watches a directory recursively. The rest of `src/` is not watched: a
+    // failed build script always runs again, and the checks below read it only to
+    // explain a failure the compiler would otherwise report.
     for watched in ["spec", "overrides", "src/spec"] {
-        rerun_for_dir(&root.join(watched))?;
+        println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
-    let tenant_path = root.join("spec/management.yaml");
-    let tenant = spec::load::load_openapi(&tenant_path)?;
+    // 1-2. Load (OpenAPI 3.0 or 3.1, normalised), apply the overrides.
+    let tenant = load_spec(&root, "spec/management.yaml")?;
     let overrides = spec::overrides::load_dir(&root.join("overrides"))?;
     let applied = spec::overrides::apply_all(&tenant, &overrides);
-    if let Some((ov, conflict)) = applied.conflicts().next() {
-        bail!(
-            "override overrides/{} ({}) conflicts with spec/management.yaml: {conflict}.\n\
-             The vendored spec changed where this override patches it. Run \
-             `cargo run -- drift` (or `molecule-mcp drift --spec spec/management.yaml`) \
-             for the full report, then rewrite or delete the override.",
-            ov.file,
-            ov.id
-        );
+    let cp = load_spec(&root, "spec/cp-admin.yaml")?;
+
+    // What the maintainer must do next, if the specs changed: warn, or stop with all of it.
+    let tenant_ops = spec::inventory::operations(&applied.doc);
+    let cp_ops = spec::inventory::operations(&cp);
+    check_operation_ids("management", &tenant_ops)?;
+    check_operation_ids("cp-admin", &cp_ops)?;
+    let plan = spec::landing::Plan::new(
+        &[
+            ("spec/management.yaml", &tenant_ops),
+            ("spec/cp-admin.yaml", &cp_ops),
+        ],
+        &applied,
+        &spec::landing::crate_sources(&root).context("reading src/")?,
+    );
+    if plan.blocks() {
+        fail(&plan.failure(last_good_binary(&out).as_deref()));
     }
-    for ov in applied.redundant() {
-        println!(
-            "cargo:warning=override overrides/{} ({}) is redundant: spec/management.yaml \
-             already holds the live shape. Delete the file.",
-            ov.file, ov.id
-        );
+    for warning in plan.warnings() {
+        println!("cargo:warning={warning}");
     }
-    let cp = spec::load::load_openapi(&root.join("spec/cp-admin.yaml"))?;
 
     let mut all_ops = Vec::new();
     for (name, doc, file) in [
@@ -78,12 +87,40 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-fn rerun_for_dir(dir: &Path) -> Result<()> {
-    println!("cargo:rerun-if-changed={}", dir.display());
-    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        println!("cargo:rerun-if-changed={}", entry?.path().display());
+/// Stops the build with a message for the maintainer, printed as is: no `Error:`
+/// prefix and no backtrace around a list of things to do.
+fn fail(message: &str) -> ! {
+    eprintln!("{}", message.trim_end());
+    std::process::exit(1);
+}
+
+/// Loads and normalises one spec; keywords dropped from response-only schemas are
+/// said, never dropped silently.
+fn load_spec(root: &Path, relative: &str) -> Result<serde_json::Value> {
+    let loaded = match spec::load::load(&root.join(relative)) {
+        Ok(loaded) => loaded,
+        // Printed as is (no `Error:` prefix, no backtrace), naming the file as the
+        // maintainer knows it rather than by its absolute path.
+        Err(e) => fail(
+            &e.to_string()
+                .replace(&root.join(relative).display().to_string(), relative),
+        ),
+    };
+    for note in &loaded.dropped {
+        println!("cargo:warning={relative}: {note}");
     }
-    Ok(())
+    Ok(loaded.doc)
+}
+
+/// `molecule-mcp drift --spec spec/management.yaml` with the binary of the last
+/// successful build of this profile, when there is one: it works while this build
+/// fails. OUT_DIR is `<target>/<profile>/build/<package>-<hash>/out`.
+fn last_good_binary(out: &Path) -> Option<String> {
+    let profile_dir = out.ancestors().nth(3)?;
+    let binary = profile_dir.join(format!("molecule-mcp{}", std::env::consts::EXE_SUFFIX));
+    binary
+        .is_file()
+        .then(|| format!("{} drift --spec spec/management.yaml", binary.display()))
 }
 
 fn check_operation_ids(spec_name: &str, ops: &[spec::inventory::Operation]) -> Result<()> {

@@ -595,7 +595,8 @@ fn compare_tools(old: &Derived, new: &Derived) -> Vec<Change> {
 /// Why the drift inputs could not be read (exit code 2).
 #[derive(Debug, thiserror::Error)]
 pub enum DriftError {
-    /// A spec file is unreadable, unparsable or not OpenAPI 3.0.
+    /// A spec file is unreadable, unparsable, not OpenAPI 3.0/3.1, or uses 3.1
+    /// keywords with no 3.0 form where they matter.
     #[error(transparent)]
     Spec(#[from] crate::spec::load::SpecError),
     /// An override file is unreadable or invalid.
@@ -606,33 +607,48 @@ pub enum DriftError {
     Embedded(&'static str),
 }
 
+fn warn_dropped(name: &str, loaded: &crate::spec::load::Loaded) {
+    for note in &loaded.dropped {
+        tracing::warn!("{name}: {note}");
+    }
+}
+
 /// Reads the inputs: the candidate (default: the vendored spec, i.e. a self-check),
 /// the CP candidate (default: the embedded CP spec) and the overrides (default: the
-/// embedded ones).
+/// embedded ones). Candidates may be OpenAPI 3.0 or 3.1: they are normalised exactly as
+/// build.rs normalises `spec/` (keywords dropped from response-only schemas are logged
+/// as warnings on stderr), so a 3.1 document and its 3.0 rendering give one report.
 pub fn load_inputs(
     spec: Option<&std::path::Path>,
     cp_spec: Option<&std::path::Path>,
     overrides_dir: Option<&std::path::Path>,
 ) -> Result<Inputs, DriftError> {
+    use crate::spec::load;
     let baseline = Source::new("spec/management.yaml", VENDORED_MANAGEMENT_SPEC);
     let baseline_cp = Source::new("spec/cp-admin.yaml", VENDORED_CP_SPEC);
     let (candidate_name, candidate, candidate_source) = match spec {
         Some(path) => {
-            let (doc, source) = load_with_source(path)?;
-            (path.display().to_string(), doc, source)
+            let (loaded, source) = load_with_source(path)?;
+            (path.display().to_string(), loaded, source)
         }
         None => (
             "the vendored spec/management.yaml (self-check)".to_string(),
-            crate::spec::load::parse_openapi("spec/management.yaml", VENDORED_MANAGEMENT_SPEC)?,
+            load::parse("spec/management.yaml", VENDORED_MANAGEMENT_SPEC)?,
             baseline.clone(),
         ),
     };
     let baseline_cp_doc: Value = serde_json::from_str(crate::PATCHED_CP_SPEC)
         .map_err(|_| DriftError::Embedded("cp-admin spec"))?;
     let (candidate_cp, candidate_cp_source) = match cp_spec {
-        Some(path) => load_with_source(path)?,
+        Some(path) => {
+            let (loaded, source) = load_with_source(path)?;
+            warn_dropped(&path.display().to_string(), &loaded);
+            (loaded.doc, source)
+        }
         None => (baseline_cp_doc.clone(), baseline_cp.clone()),
     };
+    warn_dropped(&candidate_name, &candidate);
+    let candidate = candidate.doc;
     let (overrides, override_sources) = match overrides_dir {
         Some(dir) => {
             let overrides = overrides::load_dir(dir)?;
@@ -683,8 +699,10 @@ pub fn load_inputs(
 }
 
 /// Loads a spec file, keeping its lines for annotations (named by `path` as given).
-fn load_with_source(path: &std::path::Path) -> Result<(Value, Source), DriftError> {
-    let doc = crate::spec::load::load_openapi(path)?;
+fn load_with_source(
+    path: &std::path::Path,
+) -> Result<(crate::spec::load::Loaded, Source), DriftError> {
+    let doc = crate::spec::load::load(path)?;
     // The file was just read; a second read that fails only costs the line numbers.
     let text = std::fs::read_to_string(path).unwrap_or_default();
     Ok((doc, Source::new(path.display().to_string(), &text)))

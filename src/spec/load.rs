@@ -1,6 +1,9 @@
 //! Reading an OpenAPI document (YAML or JSON) into a `serde_json::Value`, with errors
-//! that name the file and the position, and a check that it is OpenAPI 3.0.
+//! that name the file and the position, then normalising it (OpenAPI 3.0.x or 3.1.x in,
+//! the 3.0 subset out: see [`super::normalise`]). build.rs, the tool schemas (through
+//! the patched spec build.rs embeds) and the drift report all read specs through here.
 
+use super::normalise::{self, Note, Version};
 use serde_json::Value;
 use std::path::Path;
 
@@ -25,30 +28,88 @@ pub enum SpecError {
         /// The parser's message.
         message: String,
     },
-    /// The document parsed but is not an OpenAPI 3.0.x document.
-    #[error("{path}: not an OpenAPI 3.0 document ({found}); only OpenAPI 3.0.x is supported")]
-    NotOpenApi30 {
+    /// A Swagger 2.0 document: it must be converted to OpenAPI 3 first.
+    #[error(
+        "{path}: a Swagger 2.0 document; only OpenAPI 3.0.x and 3.1.x are read. Convert it \
+         to OpenAPI 3 first, e.g. `npx swagger2openapi {path} --yaml --outfile openapi.yaml` \
+         (or the Swagger Editor's Edit > Convert to OpenAPI 3), then use the result"
+    )]
+    Swagger2 {
+        /// The file.
+        path: String,
+    },
+    /// The document parsed but is neither OpenAPI 3.0.x nor 3.1.x.
+    #[error("{path}: not an OpenAPI 3.0 or 3.1 document ({found})")]
+    NotOpenApi3 {
         /// The file.
         path: String,
         /// What the document declares instead.
         found: String,
     },
+    /// An OpenAPI 3.1 document uses keywords that have no OpenAPI 3.0 form where they
+    /// matter.
+    #[error(
+        "{path}: OpenAPI 3.1 keywords with no OpenAPI 3.0 form:{}\nThey shape what this \
+         server sends, and progenitor reads OpenAPI 3.0 only: ask upstream to say them \
+         another way (`items` for `prefixItems`, `oneOf` for `if`/`then`), or vendor a copy \
+         rewritten by hand and record that in spec/SOURCE.md.",
+        list(.problems)
+    )]
+    Inexpressible {
+        /// The file.
+        path: String,
+        /// Each keyword, with its JSON pointer and why it cannot be dropped.
+        problems: Vec<Note>,
+    },
 }
 
-/// Reads and parses `path`, then checks it declares `openapi: 3.0.x`.
+fn list(problems: &[Note]) -> String {
+    problems.iter().map(|p| format!("\n  - {p}")).collect()
+}
+
+/// A spec read and normalised.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The document in the OpenAPI 3.0 subset the pipeline reads.
+    pub doc: Value,
+    /// The version it was written in.
+    pub version: Version,
+    /// Keywords dropped from schemas only responses use (say them to the maintainer).
+    pub dropped: Vec<Note>,
+}
+
+/// Reads, parses and normalises `path`.
 pub fn load_openapi(path: &Path) -> Result<Value, SpecError> {
+    load(path).map(|l| l.doc)
+}
+
+/// Reads, parses and normalises `path`, keeping what the normaliser dropped.
+pub fn load(path: &Path) -> Result<Loaded, SpecError> {
     let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
         path: path.display().to_string(),
         source,
     })?;
-    parse_openapi(&path.display().to_string(), &text)
+    parse(&path.display().to_string(), &text)
 }
 
-/// Parses `text` (named `name` in errors) and checks it declares `openapi: 3.0.x`.
+/// Parses and normalises `text` (named `name` in errors).
 pub fn parse_openapi(name: &str, text: &str) -> Result<Value, SpecError> {
+    parse(name, text).map(|l| l.doc)
+}
+
+/// Parses and normalises `text` (named `name` in errors), keeping what was dropped.
+pub fn parse(name: &str, text: &str) -> Result<Loaded, SpecError> {
     let doc = parse_document(name, text)?;
-    check_openapi30(name, &doc)?;
-    Ok(doc)
+    let version = version(name, &doc)?;
+    let n = normalise::normalise(doc, version).map_err(|problems| SpecError::Inexpressible {
+        path: name.to_string(),
+        problems,
+    })?;
+    Ok(Loaded {
+        doc: n.doc,
+        version: n.version,
+        dropped: n.dropped,
+    })
 }
 
 /// Parses YAML or JSON text into a JSON value.
@@ -63,15 +124,20 @@ pub fn parse_document(name: &str, text: &str) -> Result<Value, SpecError> {
     })
 }
 
-fn check_openapi30(name: &str, doc: &Value) -> Result<(), SpecError> {
+fn version(name: &str, doc: &Value) -> Result<Version, SpecError> {
     let found = match (doc.get("openapi"), doc.get("swagger")) {
-        (Some(Value::String(v)), _) if v.starts_with("3.0.") => return Ok(()),
+        (Some(Value::String(v)), _) if v.starts_with("3.0.") => return Ok(Version::V30),
+        (Some(Value::String(v)), _) if v.starts_with("3.1.") => return Ok(Version::V31),
         (Some(v), _) => format!("openapi: {}", scalar(v)),
-        (None, Some(v)) => format!("swagger: {}", scalar(v)),
+        (None, Some(_)) => {
+            return Err(SpecError::Swagger2 {
+                path: name.to_string(),
+            });
+        }
         (None, None) if doc.is_object() => "no `openapi` field".to_string(),
         (None, None) => "the top level is not a mapping".to_string(),
     };
-    Err(SpecError::NotOpenApi30 {
+    Err(SpecError::NotOpenApi3 {
         path: name.to_string(),
         found,
     })

@@ -1,5 +1,6 @@
-//! The spec documents as data: loading OpenAPI files, applying and classifying the
-//! `overrides/` patches, and the operation inventory.
+//! The spec documents as data: loading OpenAPI files (3.0 or 3.1, normalised to the 3.0
+//! subset), applying and classifying the `overrides/` patches, the operation inventory,
+//! and the maintainer's to-do list when a new spec lands.
 //!
 //! This module is compiled twice: by `build.rs` (through `#[path]`) to patch the
 //! vendored spec before generation, and by the crate, where the drift report and the
@@ -8,5 +9,7 @@
 //! json-patch, thiserror).
 
 pub mod inventory;
+pub mod landing;
 pub mod load;
+pub mod normalise;
 pub mod overrides;

@@ -307,7 +307,8 @@ fn unreadable_candidates_exit_2_with_the_file_and_position() {
     let (code, _, stderr) = drift(&["--spec", swagger.to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(
-        stderr.contains("not an OpenAPI 3.0 document (swagger: 2.0)"),
+        stderr.contains("swagger2.yaml: a Swagger 2.0 document")
+            && stderr.contains("npx swagger2openapi"),
         "{stderr}"
     );
     let (code, _, stderr) = drift(&["--spec", "no-such-file.yaml"]);

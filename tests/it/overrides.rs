@@ -137,21 +137,41 @@ fn an_override_must_start_with_a_test() {
 #[test]
 fn swagger_2_and_unparsable_files_are_clear_errors() {
     let err = parse_openapi("old.yaml", "swagger: '2.0'\ninfo: {}\n").unwrap_err();
-    assert!(matches!(err, SpecError::NotOpenApi30 { .. }));
+    assert!(matches!(err, SpecError::Swagger2 { .. }));
     assert_eq!(
         err.to_string(),
-        "old.yaml: not an OpenAPI 3.0 document (swagger: 2.0); only OpenAPI 3.0.x is supported"
+        "old.yaml: a Swagger 2.0 document; only OpenAPI 3.0.x and 3.1.x are read. Convert it to \
+         OpenAPI 3 first, e.g. `npx swagger2openapi old.yaml --yaml --outfile openapi.yaml` (or \
+         the Swagger Editor's Edit > Convert to OpenAPI 3), then use the result"
     );
-    let err = parse_openapi("new.yaml", "openapi: 3.1.0\n")
+    let err = parse_openapi("new.yaml", "openapi: 3.2.0\n")
         .unwrap_err()
         .to_string();
-    assert!(err.contains("openapi: 3.1.0"), "{err}");
+    assert_eq!(
+        err,
+        "new.yaml: not an OpenAPI 3.0 or 3.1 document (openapi: 3.2.0)"
+    );
     let err = parse_openapi("broken.yaml", "openapi: 3.0.3\npaths: [\n  - a: b\n  c")
         .unwrap_err()
         .to_string();
     assert!(
         err.starts_with("broken.yaml: not valid YAML or JSON at line"),
         "{err}"
+    );
+}
+
+#[test]
+fn a_3_1_keyword_with_no_3_0_form_in_a_request_is_an_error_naming_file_pointer_and_keyword() {
+    let text = "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths:\n  /x:\n    post:\n      requestBody:\n        content:\n          application/json:\n            schema: {type: array, prefixItems: [{type: string}]}\n      responses: {}\n";
+    let err = parse_openapi("spec/management.yaml", text).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "spec/management.yaml: OpenAPI 3.1 keywords with no OpenAPI 3.0 form:\n  - `prefixItems` at \
+         `/paths/~1x/post/requestBody/content/application~1json/schema`: OpenAPI 3.0 cannot say \
+         this, and it shapes what the client sends: dropping it would change the wire\nThey \
+         shape what this server sends, and progenitor reads OpenAPI 3.0 only: ask upstream to \
+         say them another way (`items` for `prefixItems`, `oneOf` for `if`/`then`), or vendor a \
+         copy rewritten by hand and record that in spec/SOURCE.md."
     );
 }
 
