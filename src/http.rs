@@ -466,15 +466,20 @@ pub async fn serve(engine: Arc<Engine>, remote: Remote) -> anyhow::Result<()> {
             options.allowed_hosts.join(", ")
         )
     };
+    let tenant = match (&remote.sandbox, &options.tenant_template) {
+        (true, _) => "the sandbox tenant, for every caller".to_string(),
+        (false, Some(template)) => format!("{template}, {{slug}} from X-Molecule-Org-Slug"),
+        (false, None) => engine.config().tenant_url.clone(),
+    };
+    let credentials = if remote.sandbox {
+        "no caller credential needed (sandbox)"
+    } else {
+        "each caller sends its own Authorization: Bearer <Org API Key> and X-Molecule-Org-Id or -Slug"
+    };
     eprintln!(
         "molecule-mcp: serving {} tools over MCP Streamable HTTP at http://{local}/mcp ({exposure}); \
-         callers send their own Authorization: Bearer <Org API Key>{}",
+         tenant: {tenant}; {credentials}",
         engine.listed().count(),
-        if remote.sandbox {
-            " (sandbox: not needed)"
-        } else {
-            ""
-        }
     );
     engine.warm_up();
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();

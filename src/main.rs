@@ -61,10 +61,15 @@ struct ServeArgs {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve MCP on stdin/stdout (the default).
+    /// Serve MCP on stdin/stdout (the default), or over HTTP with --http.
     Serve {
         #[command(flatten)]
         serve: ServeArgs,
+        /// Serve MCP Streamable HTTP at http://ADDR/mcp instead of stdio (also
+        /// MOLECULE_MCP_HTTP), e.g. 127.0.0.1:8080. Each caller sends its own
+        /// Authorization: Bearer <Org API Key>; see README "Remote MCP".
+        #[arg(long, value_name = "ADDR")]
+        http: Option<String>,
     },
     /// Print the tool table: names, schemas and annotations.
     Tools {
@@ -179,7 +184,16 @@ fn emit(text: &str) -> Result<()> {
 
 fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
-    init_logging();
+    let http_addr = match &cli.command {
+        Some(Command::Serve {
+            http: Some(addr), ..
+        }) => Some(addr.clone()),
+        Some(Command::Serve { http: None, .. }) | None => std::env::var("MOLECULE_MCP_HTTP")
+            .ok()
+            .filter(|v| !v.trim().is_empty()),
+        Some(_) => None,
+    };
+    init_logging(http_addr.is_some());
     // A panic message could quote data; say only where it happened (stderr, never stdout).
     std::panic::set_hook(Box::new(|info| {
         let at = info
@@ -190,6 +204,7 @@ fn run() -> Result<ExitCode> {
     }));
     let top = cli.serve;
     let command = cli.command.unwrap_or(Command::Serve {
+        http: None,
         serve: ServeArgs::default(),
     });
     // Flags given before the subcommand count as if given after it; they are refused
@@ -221,7 +236,7 @@ fn run() -> Result<ExitCode> {
                 false,
             )
         }
-        Command::Serve { serve } | Command::Call { serve, .. } => (
+        Command::Serve { serve, .. } | Command::Call { serve, .. } => (
             ServeArgs {
                 selection: merge(&top.selection, &serve.selection),
                 sandbox: top.sandbox || serve.sandbox,
@@ -284,6 +299,17 @@ fn run() -> Result<ExitCode> {
     let engine = Arc::new(Engine::new(config.clone()).context("starting the engine")?);
     startup::check_selection(&engine, &config)?;
     match command {
+        Command::Serve { .. } if http_addr.is_some() => {
+            let addr = http_addr.unwrap_or_default();
+            let options =
+                molecule_mcp::http::HttpOptions::from_lookup(&addr, |k| std::env::var(k).ok())?;
+            let remote = molecule_mcp::http::Remote {
+                sandbox: want_sandbox,
+                options,
+            };
+            runtime.block_on(molecule_mcp::http::serve(engine, remote))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Serve { .. } => {
             use std::io::IsTerminal;
             eprint!(
@@ -324,12 +350,19 @@ fn merge(a: &SelectionArgs, b: &SelectionArgs) -> SelectionArgs {
 /// Logging to stderr: `RUST_LOG` (default `warn`), except that rmcp never logs below
 /// `info`: at debug and trace it prints every message in full, tool arguments (secret
 /// values) included.
-fn init_logging() {
+/// Logging to stderr (see below); in HTTP mode the access log
+/// (`molecule_mcp::access`) is on by default.
+fn init_logging(http: bool) {
     use tracing_subscriber::Layer;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
+    let default = if http {
+        "warn,molecule_mcp::access=info"
+    } else {
+        "warn"
+    };
     let env = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     // A static per-target filter (unlike a closure) is decided once per call site, so
     // disabled rmcp spans and events cost nothing per message.
     let rmcp_cap = tracing_subscriber::filter::Targets::new()

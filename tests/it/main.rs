@@ -9,6 +9,7 @@ mod common;
 mod drift;
 mod driver;
 mod e2e;
+mod http;
 mod landing;
 mod overrides;
 mod properties;
