@@ -37,8 +37,8 @@ impl Server {
             while let Ok(Some(line)) = lines.next_line().await {
                 seen.push_str(&line);
                 seen.push('\n');
-                if let Some(at) = line.find("at http://") {
-                    let rest = &line[at + 3..];
+                if let Some(at) = line.find("Streamable HTTP at http://") {
+                    let rest = &line[at + "Streamable HTTP at ".len()..];
                     return rest[..rest.find(' ').unwrap()].to_string();
                 }
             }
@@ -526,5 +526,52 @@ async fn a_tenant_url_template_is_filled_from_the_callers_slug_only() {
     )
     .await;
     assert_eq!(status, 400, "{body}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_2026_07_28_protocol_is_served_statelessly_and_older_clients_still_initialize() {
+    let server = Server::start(&[], &["--sandbox"]).await;
+    let client = http();
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": { "name": "t", "version": "1" },
+        "io.modelcontextprotocol/clientCapabilities": {}
+    });
+    let h = |method: &'static str| {
+        vec![
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", method),
+        ]
+    };
+    let (status, _, reply) = post(
+        &client,
+        &server.url,
+        &h("server/discover"),
+        json!({"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta": meta}}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        reply["result"]["supportedVersions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("2026-07-28")),
+        "{reply}"
+    );
+    let mut headers = h("tools/call");
+    headers.push(("mcp-name", "list_org_secrets"));
+    let (status, _, reply) = post(
+        &client,
+        &server.url,
+        &headers,
+        json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_org_secrets","arguments":{},"_meta": meta}}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(reply["result"]["isError"], false, "{reply}");
+    // A 2025-06-18 client initializes as before.
+    let (_, _, reply) = post(&client, &server.url, &[], initialize(3)).await;
+    assert_eq!(reply["result"]["protocolVersion"], "2025-06-18");
     server.stop().await;
 }
