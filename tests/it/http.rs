@@ -575,3 +575,36 @@ async fn the_2026_07_28_protocol_is_served_statelessly_and_older_clients_still_i
     assert_eq!(reply["result"]["protocolVersion"], "2025-06-18");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_readmes_remote_commands_start_a_server_that_answers() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = &readme[readme.find("## Remote MCP").unwrap()..];
+    let block = &section[section.find("```sh\n").unwrap() + 6..];
+    let block = &block[..block.find("```").unwrap()];
+    let mut ran = 0;
+    for line in block.lines() {
+        let command = line.split('#').next().unwrap().trim();
+        let words: Vec<&str> = command.split_whitespace().collect();
+        let at = words.iter().position(|w| *w == "molecule-mcp").unwrap();
+        let env: Vec<(&str, &str)> = words[..at]
+            .iter()
+            .map(|w| w.split_once('=').unwrap())
+            .collect();
+        let args: Vec<&str> = words[at + 1..].to_vec();
+        assert_eq!(&args[..2], ["serve", "--http"], "{command}");
+        assert!(args[2].parse::<std::net::SocketAddr>().is_ok(), "{command}");
+        // Same flags, a free port: the documented command must start and serve.
+        let server = Server::start(&env, &args[3..]).await;
+        let health = http()
+            .get(server.url.replace("/mcp", "/healthz"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(health.status().as_u16(), 200, "{command}");
+        server.stop().await;
+        ran += 1;
+    }
+    assert_eq!(ran, 3);
+}
