@@ -40,7 +40,8 @@ pub struct HttpOptions {
     /// `MOLECULE_MCP_TENANT_URL_TEMPLATE`: a tenant base URL with `{slug}`, filled from
     /// each caller's validated `X-Molecule-Org-Slug`; `None`: `MOLECULE_API_URL` for all.
     pub tenant_template: Option<String>,
-    /// `MOLECULE_MCP_ALLOWED_ORIGINS`: browser origins allowed; none by default.
+    /// `MOLECULE_MCP_ALLOWED_ORIGINS`: browser origins allowed; by default only
+    /// loopback origins (a page on this machine), so a DNS-rebinding page is refused.
     pub allowed_origins: Vec<String>,
     /// `MOLECULE_MCP_ALLOWED_HOSTS`: `Host` values allowed; loopback by default.
     pub allowed_hosts: Vec<String>,
@@ -103,6 +104,14 @@ impl HttpOptions {
             }
             other => other,
         };
+        let mut allowed_origins = list("MOLECULE_MCP_ALLOWED_ORIGINS");
+        if allowed_origins.is_empty() {
+            allowed_origins = vec![
+                "http://localhost:*".into(),
+                "http://127.0.0.1:*".into(),
+                "http://[::1]:*".into(),
+            ];
+        }
         let mut allowed_hosts = list("MOLECULE_MCP_ALLOWED_HOSTS");
         if allowed_hosts.is_empty() {
             allowed_hosts = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
@@ -110,7 +119,7 @@ impl HttpOptions {
         Ok(HttpOptions {
             addr,
             tenant_template,
-            allowed_origins: list("MOLECULE_MCP_ALLOWED_ORIGINS"),
+            allowed_origins,
             allowed_hosts,
             max_body_bytes: number("MOLECULE_MCP_MAX_BODY_BYTES", 4 * 1024 * 1024)?,
             max_concurrent: number("MOLECULE_MCP_MAX_CONCURRENT", 256)?,
@@ -434,11 +443,9 @@ pub async fn serve(engine: Arc<Engine>, remote: Remote) -> anyhow::Result<()> {
         .with_allowed_hosts(options.allowed_hosts.clone())
         .with_max_request_body_bytes(options.max_body_bytes)
         .with_cancellation_token(stop.child_token());
-    config = if options.allowed_origins.is_empty() {
-        config.enforce_origin_validation()
-    } else {
-        config.with_allowed_origins(options.allowed_origins.clone())
-    };
+    config = config
+        .with_allowed_origins(options.allowed_origins.clone())
+        .enforce_origin_validation();
     // Built once; each request gets a clone (stateless: no state outlives a request).
     let prototype = McpServer::new(engine.clone()).remote(remote.clone());
     let mcp = StreamableHttpService::new(
