@@ -1,0 +1,252 @@
+//! Remote MCP under load (`cargo bench --bench http`): the release binary serving
+//! `serve --http`, 100 concurrent MCP clients (one keep-alive connection each) calling
+//! `list_org_tokens` against a fast loopback tenant, all on this machine's 2 cores.
+//! Prints calls/s, latency percentiles and the server's RSS; BENCHMARKS.md records a
+//! run. No assertions: the targets are read off the numbers.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark may panic on the unexpected
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+const BIN: &str = env!("CARGO_BIN_EXE_molecule-mcp");
+const CLIENTS: usize = 100;
+const WARM_UP: Duration = Duration::from_secs(2);
+const MEASURE: Duration = Duration::from_secs(10);
+const BODY: &str = r#"{"tokens":[{"id":"t-1","prefix":"mol_ab12","name":"ci","created_at":"2026-11-30T00:00:00Z"}],"count":1}"#;
+
+/// A minimal keep-alive HTTP/1.1 tenant: every request gets the same 200 JSON body.
+async fn tenant() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let response = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let response = response.clone();
+            tokio::spawn(async move {
+                let _ = socket.set_nodelay(true);
+                let mut buf = Vec::with_capacity(4096);
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Ok(n) = socket.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        buf.drain(..end + 4);
+                        if socket.write_all(response.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+/// One MCP client: a keep-alive connection sending `tools/call` POSTs, back to back
+/// (`pace: None`, closed loop: capacity) or one every `pace` (open loop: latency at an
+/// offered load, measured from each call's scheduled time, so a slow answer delays and
+/// counts against the calls behind it).
+async fn client(
+    addr: String,
+    key: String,
+    stop: Arc<AtomicBool>,
+    measuring: Arc<AtomicBool>,
+    pace: Option<Duration>,
+) -> Vec<u32> {
+    let mut socket = TcpStream::connect(&addr).await.unwrap();
+    socket.set_nodelay(true).unwrap();
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_org_tokens","arguments":{}}}"#;
+    let request = format!(
+        "POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\nauthorization: Bearer {key}\r\nx-molecule-org-id: org-bench\r\nmcp-protocol-version: 2025-06-18\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut latencies = Vec::new();
+    let mut buf = Vec::with_capacity(8192);
+    let mut chunk = vec![0u8; 16384];
+    let origin = tokio::time::Instant::now();
+    let mut n: u32 = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let started = match pace {
+            Some(pace) => {
+                let at = origin + pace * n;
+                tokio::time::sleep_until(at).await;
+                at.into_std()
+            }
+            None => Instant::now(),
+        };
+        n += 1;
+        socket.write_all(request.as_bytes()).await.unwrap();
+        // Read one response: headers, then content-length bytes.
+        buf.clear();
+        let (head_end, length) = loop {
+            let n = socket.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "the server closed the connection");
+            buf.extend_from_slice(&chunk[..n]);
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                assert!(head.starts_with("http/1.1 200"), "{head}");
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .map(|v| v.trim().parse().unwrap())
+                    .expect("a content-length");
+                break (end + 4, length);
+            }
+        };
+        while buf.len() < head_end + length {
+            let n = socket.read(&mut chunk).await.unwrap();
+            assert!(n > 0);
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        let reply = std::str::from_utf8(&buf[head_end..head_end + length]).unwrap();
+        assert!(reply.contains("\"isError\":false"), "{reply}");
+        if measuring.load(Ordering::Relaxed) {
+            latencies.push(started.elapsed().as_micros() as u32);
+        }
+    }
+    latencies
+}
+
+fn status_kib(pid: u32, field: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .map(|v| {
+            v.trim()
+                .trim_end_matches(" kB")
+                .trim()
+                .parse::<f64>()
+                .unwrap()
+        })
+        .unwrap()
+}
+
+/// The process's CPU time so far (user + system), from /proc.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
+struct Run {
+    calls_per_s: f64,
+    p50: f64,
+    p90: f64,
+    p99: f64,
+    max: f64,
+    server_cpu_us_per_call: f64,
+}
+
+async fn run(addr: &str, pid: u32, pace: Option<Duration>) -> Run {
+    let stop = Arc::new(AtomicBool::new(false));
+    let measuring = Arc::new(AtomicBool::new(false));
+    // Ten keys: per-key concurrency (default 32) is not what is measured here.
+    let tasks: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            tokio::spawn(client(
+                addr.to_string(),
+                format!("sk-bench-key-{}", i % 10),
+                stop.clone(),
+                measuring.clone(),
+                pace,
+            ))
+        })
+        .collect();
+    tokio::time::sleep(WARM_UP).await;
+    measuring.store(true, Ordering::Relaxed);
+    let (started, cpu) = (Instant::now(), cpu_seconds(pid));
+    tokio::time::sleep(MEASURE).await;
+    measuring.store(false, Ordering::Relaxed);
+    let (elapsed, cpu) = (started.elapsed(), cpu_seconds(pid) - cpu);
+    stop.store(true, Ordering::Relaxed);
+    let mut all: Vec<u32> = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort_unstable();
+    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)] as f64 / 1000.0;
+    Run {
+        calls_per_s: all.len() as f64 / elapsed.as_secs_f64(),
+        p50: pct(0.50),
+        p90: pct(0.90),
+        p99: pct(0.99),
+        max: pct(1.0),
+        server_cpu_us_per_call: cpu * 1e6 / all.len() as f64,
+    }
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let tenant = tenant().await;
+        let mut child = tokio::process::Command::new(BIN)
+            .args(["serve", "--http", "127.0.0.1:0"])
+            .env_clear()
+            .env("MOLECULE_API_URL", &tenant)
+            .env("RUST_LOG", "warn")
+            .env("MOLECULE_MCP_MAX_IN_FLIGHT", "256")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let pid = child.id().unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines.next_line().await.unwrap().expect("a banner");
+            if let Some(at) = line.find("Streamable HTTP at http://") {
+                let rest = &line[at + "Streamable HTTP at http://".len()..];
+                break rest[..rest.find('/').unwrap()].to_string();
+            }
+        };
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let rss_idle = status_kib(pid, "VmRSS:") / 1024.0;
+        let capacity = run(&addr, pid, None).await;
+        // 100 clients × 100 calls/s = 10,000 calls/s offered.
+        let offered = run(&addr, pid, Some(Duration::from_millis(10))).await;
+        let rss = status_kib(pid, "VmRSS:") / 1024.0;
+        let hwm = status_kib(pid, "VmHWM:") / 1024.0;
+        println!(
+            "| measure ({CLIENTS} clients, {} s each, 2 cores shared by server, load and tenant) | closed loop (capacity) | open loop, 10,000 calls/s offered |",
+            MEASURE.as_secs()
+        );
+        println!("|---|---|---|");
+        println!(
+            "| tool calls/s | {:.0} | {:.0} |",
+            capacity.calls_per_s, offered.calls_per_s
+        );
+        for (name, a, b) in [
+            ("latency p50", capacity.p50, offered.p50),
+            ("latency p90", capacity.p90, offered.p90),
+            ("latency p99", capacity.p99, offered.p99),
+            ("latency max", capacity.max, offered.max),
+        ] {
+            println!("| {name} | {a:.2} ms | {b:.2} ms |");
+        }
+        println!(
+            "| server CPU per call (user + system) | {:.0} µs | {:.0} µs |",
+            capacity.server_cpu_us_per_call, offered.server_cpu_us_per_call
+        );
+        println!("| server RSS idle / after both runs / peak (VmHWM) | {rss_idle:.1} / {rss:.1} / {hwm:.1} MiB | |");
+        let _ = child.kill().await;
+    });
+}
