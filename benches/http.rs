@@ -1,8 +1,9 @@
 //! Remote MCP under load (`cargo bench --bench http`): the release binary serving
 //! `serve --http`, 100 concurrent MCP clients (one keep-alive connection each) calling
 //! `list_org_tokens` against a fast loopback tenant, all on this machine's 2 cores.
-//! Prints calls/s, latency percentiles and the server's RSS; BENCHMARKS.md records a
-//! run. No assertions: the targets are read off the numbers.
+//! Prints calls/s, latency percentiles, the server's CPU per call and RSS;
+//! BENCHMARKS.md records a run. Logging is as deployed (the access log on, stderr
+//! drained by the bench). No assertions: the targets are read off the numbers.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark may panic on the unexpected
 
 use std::process::Stdio;
@@ -201,7 +202,6 @@ fn main() {
             .args(["serve", "--http", "127.0.0.1:0"])
             .env_clear()
             .env("MOLECULE_API_URL", &tenant)
-            .env("RUST_LOG", "warn")
             .env("MOLECULE_MCP_MAX_IN_FLIGHT", "256")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -64,13 +64,11 @@ impl HttpOptions {
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
-        let addr = addr
-            .parse::<SocketAddr>()
-            .map_err(|_| ConfigError::BadValue {
-                var: "MOLECULE_MCP_HTTP",
-                value: addr.to_string(),
-                rule: "must be an address and port, e.g. 127.0.0.1:8080",
-            })?;
+        let addr = listen_address(addr).ok_or_else(|| ConfigError::BadValue {
+            var: "MOLECULE_MCP_HTTP",
+            value: addr.to_string(),
+            rule: "must be a port (8080, on loopback), localhost:PORT or an address and port (0.0.0.0:8080)",
+        })?;
         let list = |k: &str| -> Vec<String> {
             get(k)
                 .map(|v| {
@@ -131,6 +129,22 @@ impl HttpOptions {
             ),
         })
     }
+}
+
+/// Where to listen: a bare port and `localhost:PORT` mean loopback; anything else is
+/// an explicit address (binding beyond loopback is always spelled out).
+fn listen_address(addr: &str) -> Option<SocketAddr> {
+    let addr = addr.trim();
+    if let Ok(port) = addr.parse::<u16>() {
+        return Some(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    if let Some(port) = addr.strip_prefix("localhost:") {
+        return port
+            .parse::<u16>()
+            .ok()
+            .map(|p| SocketAddr::from(([127, 0, 0, 1], p)));
+    }
+    addr.parse().ok()
 }
 
 /// `template` with `{slug}` filled, if the result is an http(s) URL.
@@ -554,6 +568,19 @@ mod tests {
         }
         assert!(valid_org_id("11111111-1111-4111-8111-111111111111"));
         assert!(!valid_org_id("a b") && !valid_org_id("") && !valid_org_id("x\ny"));
+    }
+
+    #[test]
+    fn a_bare_port_or_localhost_listens_on_loopback() {
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 8080));
+        assert_eq!(listen_address("8080"), Some(loopback));
+        assert_eq!(listen_address("localhost:8080"), Some(loopback));
+        assert_eq!(
+            listen_address("0.0.0.0:9"),
+            Some(SocketAddr::from(([0, 0, 0, 0], 9)))
+        );
+        assert_eq!(listen_address("example.com:80"), None);
+        assert_eq!(listen_address(""), None);
     }
 
     #[test]

@@ -78,11 +78,15 @@ impl ServerHandler for McpServer {
                 "molecule-mcp",
                 env!("CARGO_PKG_VERSION"),
             ))
-            .with_instructions(
+            .with_instructions(if self.remote.is_some() {
+                "Management tools for a Molecule AI tenant. Every tool but list_orgs and get_org acts \
+                 with the Org API Key your connection sends (Authorization header), which is tenant \
+                 root: prefer read tools, and confirm with the user before destructive ones."
+            } else {
                 "Management tools for a Molecule AI tenant. Every tool but list_orgs and get_org acts \
                  with the Org API Key (MOLECULE_ORG_API_KEY), which is tenant root: prefer read \
-                 tools, and confirm with the user before destructive ones.",
-            )
+                 tools, and confirm with the user before destructive ones."
+            })
     }
 
     async fn list_tools(

@@ -608,3 +608,57 @@ async fn the_readmes_remote_commands_start_a_server_that_answers() {
     }
     assert_eq!(ran, 3);
 }
+
+#[tokio::test]
+async fn control_plane_tools_use_the_callers_cp_token_header_and_nothing_else() {
+    let cp = RawTenant::start(|_| (200, b"{\"orgs\":[]}".to_vec())).await;
+    let mut env = env_for("http://127.0.0.1:9");
+    env.push(("MOLECULE_CP_URL", cp.url.clone()));
+    env.push(("CP_ADMIN_API_TOKEN", "cp-environment-token".into()));
+    let server = Server::start(&borrowed(&env), &[]).await;
+    let client = http();
+    let base = [
+        ("authorization", "Bearer sk-cp-caller"),
+        ("x-molecule-org-id", "o"),
+    ];
+    // Without the header: gated, whatever the environment holds.
+    let (_, _, reply) = post(
+        &client,
+        &server.url,
+        &base,
+        call_message(1, "list_orgs", json!({})),
+    )
+    .await;
+    assert_eq!(envelope(&reply)["error"], "CP_TIER_NOT_CONFIGURED");
+    assert!(cp.taken().is_empty());
+    let mut with = base.to_vec();
+    with.push(("x-molecule-cp-token", "cp-caller-token"));
+    let (_, _, reply) = post(
+        &client,
+        &server.url,
+        &with,
+        call_message(2, "list_orgs", json!({})),
+    )
+    .await;
+    assert_eq!(reply["result"]["isError"], false, "{reply}");
+    let sent = cp.taken();
+    assert_eq!(sent.len(), 1);
+    let auth: Vec<&str> = sent[0]
+        .headers
+        .iter()
+        .filter(|(k, _)| k == "authorization")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(
+        auth,
+        ["Bearer cp-caller-token"],
+        "the caller's CP token only, never the org key"
+    );
+    assert!(
+        !sent[0]
+            .headers
+            .iter()
+            .any(|(k, _)| k == "x-molecule-org-id")
+    );
+    server.stop().await;
+}
