@@ -119,6 +119,12 @@ fn the_quick_start_runs_as_written() {
             ["npx", ..] => panic!(
                 "{command}: the Inspector eats its first `--`; put one before the server command"
             ),
+            // The front door: `cargo run --release -- <server args>` (the build itself is
+            // what cargo test and .ci/run do; the arguments must parse as the server's).
+            ["cargo", "run", "--release", "--", args @ ..] => {
+                assert_server_args_parse(args, command);
+                ran.push(command.clone());
+            }
             ["--", "cargo", "run", "--", args @ ..] => {
                 assert_server_args_parse(args, command);
                 ran.push(command.clone());
@@ -144,7 +150,8 @@ fn the_quick_start_runs_as_written() {
     }
     assert!(
         ran.iter().any(|c| c.contains("call get_workspace --args"))
-            && ran.iter().any(|c| c.starts_with("npx ")),
+            && ran.iter().any(|c| c.starts_with("npx "))
+            && ran.iter().any(|c| c == "cargo run --release -- --sandbox"),
         "the chained call and the Inspector command are run: {ran:?}"
     );
 }
