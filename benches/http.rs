@@ -198,7 +198,10 @@ fn main() {
         .unwrap();
     runtime.block_on(async {
         let tenant = tenant().await;
-        let mut child = tokio::process::Command::new(BIN)
+        // MOLECULE_MCP_BIN runs another build of the server (e.g. the `profiling`
+        // profile, which keeps symbols for perf).
+        let bin = std::env::var("MOLECULE_MCP_BIN").unwrap_or_else(|_| BIN.to_string());
+        let mut child = tokio::process::Command::new(bin)
             .args(["serve", "--http", "127.0.0.1:0"])
             .env_clear()
             .env("MOLECULE_API_URL", &tenant)
