@@ -335,8 +335,8 @@ pub fn run(inputs: &Inputs) -> Report {
     let mut unbound = Vec::new();
     for spec in [&specs.candidate, &specs.candidate_cp] {
         for op in &spec.ops {
-            // Every operation the build knows is bound or skipped (the exhaustive match
-            // in `table::binding` guarantees it); a new operationId is unaccounted for.
+            // Every operation the build knows is bound or skipped (the tool table's
+            // compile-time check guarantees it); a new operationId is unaccounted for.
             let accounted = crate::Operation::ALL
                 .iter()
                 .any(|o| o.operation_id() == op.id);

@@ -1,9 +1,10 @@
 //! The HTTP side of the sandbox: one axum route per spec operation, and the one
 //! generic handler every route shares — tenant guard, credential gate, the
-//! operation's handler under the state lock, and a check of the reply against the
-//! spec.
+//! operation's handler under the state lock (its stateful one, or the answer from the
+//! spec), and a check of the reply against the spec.
 
 use super::contract::{self, Contracts, OpContract};
+use super::from_spec;
 use super::ops::{self, Gate};
 use super::state::State;
 use crate::{Api, Operation};
@@ -55,8 +56,8 @@ impl Reply {
         Reply::json(status, json!({ "error": message.into() }))
     }
 
-    /// `status` with an empty body (the tenant guard's 404).
-    fn bare(status: u16) -> Reply {
+    /// `status` with an empty body (the tenant guard's 404, a documented 204).
+    pub fn bare(status: u16) -> Reply {
         Reply {
             status,
             body: None,
@@ -118,6 +119,31 @@ impl Req<'_> {
     /// A request header, when present and text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Every path parameter (percent-decoded), by name.
+    pub fn params(&self) -> &HashMap<String, String> {
+        &self.params
+    }
+
+    /// A query parameter, when given.
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query.get(name).map(String::as_str)
+    }
+
+    /// Whether the operation documents a JSON request body.
+    pub fn has_request_schema(&self) -> bool {
+        self.contract.request.is_some()
+    }
+
+    /// `(location, name)` of the operation's required query parameters and headers.
+    pub fn required(&self) -> &[(String, String)] {
+        &self.contract.required
+    }
+
+    /// The documented success status and a body built from its schema.
+    pub fn success(&self) -> (u16, &Option<Value>) {
+        (self.contract.success.0, &self.contract.success.1)
     }
 
     /// The JSON body as sent (`{}` when empty), or `None` when it is not JSON.
@@ -185,10 +211,33 @@ fn respond(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
+    respond_with(
+        shared,
+        op,
+        contract,
+        ops::handler(op).unwrap_or((ops::gate(op), from_spec::answer)),
+        (params, query, headers, body),
+    )
+}
+
+/// The request as axum hands it over: path parameters, raw query, headers, body.
+type Parts<'a> = (
+    HashMap<String, String>,
+    Option<String>,
+    &'a HeaderMap,
+    &'a [u8],
+);
+
+fn respond_with(
+    shared: &Shared,
+    op: Operation,
+    contract: &OpContract,
+    (gate, handler): (Gate, ops::Handler),
+    (params, query, headers, body): Parts<'_>,
+) -> Response {
     let mut state = shared
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let (gate, handler) = ops::route(op);
     let reply = admit(&mut state, op, gate, headers, &params).and_then(|caller| {
         let json = if body.iter().all(u8::is_ascii_whitespace) {
             Some(json!({}))
@@ -320,4 +369,79 @@ fn admit(
         return Ok(Caller::WorkspaceToken);
     }
     Err(Reply::error(401, invalid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An operation without a stateful handler, served through the same path as every
+    /// route: guard and gate, then the answer from the spec.
+    fn spec_answer(op: Operation, params: &[(&str, &str)], body: &str) -> (u16, Value) {
+        let (state, key) = State::seeded();
+        let org_id = state.org_id.clone();
+        let shared: Shared = Arc::new(Mutex::new(state));
+        let contract = &super::contract::contracts().unwrap()[&op];
+        let mut headers = HeaderMap::new();
+        headers.insert("x-molecule-org-id", org_id.parse().unwrap());
+        headers.insert(AUTHORIZATION, format!("Bearer {key}").parse().unwrap());
+        let params = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let response = respond_with(
+            &shared,
+            op,
+            contract,
+            (ops::gate(op), from_spec::answer),
+            (params, None, &headers, body.as_bytes()),
+        );
+        let status = response.status().as_u16();
+        let bytes =
+            futures::executor::block_on(axum::body::to_bytes(response.into_body(), 1 << 20))
+                .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    #[test]
+    fn an_operation_without_a_handler_gets_its_documented_success_built_from_the_spec() {
+        let contracts = super::contract::contracts().unwrap();
+        let (status, body) = spec_answer(Operation::GetWorkspace, &[("id", "ws-1")], "");
+        assert_eq!(status, 200);
+        assert_eq!(body["id"], "ws-1", "the path parameter echoes: {body}");
+        assert!(
+            contracts[&Operation::GetWorkspace]
+                .response(200)
+                .unwrap()
+                .is_valid(&body)
+        );
+        let (status, body) = spec_answer(
+            Operation::ProvisionWorkspace,
+            &[],
+            r#"{"name":"a","tier":2}"#,
+        );
+        assert_eq!(status, 201, "{body}");
+        assert!(
+            contracts[&Operation::ProvisionWorkspace]
+                .response(201)
+                .unwrap()
+                .is_valid(&body)
+        );
+    }
+
+    #[test]
+    fn an_operation_without_a_handler_refuses_a_body_that_breaks_the_exact_schema() {
+        let (status, body) = spec_answer(
+            Operation::ProvisionWorkspace,
+            &[],
+            r#"{"name":"a","tier":9}"#,
+        );
+        assert_eq!(status, 400);
+        assert_eq!(body["error"], "request body does not match the spec");
+        let (status, _) = spec_answer(Operation::ProvisionWorkspace, &[], "not json");
+        assert_eq!(status, 400);
+    }
 }

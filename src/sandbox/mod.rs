@@ -10,12 +10,14 @@
 //! too, and a reply that breaks the spec is logged.
 //!
 //! The pieces: [`contract`] (spec → routes and validators), [`http`] (routes, gates,
-//! the generic handler), [`ops`] (operation → gate and handler), [`state`] (tables
-//! and seed), and one module per area of handlers.
+//! the generic handler), [`ops`] (operation → gate and stateful handler),
+//! [`from_spec`] (the answer of every other operation), [`state`] (tables and seed),
+//! and one module per area of handlers.
 
 mod access;
 mod catalog;
 mod contract;
+mod from_spec;
 mod http;
 mod ops;
 mod settings;

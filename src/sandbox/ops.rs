@@ -1,13 +1,14 @@
-//! The operation table: for every spec operation, the credential gate the live
-//! tenant puts in front of it (contract.md, "Auth" rows) and the sandbox handler.
-//! Exhaustive with no wildcard arm, like the tool table: a new spec operation does
-//! not compile until the sandbox serves it. The two audit reads and the two
-//! control-plane reads are small enough to live here.
+//! The stateful handlers: for the operations whose answer depends on the sandbox's
+//! state, the credential gate the live tenant puts in front of it (contract.md,
+//! "Auth" rows) and the handler. Every other operation is answered from the spec
+//! ([`super::from_spec`]) behind [`gate`]'s default, so a new spec operation needs
+//! nothing here. The two audit reads and the two control-plane reads are small
+//! enough to live here.
 
 use super::http::{Outcome, Reply, Req};
 use super::state::{EVENT_LIMIT, State};
 use super::{access, catalog, settings, workspaces};
-use crate::Operation;
+use crate::{Api, Operation};
 use serde_json::Value;
 
 /// The credential check in front of a route.
@@ -26,11 +27,24 @@ pub(super) enum Gate {
 /// A handler: reads and writes the state, answers one request.
 pub(super) type Handler = fn(&mut State, &Req) -> Outcome;
 
-/// The gate and handler of `op`.
-pub(super) fn route(op: Operation) -> (Gate, Handler) {
+/// The gate of an operation without a stateful handler: the tenant's AdminAuth (an
+/// org API token), the control plane's admin bearer.
+pub(super) fn gate(op: Operation) -> Gate {
+    match op.api() {
+        Api::Tenant => Gate::Admin,
+        Api::ControlPlane => Gate::ControlPlane,
+    }
+}
+
+/// The gate and stateful handler of `op`, if it has one.
+pub(super) fn handler(op: Operation) -> Option<(Gate, Handler)> {
     use Gate::{Admin, ControlPlane, Open, Workspace};
     use Operation as O;
-    match op {
+    #[allow(
+        unreachable_patterns,
+        reason = "every operation of today's specs has a stateful handler; a new one is answered from the spec"
+    )]
+    Some(match op {
         O::ListWorkspaces => (Admin, workspaces::list),
         O::GetWorkspace => (Open, workspaces::get),
         O::ProvisionWorkspace => (Admin, workspaces::provision),
@@ -65,7 +79,8 @@ pub(super) fn route(op: Operation) -> (Gate, Handler) {
         O::ListPendingApprovals => (Admin, list_pending_approvals),
         O::ListOrgs => (ControlPlane, list_orgs),
         O::GetOrg => (ControlPlane, get_org),
-    }
+        _ => return None,
+    })
 }
 
 /// `GET /events` and `GET /events/{workspaceId}`: newest first, at most 100.
