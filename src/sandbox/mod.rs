@@ -67,6 +67,25 @@ pub mod seed {
     }
 }
 
+/// Whether the sandbox answers `op` from the spec alone (it has no stateful handler):
+/// the documented success for any request that fits the spec.
+pub fn answers_from_spec(op: crate::Operation) -> bool {
+    ops::handler(op).is_none()
+}
+
+/// A request body that fits `op`'s exact request schema, built from the schema the way
+/// a reply from the spec is; `None` when the operation takes no body.
+pub fn sample_request(op: crate::Operation) -> Option<serde_json::Value> {
+    let doc = crate::tools::spec_for(op);
+    let meta = crate::spec::inventory::operations(doc)
+        .into_iter()
+        .find(|o| o.id == op.operation_id())?;
+    let body = doc.pointer(&meta.pointer)?.get("requestBody")?;
+    let schema =
+        crate::spec::inventory::deref(doc, body).pointer("/content/application~1json/schema")?;
+    Some(from_spec::sample(doc, schema, 0))
+}
+
 /// A running sandbox tenant and control plane. Dropping it stops both servers.
 #[derive(Debug)]
 pub struct Sandbox {
