@@ -500,10 +500,37 @@ fn convert(
         };
         out.insert(key.clone(), converted);
     }
+    exclusive_bounds(&mut out, mode);
     if obj.get("nullable").and_then(Value::as_bool) == Some(true) {
         return allow_null(Value::Object(out));
     }
     Value::Object(out)
+}
+
+/// OpenAPI 3.0's boolean `exclusiveMinimum: true` beside `minimum: n` is JSON Schema
+/// 2020-12's numeric `exclusiveMinimum: n` (likewise maximum); `false` says nothing.
+/// A boolean left in place makes the schema invalid. Output schemas keep no bounds.
+fn exclusive_bounds(out: &mut Map<String, Value>, mode: Mode) {
+    for (exclusive, bound) in [
+        ("exclusiveMinimum", "minimum"),
+        ("exclusiveMaximum", "maximum"),
+    ] {
+        match out.get(exclusive) {
+            Some(Value::Bool(true)) if mode != Mode::Output => {
+                match out.shift_remove(bound) {
+                    Some(n) => out.insert(exclusive.to_string(), n),
+                    None => out.shift_remove(exclusive),
+                };
+            }
+            Some(Value::Bool(_)) => {
+                out.shift_remove(exclusive);
+            }
+            Some(_) if mode == Mode::Output => {
+                out.shift_remove(exclusive);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// OpenAPI's `nullable: true` in JSON Schema terms: `null` joins the type and the enum.
@@ -540,5 +567,33 @@ fn merge(target: &mut Value, extra: &Value) {
         for (k, v) in e {
             t.insert(k.clone(), v.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openapi_3_0_exclusive_bounds_become_json_schema_2020_12_numbers() {
+        let doc = json!({});
+        let schema = json!({ "type": "integer", "minimum": 0, "exclusiveMinimum": true,
+            "maximum": 1000, "exclusiveMaximum": false });
+        let exact = convert(&doc, &schema, Mode::Exact, &mut Vec::new(), &mut Map::new());
+        assert_eq!(
+            exact,
+            json!({ "type": "integer", "exclusiveMinimum": 0, "maximum": 1000 })
+        );
+        let validator = jsonschema::draft202012::new(&exact).unwrap();
+        assert!(validator.is_valid(&json!(1)) && validator.is_valid(&json!(1000)));
+        assert!(!validator.is_valid(&json!(0)));
+        let output = convert(
+            &doc,
+            &schema,
+            Mode::Output,
+            &mut Vec::new(),
+            &mut Map::new(),
+        );
+        assert_eq!(output, json!({ "type": "integer" }));
     }
 }
