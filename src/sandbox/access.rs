@@ -4,7 +4,7 @@
 //! Minted tokens are real credentials of the sandbox: they pass its gates until
 //! revoked.
 
-use super::http::{Caller, Outcome, Reply, Req};
+use super::message::{Outcome, Principal, Reply, Req};
 use super::state::{AllowEntry, State, WorkspaceToken, now_rfc3339, unix_now};
 use super::workspaces::valid_id;
 use serde_json::{Value, json};
@@ -41,7 +41,7 @@ pub(super) fn mint_org_token(st: &mut State, req: &Req) -> Outcome {
     }
     st.mints.push(now);
     let (created_by, org_id) = match &req.caller {
-        Caller::OrgToken { prefix, org_id } => (format!("org-token:{prefix}"), org_id.clone()),
+        Principal::OrgToken { prefix, org_id } => (format!("org-token:{prefix}"), org_id.clone()),
         _ => ("admin-token".to_string(), None),
     };
     let name = body["name"]
@@ -146,7 +146,7 @@ fn owned_org<'r>(st: &State, req: &'r Req) -> Result<&'r str, Reply> {
     st.live(id)
         .ok_or_else(|| Reply::error(404, "org not found"))?;
     match &req.caller {
-        Caller::OrgToken { org_id, .. } if org_id.as_deref() != Some(id) => {
+        Principal::OrgToken { org_id, .. } if org_id.as_deref() != Some(id) => {
             Err(Reply::error(403, "org access denied"))
         }
         _ => Ok(id),

@@ -73,7 +73,7 @@ fn build() -> Result<Contracts, String> {
                 .and_then(|b| b.pointer("/content/application~1json/schema"))
                 .map(compile)
                 .transpose()?;
-            let success = super::from_spec::success(doc, node, &meta.success_status);
+            let success = super::sample::success(doc, node, &meta.success_status);
             let required = inventory::parameters(doc, &meta.pointer, node)
                 .into_iter()
                 .filter(|p| p.get("required").and_then(Value::as_bool) == Some(true))

@@ -5,9 +5,9 @@
 //! nothing here. The two audit reads and the two control-plane reads are small
 //! enough to live here.
 
-use super::http::{Outcome, Reply, Req};
+use super::message::{Outcome, Reply, Req};
 use super::state::{EVENT_LIMIT, State};
-use super::{access, catalog, settings, workspaces};
+use super::{access, settings, templates, workspaces};
 use crate::{Api, Operation};
 use serde_json::Value;
 
@@ -62,12 +62,12 @@ pub(super) fn handler(op: Operation) -> Option<(Gate, Handler)> {
         O::SetWorkspaceBudget => (Admin, settings::set_budget),
         O::GetLlmBillingMode => (Admin, settings::get_billing_mode),
         O::SetLlmBillingMode => (Admin, settings::set_billing_mode),
-        O::ListOrgTemplates => (Admin, catalog::list_org_templates),
-        O::CreateOrgFromTemplate => (Admin, catalog::import_org),
-        O::ListTemplates => (Admin, catalog::list_templates),
-        O::ImportTemplate => (Admin, catalog::import_template),
-        O::ExportBundle => (Admin, catalog::export_bundle),
-        O::ImportBundle => (Admin, catalog::import_bundle),
+        O::ListOrgTemplates => (Admin, templates::list_org_templates),
+        O::CreateOrgFromTemplate => (Admin, templates::import_org),
+        O::ListTemplates => (Admin, templates::list_templates),
+        O::ImportTemplate => (Admin, templates::import_template),
+        O::ExportBundle => (Admin, templates::export_bundle),
+        O::ImportBundle => (Admin, templates::import_bundle),
         O::ListOrgTokens => (Admin, access::list_org_tokens),
         O::MintOrgToken => (Admin, access::mint_org_token),
         O::RevokeOrgToken => (Admin, access::revoke_org_token),

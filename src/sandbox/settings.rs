@@ -2,7 +2,7 @@
 //! multi-period budget (BUD2: `budget_limits` replaces the whole set, the legacy
 //! `budget_limit` is monthly only) and the LLM billing mode (BMH/BM3 resolution).
 
-use super::http::{Outcome, Reply, Req};
+use super::message::{Outcome, Reply, Req};
 use super::state::{PERIODS, SecretRow, State, Workspace, now_rfc3339};
 use super::workspaces::valid_id;
 use serde_json::{Value, json};

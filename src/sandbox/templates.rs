@@ -2,7 +2,7 @@
 //! (list, import with the required-env preflight) and bundles (export of what
 //! exists, recursively; import creates the tree).
 
-use super::http::{Outcome, Reply, Req};
+use super::message::{Outcome, Reply, Req};
 use super::state::{State, Workspace};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;

@@ -4,7 +4,7 @@
 //! descendants). Provisioning is instant but shows: a workspace reads as
 //! `provisioning` once, and is `online` from the next read on.
 
-use super::http::{Outcome, Reply, Req};
+use super::message::{Outcome, Reply, Req};
 use super::state::{DEFAULT_MODEL, State, Workspace, is_uuid, unix_now};
 use serde_json::{Value, json};
 
