@@ -1,23 +1,28 @@
-//! One tool call, start to finish: validate the arguments against the exact schema,
-//! resolve the route, check the credential, call the generated client, and turn the
-//! outcome into a JSON result or a [`ToolError`] — in that order, so a bad input or a
-//! missing credential never sends a request.
+//! One tool call, start to finish: validate the arguments against the exact schema
+//! (`call/validate.rs`), sort them by location for the operation the call goes to
+//! (`call/args.rs`), check the credential, call the generated client, and turn the
+//! outcome into a JSON result (`call/present.rs`) or a [`ToolError`] — in that order,
+//! so a bad input or a missing credential never sends a request.
 
 mod args;
+mod present;
+mod validate;
+
+pub use present::Success;
+pub use validate::validate;
 
 use crate::client::{self, Caller};
 use crate::config::{Config, Selection};
 use crate::error::ToolError;
 use crate::redact::Redactor;
 use crate::result;
-use crate::tools::schema::Location;
 use crate::tools::table::{Access, Toolset};
 use crate::tools::{Catalog, Entry};
 use crate::{Api, Operation};
 use futures::StreamExt;
 use progenitor_client::{ByteStream, ResponseValue};
 use rmcp::model::CallToolResult;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -201,7 +206,7 @@ impl Engine {
         let outcome =
             contain_panics(entry.row.name, client::as_caller(caller.clone(), inner)).await;
         let success = outcome
-            .and_then(|(status, bytes)| present(entry, status, &bytes, &redactor))
+            .and_then(|(status, bytes)| present::present(entry, status, &bytes, &redactor))
             .map_err(|mut e| {
                 e.redact(&redactor);
                 e
@@ -236,7 +241,7 @@ impl Engine {
         self.enabled_for(entry, narrow)?;
         let args = Value::Object(args);
         validate(entry, &args)?;
-        let op = args::route(entry, &args);
+        let op = args::operation_for(entry, &args);
         let plan = entry
             .derived
             .plans
@@ -499,171 +504,4 @@ async fn read_limited(
         body.extend_from_slice(&chunk);
     }
     Ok((body, true))
-}
-
-/// A successful call.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Success {
-    /// What the text shows: the decoded JSON body, or `{"raw", "status"}` for an empty
-    /// or non-JSON body (the TypeScript server's wrapper).
-    pub value: Value,
-    /// The result's `structuredContent`: present exactly when the tool declares an
-    /// `outputSchema`, and then valid against it (the official SDK clients reject a
-    /// success without it). An empty body gives `{}`.
-    pub structured: Option<Value>,
-    /// `value` pretty-printed: the result's text content.
-    pub text: String,
-}
-
-/// A 2xx body as a success (docs/security.md, "Every 2xx"), redacted. For a tool with
-/// an output schema: an object that fits it, or an empty body (`{}`); anything else
-/// (not JSON, an array, a scalar, an object of the wrong shape) is a deliberate
-/// `UPSTREAM_CONTRACT_MISMATCH`, never a success a validating client would reject.
-fn present(
-    entry: &Entry,
-    status: u16,
-    bytes: &[u8],
-    redactor: &Redactor,
-) -> Result<Success, ToolError> {
-    let declared = entry.derived.output.is_some();
-    let (value, structured) = if bytes.iter().all(u8::is_ascii_whitespace) {
-        (
-            json!({ "raw": "", "status": status }),
-            declared.then(|| json!({})),
-        )
-    } else {
-        match serde_json::from_slice::<Value>(bytes) {
-            Ok(mut body) => {
-                redactor.value(&mut body);
-                if declared {
-                    check_output(entry, &body)?;
-                }
-                (body.clone(), declared.then_some(body))
-            }
-            Err(e) => {
-                let mut text = String::from_utf8_lossy(bytes).into_owned();
-                redactor.text(&mut text);
-                if declared {
-                    return Err(ToolError::ContractMismatch {
-                        errors: vec![format!("(body): not JSON ({e})")],
-                        body: Value::String(text),
-                    });
-                }
-                (json!({ "raw": text, "status": status }), None)
-            }
-        }
-    };
-    // The pretty text is made once: it is both what counts against the bound and the
-    // result's text content.
-    let text = serde_json::to_string_pretty(&value).unwrap_or_else(|_| value.to_string());
-    Ok(Success {
-        value,
-        structured,
-        text,
-    })
-}
-
-fn check_output(entry: &Entry, value: &Value) -> Result<(), ToolError> {
-    let Some(validator) = entry.output_validator() else {
-        return Ok(());
-    };
-    if validator.is_valid(value) {
-        return Ok(());
-    }
-    let errors: Vec<String> = validator
-        .iter_errors(value)
-        .map(|e| format!("{}: {}", pointer_or_root(e.instance_path().as_str()), e))
-        .collect();
-    Err(ToolError::ContractMismatch {
-        errors,
-        body: value.clone(),
-    })
-}
-
-fn pointer_or_root(pointer: &str) -> String {
-    if pointer.is_empty() {
-        "(body)".into()
-    } else {
-        pointer.trim_start_matches('/').replace('/', ".")
-    }
-}
-
-/// Validates `args` against the exact schema; every error names the field and the rule.
-/// Values are masked in messages, so a secret passed in the wrong place is not echoed.
-pub fn validate(entry: &Entry, args: &Value) -> Result<(), ToolError> {
-    let validator = entry.validator().map_err(ToolError::Internal)?;
-    if validator.is_valid(args) {
-        return Ok(());
-    }
-    let problems: Vec<String> = validator
-        .iter_errors(args)
-        .map(|e| {
-            describe(
-                entry,
-                e.instance_path().as_str(),
-                e.kind(),
-                &e.masked().to_string(),
-            )
-        })
-        .collect();
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(ToolError::InvalidArguments(problems))
-    }
-}
-
-fn describe(
-    entry: &Entry,
-    pointer: &str,
-    kind: &jsonschema::error::ValidationErrorKind,
-    message: &str,
-) -> String {
-    use jsonschema::error::ValidationErrorKind as K;
-    let field = pointer.trim_start_matches('/').replace('/', ".");
-    let rule = match kind {
-        K::Not { .. } if field_location(entry, &field) == Some(Location::Path) => {
-            "must not be `.` or `..` (an id is exactly one path segment)".to_string()
-        }
-        K::Pattern { .. } if field_location(entry, &field) == Some(Location::Header) => {
-            "must not contain control characters such as CR or LF (it is sent as a header)"
-                .to_string()
-        }
-        K::AnyOf { .. } | K::OneOfNotValid { .. } if field.is_empty() => {
-            let names = one_of_required(&entry.derived.validation);
-            if names.is_empty() {
-                message.to_string()
-            } else {
-                format!("{} is required", names.join(" or "))
-            }
-        }
-        _ => message.to_string(),
-    };
-    if field.is_empty() {
-        rule
-    } else {
-        format!("`{field}`: {rule}")
-    }
-}
-
-fn field_location(entry: &Entry, field: &str) -> Option<Location> {
-    entry
-        .derived
-        .plans
-        .iter()
-        .flat_map(|p| &p.targets)
-        .find(|t| t.tool == field)
-        .map(|t| t.location)
-}
-
-fn one_of_required(validation: &Value) -> Vec<String> {
-    ["anyOf", "oneOf"]
-        .iter()
-        .filter_map(|k| validation.get(*k).and_then(Value::as_array))
-        .flatten()
-        .filter_map(|b| b.get("required").and_then(Value::as_array))
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(|s| format!("`{s}`"))
-        .collect()
 }

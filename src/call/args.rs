@@ -13,7 +13,7 @@ use crate::tools::table::{ArgRule, Route};
 use serde_json::{Map, Value};
 
 /// The operation a call of `entry` with `args` goes to.
-pub(super) fn route(entry: &Entry, args: &Value) -> Operation {
+pub(super) fn operation_for(entry: &Entry, args: &Value) -> Operation {
     match entry.row.route {
         Route::One(op) => op,
         Route::ByPresence {
