@@ -152,7 +152,8 @@ fn check_operation_ids(spec_name: &str, ops: &[spec::inventory::Operation]) -> R
 }
 
 /// The document progenitor sees. It differs from the patched spec in three ways,
-/// all because DECISIONS.md §4 wants exact, status-agnostic wire handling:
+/// all because docs/decisions.md ("Results and errors") wants exact, status-agnostic
+/// wire handling:
 /// - responses are dropped, so every method returns the raw body for any 2xx and
 ///   `UnexpectedResponse` (status + raw body) otherwise; decoding, the envelope and
 ///   output-schema checks happen once, in `src/call.rs`, against the patched spec;

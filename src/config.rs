@@ -1,5 +1,6 @@
 //! Configuration from the environment: the same variables as the TypeScript server
-//! (DECISIONS.md §2, §3). Raw lookups are kept apart from the validated [`Config`].
+//! (docs/decisions.md, "Requests" and "Control-plane tier"). Raw lookups are kept
+//! apart from the validated [`Config`].
 
 use std::collections::BTreeSet;
 use std::fmt;

@@ -1,5 +1,5 @@
 //! Tool errors and their one mapping to the wire envelope `{error, detail, status}`
-//! (DECISIONS.md §4). Every failure of a tool call is one of these; the server turns
+//! (docs/decisions.md, "Results and errors"). Every failure of a tool call is one of these; the server turns
 //! it into a `CallToolResult` with `isError: true` here and nowhere else.
 
 use crate::Api;

@@ -160,7 +160,8 @@ fn parse_query(query: Option<&str>) -> HashMap<String, String> {
         .unwrap_or_default()
 }
 
-/// The tenant guard, then the route's credential gate (contract.md §1).
+/// The tenant guard, then the route's credential gate (docs/contract.md, "Tenant
+/// guard and credential gates").
 fn admit(
     state: &mut State,
     op: Operation,

@@ -3,7 +3,7 @@
 //! use every tool.
 //!
 //! Both fakes listen on 127.0.0.1 (ephemeral ports) and serve every operation of the
-//! patched specs with the live handlers' behaviour as `contract.md` records it:
+//! patched specs with the live handlers' behaviour as docs/contract.md records it:
 //! status codes, error bodies, the tenant guard and the credential gates. State is
 //! in memory, behind one lock, seeded so that every read tool answers something on
 //! its first call. Request bodies are checked against the spec; replies are checked

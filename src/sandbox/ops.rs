@@ -1,6 +1,6 @@
 //! The stateful handlers: for the operations whose answer depends on the sandbox's
-//! state, the credential gate the live tenant puts in front of it (contract.md,
-//! "Auth" rows) and the handler. Every other operation is answered from the spec
+//! state, the credential gate the live tenant puts in front of it (docs/contract.md,
+//! "Tenant guard and credential gates") and the handler. Every other operation is answered from the spec
 //! ([`super::from_spec`]) behind [`gate`]'s default, so a new spec operation needs
 //! nothing here. The two audit reads and the two control-plane reads are small
 //! enough to live here.

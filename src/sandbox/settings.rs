@@ -1,6 +1,7 @@
 //! Per-workspace and org settings: secrets (values stored, never returned), the
-//! multi-period budget (BUD2: `budget_limits` replaces the whole set, the legacy
-//! `budget_limit` is monthly only) and the LLM billing mode (BMH/BM3 resolution).
+//! multi-period budget (`budget_limits` replaces the whole set, the legacy
+//! `budget_limit` is monthly only) and the LLM billing mode and its resolution
+//! (docs/contract.md, "Budgets" and "LLM billing mode").
 
 use super::message::{Outcome, Reply, Req};
 use super::state::{PERIODS, SecretRow, State, Workspace, now_rfc3339};
@@ -114,7 +115,7 @@ pub(super) fn delete_org_secret(st: &mut State, req: &Req) -> Outcome {
     Reply::ok(json!({ "status": "deleted", "key": key, "scope": "global" }))
 }
 
-/// BUD2's response: all four periods plus the legacy monthly trio.
+/// The budget answer: all four periods plus the legacy monthly trio.
 fn budget(ws: &Workspace) -> Value {
     let remaining = |i: usize| ws.limits[i].map(|l| l - ws.spend[i]);
     let periods: serde_json::Map<String, Value> = PERIODS
@@ -139,7 +140,7 @@ pub(super) fn get_budget(st: &mut State, req: &Req) -> Outcome {
         .map_or_else(|| Err(Reply::error(404, "workspace not found")), Reply::ok)
 }
 
-/// `PATCH /workspaces/{id}/budget`: the checks in BUD2's order, then the spec.
+/// `PATCH /workspaces/{id}/budget`: the live handler's checks in its order, then the spec.
 pub(super) fn set_budget(st: &mut State, req: &Req) -> Outcome {
     let limits = parse_limits(req)?;
     req.body("invalid request body")?;
@@ -196,8 +197,9 @@ fn parse_limits(req: &Req) -> Result<[Option<i64>; 4], Reply> {
 /// The modes an override may take.
 const MODES: [&str; 3] = ["platform_managed", "byok", "disabled"];
 
-/// BM3's resolution: an override wins; otherwise the provider derived from the
-/// model (`derived_provider`), or the default when there is no workspace row.
+/// The live resolver (docs/contract.md, "LLM billing mode"): an override wins;
+/// otherwise the provider derived from the model (`derived_provider`), or the default
+/// when there is no workspace row.
 fn resolution(id: &str, ws: Option<&Workspace>) -> Value {
     let provider = ws.and_then(|w| w.model.split_once('/').map(|(p, _)| p.to_string()));
     let (resolved, source) = match (ws.and_then(|w| w.billing_override.clone()), &provider) {
@@ -218,7 +220,7 @@ pub(super) fn get_billing_mode(st: &mut State, req: &Req) -> Outcome {
     Reply::ok(resolution(id, st.live(id)))
 }
 
-/// `PUT /admin/workspaces/{id}/llm-billing-mode`: BMH's checks (the mode is trimmed;
+/// `PUT /admin/workspaces/{id}/llm-billing-mode`: the live handler's checks (the mode is trimmed;
 /// `null` clears the override).
 pub(super) fn set_billing_mode(st: &mut State, req: &Req) -> Outcome {
     let id = valid_id(req, "invalid workspace id")?;

@@ -1,5 +1,5 @@
 //! Workspace lifecycle: list, get, provision, deprovision, restart, pause, resume
-//! (contract.md §2, with the later CRUD2/RST2 rules: `X-Confirm-Name`, `?confirm=true`
+//! (docs/contract.md, "Workspace lifecycle": `X-Confirm-Name`, `?confirm=true`
 //! to cascade a delete, `?cascade=true` to pause or resume a workspace with
 //! descendants). Provisioning is instant but shows: a workspace reads as
 //! `provisioning` once, and is `online` from the next read on.
