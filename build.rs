@@ -151,7 +151,7 @@ fn check_operation_ids(spec_name: &str, ops: &[spec::inventory::Operation]) -> R
     Ok(())
 }
 
-/// The document progenitor sees. It differs from the patched spec in three ways,
+/// The document progenitor sees. It differs from the patched spec in four ways,
 /// all because docs/decisions.md ("Results and errors") wants exact, status-agnostic
 /// wire handling:
 /// - responses are dropped, so every method returns the raw body for any 2xx and
@@ -161,7 +161,9 @@ fn check_operation_ids(spec_name: &str, ops: &[spec::inventory::Operation]) -> R
 ///   `null` of an optional field (`{"budget_limit": null}` would go out as `{}`) and
 ///   unknown bundle fields; bodies are validated against the exact schema first;
 /// - schema-level `anyOf` lists made only of `required` (e.g. "dir or template") are
-///   validation rules, not types; they are dropped for typify.
+///   validation rules, not types; they are dropped for typify;
+/// - components no operation reaches any more are dropped, so no type is generated
+///   that nothing uses (the call pipeline validates and sends JSON values).
 fn transport_view(doc: &Value) -> Result<Value> {
     let mut view = doc.clone();
     for op in spec::inventory::operations(doc) {
@@ -181,7 +183,52 @@ fn transport_view(doc: &Value) -> Result<Value> {
             strip_required_only_combinators(schema);
         }
     }
+    keep_only_reachable_components(&mut view);
     Ok(view)
+}
+
+/// Drops every component the operations no longer reach. With responses dropped and
+/// bodies untyped, the component schemas would only become generated types nothing
+/// uses; a parameter that refers to one keeps it (and what it refers to).
+fn keep_only_reachable_components(view: &mut Value) {
+    let mut reached = std::collections::BTreeSet::new();
+    let mut todo = vec![view.get("paths").cloned().unwrap_or(Value::Null)];
+    while let Some(node) = todo.pop() {
+        let mut refs = Vec::new();
+        collect_refs(&node, &mut refs);
+        for r in refs {
+            if reached.insert(r.clone())
+                && let Some(target) = r.strip_prefix('#').and_then(|p| view.pointer(p))
+            {
+                todo.push(target.clone());
+            }
+        }
+    }
+    if let Some(components) = view.get_mut("components").and_then(Value::as_object_mut) {
+        for (kind, entries) in components.iter_mut() {
+            if let Some(entries) = entries.as_object_mut() {
+                entries.retain(|name, _| {
+                    reached.contains(&format!(
+                        "#/components/{kind}/{}",
+                        spec::inventory::escape_token(name)
+                    ))
+                });
+            }
+        }
+    }
+}
+
+fn collect_refs(node: &Value, out: &mut Vec<String>) {
+    match node {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get("$ref") {
+                out.push(r.clone());
+            }
+            map.values().for_each(|v| collect_refs(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
 }
 
 fn strip_required_only_combinators(schema: &mut Value) {
