@@ -131,7 +131,7 @@ fn last_good_binary(out: &Path) -> Option<String> {
         .then(|| format!("{} drift --spec spec/management.yaml", binary.display()))
 }
 
-fn check_operation_ids(spec_name: &str, ops: &[spec::inventory::Operation]) -> Result<()> {
+fn check_operation_ids(spec_name: &str, ops: &[spec::inventory::Endpoint]) -> Result<()> {
     let mut seen = std::collections::BTreeSet::new();
     for op in ops {
         if op.id.is_empty() {
@@ -404,7 +404,7 @@ fn pascal(snake: &str) -> String {
         .collect()
 }
 
-fn operations_source(ops: &[(&str, spec::inventory::Operation)]) -> Result<String> {
+fn operations_source(ops: &[(&str, spec::inventory::Endpoint)]) -> Result<String> {
     let mut seen = std::collections::BTreeSet::new();
     for (_, op) in ops {
         if !seen.insert(&op.id) {
@@ -468,7 +468,7 @@ fn loose(name: &str) -> String {
 /// always reaches the request; a generated method whose parameters do not match the
 /// spec's stops the build here.
 fn send_source(
-    ops: &[(&str, spec::inventory::Operation)],
+    ops: &[(&str, spec::inventory::Endpoint)],
     docs: &[(&str, &Value)],
     methods: &Methods,
 ) -> Result<String> {

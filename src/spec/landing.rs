@@ -17,7 +17,7 @@
 //! by what encloses it: the tool row (`row!(` and its name), the `const` list or the
 //! function.
 
-use super::inventory::Operation;
+use super::inventory::Endpoint;
 use super::overrides::{Applied, Status};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -82,7 +82,7 @@ pub enum Step {
         /// The spec file.
         spec: String,
         /// The operation.
-        operation: Operation,
+        operation: Endpoint,
         /// The enum variant it gets.
         variant: String,
         /// Where to write the decision, when the table is among the sources.
@@ -237,7 +237,7 @@ pub struct Plan {
 impl Plan {
     /// The plan for `specs` (each spec file with its patched operations), the tenant
     /// spec's override verdicts and the crate's `sources` (the tool table first).
-    pub fn new(specs: &[(&str, &[Operation])], applied: &Applied, sources: &[Source]) -> Plan {
+    pub fn new(specs: &[(&str, &[Endpoint])], applied: &Applied, sources: &[Source]) -> Plan {
         let mut steps = Vec::new();
         for (ov, status) in &applied.statuses {
             match status {
@@ -535,8 +535,8 @@ mod tests {
         assert_eq!(uses["GetB"][0].within, "`SKIPPED`");
     }
 
-    fn op(id: &str) -> Operation {
-        Operation {
+    fn op(id: &str) -> Endpoint {
+        Endpoint {
             id: id.into(),
             method: "GET".into(),
             path: format!("/{id}"),
@@ -546,7 +546,7 @@ mod tests {
         }
     }
 
-    fn plan(ops: &[Operation], table: &str, other: &str) -> Plan {
+    fn plan(ops: &[Endpoint], table: &str, other: &str) -> Plan {
         let applied = Applied {
             doc: serde_json::Value::Null,
             statuses: Vec::new(),

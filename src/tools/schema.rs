@@ -95,7 +95,7 @@ const HEADER_PATTERN: &str = "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f]*$";
 /// `ops` is `inventory::operations(doc)`, computed once by the caller for every row.
 pub fn derive(
     doc: &Value,
-    ops: &[inventory::Operation],
+    ops: &[inventory::Endpoint],
     row: &ToolRow,
 ) -> Result<Derived, DeriveError> {
     let fail = |message: String| DeriveError {

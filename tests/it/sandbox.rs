@@ -570,7 +570,7 @@ fn nullable_to_json_schema(v: &mut Value) {
 /// The spec document holding `op`, converted, with its operations.
 struct Spec {
     doc: Value,
-    ops: Vec<inventory::Operation>,
+    ops: Vec<inventory::Endpoint>,
 }
 
 impl Spec {
@@ -582,7 +582,7 @@ impl Spec {
     }
 
     /// A validator for the response of `op` with `status` (exact code, then `NXX`).
-    fn validator(&self, op: &inventory::Operation, status: u16) -> jsonschema::Validator {
+    fn validator(&self, op: &inventory::Endpoint, status: u16) -> jsonschema::Validator {
         let responses = &self.doc.pointer(&op.pointer).unwrap()["responses"];
         let key = [status.to_string(), format!("{}XX", status / 100)]
             .into_iter()
