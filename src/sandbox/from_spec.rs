@@ -4,12 +4,12 @@
 //! from the response schema (its examples first). Binding a new spec operation to a
 //! tool therefore never needs a sandbox edit for `--sandbox` to answer it.
 
-use super::message::{Outcome, Reply, Req};
+use super::message::{Handled, Reply, Req};
 use super::state::State;
 use serde_json::Value;
 
 /// Answers `req` from the operation's contract; the state is not touched.
-pub(super) fn answer(_st: &mut State, req: &Req) -> Outcome {
+pub(super) fn answer(_st: &mut State, req: &Req) -> Handled {
     if req.has_request_schema() {
         req.body("request body does not match the spec")?;
     }

@@ -16,7 +16,7 @@ pub(super) struct Reply {
 }
 
 /// A handler's result; `Err` carries an error reply so `?` can stop a handler early.
-pub(super) type Outcome = Result<Reply, Reply>;
+pub(super) type Handled = Result<Reply, Reply>;
 
 impl Reply {
     /// `status` with a JSON body.
@@ -29,12 +29,12 @@ impl Reply {
     }
 
     /// 200 with a JSON body.
-    pub fn ok(body: Value) -> Outcome {
+    pub fn ok(body: Value) -> Handled {
         Ok(Reply::json(200, body))
     }
 
     /// 201 with a JSON body.
-    pub fn created(body: Value) -> Outcome {
+    pub fn created(body: Value) -> Handled {
         Ok(Reply::json(201, body))
     }
 

@@ -5,7 +5,7 @@
 //! nothing here. The two audit reads and the two control-plane reads are small
 //! enough to live here.
 
-use super::message::{Outcome, Reply, Req};
+use super::message::{Handled, Reply, Req};
 use super::state::{EVENT_LIMIT, State};
 use super::{access, settings, templates, workspaces};
 use crate::{Api, Operation};
@@ -25,7 +25,7 @@ pub(super) enum Gate {
 }
 
 /// A handler: reads and writes the state, answers one request.
-pub(super) type Handler = fn(&mut State, &Req) -> Outcome;
+pub(super) type Handler = fn(&mut State, &Req) -> Handled;
 
 /// The gate of an operation without a stateful handler: the tenant's AdminAuth (an
 /// org API token), the control plane's admin bearer.
@@ -84,7 +84,7 @@ pub(super) fn handler(op: Operation) -> Option<(Gate, Handler)> {
 }
 
 /// `GET /events` and `GET /events/{workspaceId}`: newest first, at most 100.
-fn list_events(st: &mut State, req: &Req) -> Outcome {
+fn list_events(st: &mut State, req: &Req) -> Handled {
     let only = req.param("workspaceId");
     let events: Vec<Value> = st
         .events
@@ -98,7 +98,7 @@ fn list_events(st: &mut State, req: &Req) -> Outcome {
 }
 
 /// `GET /approvals/pending`: newest first, at most 50.
-fn list_pending_approvals(st: &mut State, _req: &Req) -> Outcome {
+fn list_pending_approvals(st: &mut State, _req: &Req) -> Handled {
     let pending: Vec<Value> = st
         .approvals
         .iter()
@@ -111,12 +111,12 @@ fn list_pending_approvals(st: &mut State, _req: &Req) -> Outcome {
 }
 
 /// CP `GET /api/v1/admin/orgs`.
-fn list_orgs(st: &mut State, _req: &Req) -> Outcome {
+fn list_orgs(st: &mut State, _req: &Req) -> Handled {
     Reply::ok(serde_json::json!({ "orgs": st.cp_orgs }))
 }
 
 /// CP `GET /api/v1/orgs/{slug}`: 404 for an unknown slug.
-fn get_org(st: &mut State, req: &Req) -> Outcome {
+fn get_org(st: &mut State, req: &Req) -> Handled {
     st.cp_orgs
         .iter()
         .find(|o| o["slug"] == req.param("slug"))
