@@ -6,6 +6,10 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
 
+/// The smallest bound `MOLECULE_MCP_MAX_RESULT_BYTES` accepts: room for any error's
+/// fixed part.
+pub const MIN_BOUND: usize = 4096;
+
 /// A credential that never prints: `Debug` shows `[redacted]`, and there is no `Display`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -199,12 +203,12 @@ fn tool_names() -> Vec<&'static str> {
     crate::tools::table::TOOLS.iter().map(|t| t.name).collect()
 }
 
-/// `MOLECULE_MCP_MAX_RESULT_BYTES`: at least [`crate::result::MIN_BOUND`], room for
+/// `MOLECULE_MCP_MAX_RESULT_BYTES`: at least [`MIN_BOUND`], room for
 /// any error result.
 fn result_bound(get: &impl Fn(&str) -> Option<String>) -> Result<usize, ConfigError> {
     const VAR: &str = "MOLECULE_MCP_MAX_RESULT_BYTES";
     let bound = number(get, VAR, 100_000)?;
-    if bound < crate::result::MIN_BOUND {
+    if bound < MIN_BOUND {
         return Err(ConfigError::BadValue {
             var: VAR,
             value: bound.to_string(),

@@ -3,8 +3,8 @@
 //! it into a `CallToolResult` with `isError: true` here and nowhere else.
 
 use crate::Api;
+use crate::clip::{CUT, clipped};
 use crate::redact::Redactor;
-use crate::result::{CUT, clipped};
 use serde_json::{Value, json};
 
 /// How much of an oversized result `RESULT_TOO_LARGE` shows.

@@ -8,6 +8,7 @@
 
 pub mod call;
 pub mod client;
+mod clip;
 pub mod config;
 pub mod drift;
 pub mod error;
