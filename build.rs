@@ -12,8 +12,10 @@
 //! 4. Generate one client per spec with progenitor from a *transport view* of the
 //!    patched spec (see `transport_view`), format it with prettyplease, write it to
 //!    `OUT_DIR`; a progenitor panic becomes an error naming the operation.
-//! 5. Write `operations.rs`: the `Operation` enum over both specs, which the tool
-//!    table matches exhaustively.
+//! 5. Write `operations.rs`: the `Operation` enum over both specs (the tool table
+//!    binds or skips each one), and the glue that calls each operation's generated
+//!    client method with the call's arguments read by location (`Operation::send`),
+//!    generated from the same parameter list the tool schemas are derived from.
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
@@ -71,14 +73,20 @@ fn main() -> Result<()> {
         all_ops.extend(ops.into_iter().map(|o| (name, o)));
     }
 
-    generate(
+    let mut methods = generate(
         &transport_view(&applied.doc)?,
         &out.join("tenant_client.rs"),
         "management",
     )?;
-    generate(&transport_view(&cp)?, &out.join("cp_client.rs"), "cp-admin")?;
-    std::fs::write(out.join("operations.rs"), operations_source(&all_ops)?)
-        .context("writing operations.rs")?;
+    methods.extend(generate(
+        &transport_view(&cp)?,
+        &out.join("cp_client.rs"),
+        "cp-admin",
+    )?);
+    let docs = [("management", &applied.doc), ("cp-admin", &cp)];
+    let mut source = operations_source(&all_ops)?;
+    source += &send_source(&all_ops, &docs, &methods)?;
+    std::fs::write(out.join("operations.rs"), source).context("writing operations.rs")?;
     std::fs::write(
         out.join("overrides_embedded.rs"),
         embedded_overrides(&overrides, &root)?,
@@ -123,7 +131,7 @@ fn last_good_binary(out: &Path) -> Option<String> {
         .then(|| format!("{} drift --spec spec/management.yaml", binary.display()))
 }
 
-fn check_operation_ids(spec_name: &str, ops: &[spec::inventory::Operation]) -> Result<()> {
+fn check_operation_ids(spec_name: &str, ops: &[spec::inventory::Endpoint]) -> Result<()> {
     let mut seen = std::collections::BTreeSet::new();
     for op in ops {
         if op.id.is_empty() {
@@ -143,8 +151,9 @@ fn check_operation_ids(spec_name: &str, ops: &[spec::inventory::Operation]) -> R
     Ok(())
 }
 
-/// The document progenitor sees. It differs from the patched spec in three ways,
-/// all because DECISIONS.md §4 wants exact, status-agnostic wire handling:
+/// The document progenitor sees. It differs from the patched spec in four ways,
+/// all because docs/decisions.md ("Results and errors") wants exact, status-agnostic
+/// wire handling:
 /// - responses are dropped, so every method returns the raw body for any 2xx and
 ///   `UnexpectedResponse` (status + raw body) otherwise; decoding, the envelope and
 ///   output-schema checks happen once, in `src/call.rs`, against the patched spec;
@@ -152,7 +161,9 @@ fn check_operation_ids(spec_name: &str, ops: &[spec::inventory::Operation]) -> R
 ///   `null` of an optional field (`{"budget_limit": null}` would go out as `{}`) and
 ///   unknown bundle fields; bodies are validated against the exact schema first;
 /// - schema-level `anyOf` lists made only of `required` (e.g. "dir or template") are
-///   validation rules, not types; they are dropped for typify.
+///   validation rules, not types; they are dropped for typify;
+/// - components no operation reaches any more are dropped, so no type is generated
+///   that nothing uses (the call pipeline validates and sends JSON values).
 fn transport_view(doc: &Value) -> Result<Value> {
     let mut view = doc.clone();
     for op in spec::inventory::operations(doc) {
@@ -172,7 +183,52 @@ fn transport_view(doc: &Value) -> Result<Value> {
             strip_required_only_combinators(schema);
         }
     }
+    keep_only_reachable_components(&mut view);
     Ok(view)
+}
+
+/// Drops every component the operations no longer reach. With responses dropped and
+/// bodies untyped, the component schemas would only become generated types nothing
+/// uses; a parameter that refers to one keeps it (and what it refers to).
+fn keep_only_reachable_components(view: &mut Value) {
+    let mut reached = std::collections::BTreeSet::new();
+    let mut todo = vec![view.get("paths").cloned().unwrap_or(Value::Null)];
+    while let Some(node) = todo.pop() {
+        let mut refs = Vec::new();
+        collect_refs(&node, &mut refs);
+        for r in refs {
+            if reached.insert(r.clone())
+                && let Some(target) = r.strip_prefix('#').and_then(|p| view.pointer(p))
+            {
+                todo.push(target.clone());
+            }
+        }
+    }
+    if let Some(components) = view.get_mut("components").and_then(Value::as_object_mut) {
+        for (kind, entries) in components.iter_mut() {
+            if let Some(entries) = entries.as_object_mut() {
+                entries.retain(|name, _| {
+                    reached.contains(&format!(
+                        "#/components/{kind}/{}",
+                        spec::inventory::escape_token(name)
+                    ))
+                });
+            }
+        }
+    }
+}
+
+fn collect_refs(node: &Value, out: &mut Vec<String>) {
+    match node {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get("$ref") {
+                out.push(r.clone());
+            }
+            map.values().for_each(|v| collect_refs(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
 }
 
 fn strip_required_only_combinators(schema: &mut Value) {
@@ -195,7 +251,10 @@ fn strip_required_only_combinators(schema: &mut Value) {
     }
 }
 
-fn generate(view: &Value, out_file: &Path, spec_name: &str) -> Result<()> {
+/// The parameter names of each generated client method, in positional order.
+type Methods = std::collections::BTreeMap<String, Vec<String>>;
+
+fn generate(view: &Value, out_file: &Path, spec_name: &str) -> Result<Methods> {
     let api: openapiv3::OpenAPI = serde_json::from_value(view.clone())
         .with_context(|| format!("{spec_name}: the patched spec is not valid OpenAPI 3.0"))?;
     let tokens = match run_progenitor(&api) {
@@ -215,7 +274,41 @@ fn generate(view: &Value, out_file: &Path, spec_name: &str) -> Result<()> {
     let code = own_path_encoding(&prettyplease::unparse(&file))
         .with_context(|| format!("{spec_name}: rewriting the generated client's path encoding"))?;
     std::fs::write(out_file, code).with_context(|| format!("writing {}", out_file.display()))?;
-    Ok(())
+    Ok(client_methods(&file))
+}
+
+/// `impl Client`'s methods and their parameter names (after `&self`), in order.
+fn client_methods(file: &syn::File) -> Methods {
+    let mut out = Methods::new();
+    for item in &file.items {
+        let syn::Item::Impl(block) = item else {
+            continue;
+        };
+        let is_client = block.trait_.is_none()
+            && matches!(&*block.self_ty, syn::Type::Path(p) if p.path.is_ident("Client"));
+        if !is_client {
+            continue;
+        }
+        for member in &block.items {
+            let syn::ImplItem::Fn(method) = member else {
+                continue;
+            };
+            let params = method
+                .sig
+                .inputs
+                .iter()
+                .filter_map(|input| match input {
+                    syn::FnArg::Typed(typed) => match &*typed.pat {
+                        syn::Pat::Ident(p) => Some(p.ident.to_string()),
+                        _ => None,
+                    },
+                    syn::FnArg::Receiver(_) => None,
+                })
+                .collect();
+            out.insert(method.sig.ident.to_string(), params);
+        }
+    }
+    out
 }
 
 /// Routes every path parameter of the generated client through this crate's own
@@ -311,7 +404,7 @@ fn pascal(snake: &str) -> String {
         .collect()
 }
 
-fn operations_source(ops: &[(&str, spec::inventory::Operation)]) -> Result<String> {
+fn operations_source(ops: &[(&str, spec::inventory::Endpoint)]) -> Result<String> {
     let mut seen = std::collections::BTreeSet::new();
     for (_, op) in ops {
         if !seen.insert(&op.id) {
@@ -335,7 +428,7 @@ fn operations_source(ops: &[(&str, spec::inventory::Operation)]) -> Result<Strin
     for (_, op) in ops {
         s += &format!("        Operation::{},\n", pascal(&op.id));
     }
-    s += "    ];\n\n    /// The spec's `operationId`.\n    pub fn operation_id(self) -> &'static str {\n        match self {\n";
+    s += "    ];\n\n    /// The spec's `operationId`.\n    pub const fn operation_id(self) -> &'static str {\n        match self {\n";
     for (_, op) in ops {
         s += &format!(
             "            Operation::{} => {:?},\n",
@@ -343,7 +436,7 @@ fn operations_source(ops: &[(&str, spec::inventory::Operation)]) -> Result<Strin
             op.id
         );
     }
-    s += "        }\n    }\n\n    /// Which spec (and so which client and credential) serves it.\n    pub fn api(self) -> Api {\n        match self {\n";
+    s += "        }\n    }\n\n    /// Which spec (and so which client and credential) serves it.\n    pub const fn api(self) -> Api {\n        match self {\n";
     for (api, op) in ops {
         let variant = if *api == "management" {
             "Tenant"
@@ -356,5 +449,152 @@ fn operations_source(ops: &[(&str, spec::inventory::Operation)]) -> Result<Strin
         );
     }
     s += "        }\n    }\n}\n";
+    Ok(s)
+}
+
+/// A name compared across the spec and the generated code: progenitor turns
+/// `X-Confirm-Name` into `x_confirm_name` and `workspaceId` into `workspace_id`.
+fn loose(name: &str) -> String {
+    name.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// The glue from the call pipeline to the generated clients: `Operation::send` calls
+/// each operation's generated method with every parameter the spec gives it, read by
+/// location under its spec name. It is generated from the same parameter list the tool
+/// schemas are derived from (`src/tools/schema.rs`), so an argument a tool accepts
+/// always reaches the request; a generated method whose parameters do not match the
+/// spec's stops the build here.
+fn send_source(
+    ops: &[(&str, spec::inventory::Endpoint)],
+    docs: &[(&str, &Value)],
+    methods: &Methods,
+) -> Result<String> {
+    let mut s = String::from(
+        r#"
+/// Where [`Operation::send`] reads one call's arguments: by location, under their spec
+/// names. Implemented by the call pipeline (`src/call/args.rs`).
+pub trait Arguments {
+    /// Why an argument cannot be read.
+    type Error;
+    /// The path parameter `name` (its value becomes exactly one path segment).
+    fn path(&self, name: &'static str) -> Result<&str, Self::Error>;
+    /// The query parameter `name`, when given.
+    fn query<'a, T: serde::Deserialize<'a>>(
+        &'a self,
+        name: &'static str,
+    ) -> Result<Option<T>, Self::Error>;
+    /// The header `name`, when given.
+    fn header<'a, T: serde::Deserialize<'a>>(
+        &'a self,
+        name: &'static str,
+    ) -> Result<Option<T>, Self::Error>;
+    /// The JSON request body.
+    fn body(&self) -> Result<&serde_json::Value, Self::Error>;
+    /// The error for a required query parameter or header that is not given.
+    fn missing(&self, location: &'static str, name: &'static str) -> Self::Error;
+}
+
+/// A request in flight: the generated client method's future.
+pub type Pending<'a> = std::pin::Pin<
+    Box<
+        dyn std::future::Future<
+                Output = Result<
+                    progenitor_client::ResponseValue<progenitor_client::ByteStream>,
+                    progenitor_client::Error<()>,
+                >,
+            > + Send
+            + 'a,
+    >,
+>;
+
+impl Operation {
+    /// Calls this operation's generated client method (`tenant` or `cp`) with every
+    /// parameter of its spec, read from `a`.
+    pub fn send<'a, A: Arguments>(
+        self,
+        tenant: &'a crate::client::tenant::Client,
+        cp: &'a crate::client::cp::Client,
+        a: &'a A,
+    ) -> Result<Pending<'a>, A::Error> {
+        Ok(match self {
+"#,
+    );
+    for (api, op) in ops {
+        let doc = docs
+            .iter()
+            .find(|(name, _)| name == api)
+            .map(|(_, doc)| *doc)
+            .ok_or_else(|| anyhow!("no document for the {api} spec"))?;
+        let node = doc
+            .pointer(&op.pointer)
+            .ok_or_else(|| anyhow!("operation {} vanished", op.id))?;
+        let params = spec::inventory::parameters(doc, &op.pointer, node);
+        let has_body = node.get("requestBody").is_some();
+        let generated = methods.get(&op.id).ok_or_else(|| {
+            anyhow!(
+                "progenitor generated no method `{}` for operation `{}`",
+                op.id,
+                op.id
+            )
+        })?;
+        let mut used = std::collections::BTreeSet::new();
+        let mut args = Vec::new();
+        for ident in generated {
+            let found = params.iter().enumerate().find(|(_, p)| {
+                p.get("name").and_then(Value::as_str).map(loose) == Some(loose(ident))
+            });
+            let Some((index, p)) = found else {
+                if ident == "body" && has_body {
+                    args.push("a.body()?".to_string());
+                    used.insert(usize::MAX);
+                    continue;
+                }
+                bail!(
+                    "the generated method `{}` takes `{ident}`, which is no parameter of operation `{}` in the {api} spec",
+                    op.id,
+                    op.id
+                );
+            };
+            if !used.insert(index) {
+                bail!(
+                    "two parameters of `{}` are both named like `{ident}`",
+                    op.id
+                );
+            }
+            let name = p.get("name").and_then(Value::as_str).unwrap_or_default();
+            let location = p.get("in").and_then(Value::as_str).unwrap_or_default();
+            let required = p.get("required").and_then(Value::as_bool).unwrap_or(false);
+            args.push(match (location, required) {
+                ("path", _) => format!("a.path({name:?})?"),
+                ("query" | "header", false) => format!("a.{location}({name:?})?"),
+                ("query" | "header", true) => format!(
+                    "a.{location}({name:?})?.ok_or_else(|| a.missing({location:?}, {name:?}))?"
+                ),
+                _ => bail!(
+                    "`{}`: parameter `{name}` in `{location}` is not supported",
+                    op.id
+                ),
+            });
+        }
+        if used.len() != params.len() + usize::from(has_body) {
+            bail!(
+                "the generated method `{}` does not take every parameter of operation `{}` \
+                 (it takes {generated:?})",
+                op.id,
+                op.id
+            );
+        }
+        let client = if *api == "management" { "tenant" } else { "cp" };
+        s += &format!(
+            "            Operation::{} => Box::pin({client}.{}({})),\n",
+            pascal(&op.id),
+            op.id,
+            args.join(", ")
+        );
+    }
+    s += "        })\n    }\n}\n";
     Ok(s)
 }

@@ -1,26 +1,30 @@
-//! One tool call, start to finish: validate the arguments against the exact schema,
-//! resolve the route, check the credential, call the generated client, and turn the
-//! outcome into a JSON result or a [`ToolError`] — in that order, so a bad input or a
-//! missing credential never sends a request.
+//! One tool call, start to finish: validate the arguments against the exact schema
+//! (`call/validate.rs`), sort them by location for the operation the call goes to
+//! (`call/args.rs`), check the credential, call the generated client, and turn the
+//! outcome into a JSON result (`call/present.rs`) or a [`ToolError`] — in that order,
+//! so a bad input or a missing credential never sends a request.
 
-use crate::client::{self, Caller, cp, tenant};
+mod args;
+mod present;
+mod validate;
+
+pub use present::Success;
+pub use validate::validate;
+
+use crate::client::{self, Caller};
 use crate::config::{Config, Selection};
 use crate::error::ToolError;
 use crate::redact::Redactor;
 use crate::result;
-use crate::tools::schema::{Location, Plan};
-use crate::tools::table::{Access, ArgRule, Binding, Route, Toolset};
+use crate::tools::table::{Access, Toolset};
 use crate::tools::{Catalog, Entry};
 use crate::{Api, Operation};
 use futures::StreamExt;
 use progenitor_client::{ByteStream, ResponseValue};
 use rmcp::model::CallToolResult;
-use serde_json::{Map, Value, json};
-use std::collections::BTreeSet;
+use serde_json::{Map, Value};
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::time::Duration;
 
 /// The configured HTTP client and the tool catalogue.
@@ -202,7 +206,7 @@ impl Engine {
         let outcome =
             contain_panics(entry.row.name, client::as_caller(caller.clone(), inner)).await;
         let success = outcome
-            .and_then(|(status, bytes)| present(entry, status, &bytes, &redactor))
+            .and_then(|(status, bytes)| present::present(entry, status, &bytes, &redactor))
             .map_err(|mut e| {
                 e.redact(&redactor);
                 e
@@ -237,14 +241,14 @@ impl Engine {
         self.enabled_for(entry, narrow)?;
         let args = Value::Object(args);
         validate(entry, &args)?;
-        let op = route(entry, &args);
+        let op = args::operation_for(entry, &args);
         let plan = entry
             .derived
             .plans
             .iter()
             .find(|p| p.operation == op)
             .ok_or_else(|| ToolError::Internal(format!("no plan for {}", op.operation_id())))?;
-        let call_args = CallArgs::build(entry, plan, &args, caller)?;
+        let call_args = args::Args::build(entry, plan, &args, caller)?;
         auth_gate(entry, op, caller)?;
         let http = self.http().await?;
         let (tenant, cp) = (
@@ -267,9 +271,7 @@ impl Engine {
                 attempts,
                 "calling"
             );
-            let future = dispatch(&tenant, &cp, op, &call_args)?;
-            call_args.check_all_sent(op)?;
-            let outcome = future.await;
+            let outcome = op.send(&tenant, &cp, &call_args)?.await;
             match retry_delay(&outcome, attempts, self.config.limits.max_retries) {
                 Some(delay) if retryable => {
                     tracing::info!(operation = op.operation_id(), attempts, ?delay, "retrying");
@@ -502,376 +504,4 @@ async fn read_limited(
         body.extend_from_slice(&chunk);
     }
     Ok((body, true))
-}
-
-/// A successful call.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Success {
-    /// What the text shows: the decoded JSON body, or `{"raw", "status"}` for an empty
-    /// or non-JSON body (the TypeScript server's wrapper).
-    pub value: Value,
-    /// The result's `structuredContent`: present exactly when the tool declares an
-    /// `outputSchema`, and then valid against it (the official SDK clients reject a
-    /// success without it). An empty body gives `{}`.
-    pub structured: Option<Value>,
-    /// `value` pretty-printed: the result's text content.
-    pub text: String,
-}
-
-/// A 2xx body as a success (docs/security.md, "Every 2xx"), redacted. For a tool with
-/// an output schema: an object that fits it, or an empty body (`{}`); anything else
-/// (not JSON, an array, a scalar, an object of the wrong shape) is a deliberate
-/// `UPSTREAM_CONTRACT_MISMATCH`, never a success a validating client would reject.
-fn present(
-    entry: &Entry,
-    status: u16,
-    bytes: &[u8],
-    redactor: &Redactor,
-) -> Result<Success, ToolError> {
-    let declared = entry.derived.output.is_some();
-    let (value, structured) = if bytes.iter().all(u8::is_ascii_whitespace) {
-        (
-            json!({ "raw": "", "status": status }),
-            declared.then(|| json!({})),
-        )
-    } else {
-        match serde_json::from_slice::<Value>(bytes) {
-            Ok(mut body) => {
-                redactor.value(&mut body);
-                if declared {
-                    check_output(entry, &body)?;
-                }
-                (body.clone(), declared.then_some(body))
-            }
-            Err(e) => {
-                let mut text = String::from_utf8_lossy(bytes).into_owned();
-                redactor.text(&mut text);
-                if declared {
-                    return Err(ToolError::ContractMismatch {
-                        errors: vec![format!("(body): not JSON ({e})")],
-                        body: Value::String(text),
-                    });
-                }
-                (json!({ "raw": text, "status": status }), None)
-            }
-        }
-    };
-    // The pretty text is made once: it is both what counts against the bound and the
-    // result's text content.
-    let text = serde_json::to_string_pretty(&value).unwrap_or_else(|_| value.to_string());
-    Ok(Success {
-        value,
-        structured,
-        text,
-    })
-}
-
-fn check_output(entry: &Entry, value: &Value) -> Result<(), ToolError> {
-    let Some(validator) = entry.output_validator() else {
-        return Ok(());
-    };
-    if validator.is_valid(value) {
-        return Ok(());
-    }
-    let errors: Vec<String> = validator
-        .iter_errors(value)
-        .map(|e| format!("{}: {}", pointer_or_root(e.instance_path().as_str()), e))
-        .collect();
-    Err(ToolError::ContractMismatch {
-        errors,
-        body: value.clone(),
-    })
-}
-
-fn pointer_or_root(pointer: &str) -> String {
-    if pointer.is_empty() {
-        "(body)".into()
-    } else {
-        pointer.trim_start_matches('/').replace('/', ".")
-    }
-}
-
-/// Validates `args` against the exact schema; every error names the field and the rule.
-/// Values are masked in messages, so a secret passed in the wrong place is not echoed.
-pub fn validate(entry: &Entry, args: &Value) -> Result<(), ToolError> {
-    let validator = entry.validator().map_err(ToolError::Internal)?;
-    if validator.is_valid(args) {
-        return Ok(());
-    }
-    let problems: Vec<String> = validator
-        .iter_errors(args)
-        .map(|e| {
-            describe(
-                entry,
-                e.instance_path().as_str(),
-                e.kind(),
-                &e.masked().to_string(),
-            )
-        })
-        .collect();
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(ToolError::InvalidArguments(problems))
-    }
-}
-
-fn describe(
-    entry: &Entry,
-    pointer: &str,
-    kind: &jsonschema::error::ValidationErrorKind,
-    message: &str,
-) -> String {
-    use jsonschema::error::ValidationErrorKind as K;
-    let field = pointer.trim_start_matches('/').replace('/', ".");
-    let rule = match kind {
-        K::Not { .. } if field_location(entry, &field) == Some(Location::Path) => {
-            "must not be `.` or `..` (an id is exactly one path segment)".to_string()
-        }
-        K::Pattern { .. } if field_location(entry, &field) == Some(Location::Header) => {
-            "must not contain control characters such as CR or LF (it is sent as a header)"
-                .to_string()
-        }
-        K::AnyOf { .. } | K::OneOfNotValid { .. } if field.is_empty() => {
-            let names = one_of_required(&entry.derived.validation);
-            if names.is_empty() {
-                message.to_string()
-            } else {
-                format!("{} is required", names.join(" or "))
-            }
-        }
-        _ => message.to_string(),
-    };
-    if field.is_empty() {
-        rule
-    } else {
-        format!("`{field}`: {rule}")
-    }
-}
-
-fn field_location(entry: &Entry, field: &str) -> Option<Location> {
-    entry
-        .derived
-        .plans
-        .iter()
-        .flat_map(|p| &p.targets)
-        .find(|t| t.tool == field)
-        .map(|t| t.location)
-}
-
-fn one_of_required(validation: &Value) -> Vec<String> {
-    ["anyOf", "oneOf"]
-        .iter()
-        .filter_map(|k| validation.get(*k).and_then(Value::as_array))
-        .flatten()
-        .filter_map(|b| b.get("required").and_then(Value::as_array))
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(|s| format!("`{s}`"))
-        .collect()
-}
-
-fn route(entry: &Entry, args: &Value) -> Operation {
-    match entry.row.route {
-        Route::One(op) => op,
-        Route::ByPresence {
-            arg,
-            present,
-            absent,
-        } => {
-            if args.get(arg).is_some_and(|v| !v.is_null()) {
-                present
-            } else {
-                absent
-            }
-        }
-    }
-}
-
-/// The arguments of one call, sorted by where they go, under their spec names.
-#[derive(Debug, Default)]
-pub struct CallArgs {
-    path: Map<String, Value>,
-    query: Map<String, Value>,
-    header: Map<String, Value>,
-    body: Option<Value>,
-    taken: Mutex<BTreeSet<String>>,
-}
-
-impl CallArgs {
-    fn build(entry: &Entry, plan: &Plan, args: &Value, caller: &Caller) -> Result<Self, ToolError> {
-        let mut out = CallArgs::default();
-        let mut body = Map::new();
-        for target in &plan.targets {
-            let value = match args.get(&target.tool) {
-                Some(v) if !v.is_null() || target.location == Location::BodyField => v.clone(),
-                _ => match fallback(entry, &target.tool, caller) {
-                    Some(v) => v,
-                    None if target.location == Location::Path => {
-                        return Err(ToolError::InvalidArguments(vec![format!(
-                            "{} is required (or set MOLECULE_ORG_ID)",
-                            target.tool
-                        )]));
-                    }
-                    None => continue,
-                },
-            };
-            match target.location {
-                Location::Path => {
-                    out.path.insert(target.spec.clone(), value);
-                }
-                Location::Query => {
-                    out.query.insert(target.spec.clone(), value);
-                }
-                Location::Header => {
-                    out.header.insert(target.spec.clone(), value);
-                }
-                Location::BodyField => {
-                    body.insert(target.spec.clone(), value);
-                }
-                Location::Body => out.body = Some(value),
-            }
-        }
-        if plan.has_body && out.body.is_none() {
-            out.body = Some(Value::Object(body));
-        }
-        Ok(out)
-    }
-
-    fn take(&self, key: String) {
-        if let Ok(mut taken) = self.taken.lock() {
-            taken.insert(key);
-        }
-    }
-
-    /// A path parameter: present, non-empty and not a dot segment (checked again here,
-    /// whatever the schema said, because URL normalisation would change the route).
-    fn path(&self, name: &str) -> Result<&str, ToolError> {
-        self.take(format!("path:{name}"));
-        match self.path.get(name).and_then(Value::as_str) {
-            Some(v) if !v.is_empty() && v != "." && v != ".." => Ok(v),
-            Some(_) => Err(ToolError::InvalidArguments(vec![format!(
-                "`{name}`: must be a non-empty id other than `.` or `..`"
-            )])),
-            None => Err(ToolError::Internal(format!(
-                "path parameter `{name}` missing after validation"
-            ))),
-        }
-    }
-
-    fn query_bool(&self, name: &str) -> Option<bool> {
-        self.take(format!("query:{name}"));
-        self.query.get(name).and_then(Value::as_bool)
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.take(format!("header:{name}"));
-        self.header.get(name).and_then(Value::as_str)
-    }
-
-    fn body(&self) -> Result<&Value, ToolError> {
-        self.take("body".into());
-        self.body
-            .as_ref()
-            .ok_or_else(|| ToolError::Internal("request body missing".into()))
-    }
-
-    /// Every given argument must have been placed in the request; a spec parameter the
-    /// dispatch does not pass would otherwise be silently dropped.
-    fn check_all_sent(&self, op: Operation) -> Result<(), ToolError> {
-        let taken = self.taken.lock().map(|t| t.clone()).unwrap_or_default();
-        let given = self
-            .path
-            .keys()
-            .map(|k| format!("path:{k}"))
-            .chain(self.query.keys().map(|k| format!("query:{k}")))
-            .chain(self.header.keys().map(|k| format!("header:{k}")))
-            .chain(self.body.iter().map(|_| "body".to_string()));
-        let missed: Vec<String> = given.filter(|g| !taken.contains(g)).collect();
-        if missed.is_empty() {
-            Ok(())
-        } else {
-            Err(ToolError::Internal(format!(
-                "{} does not send {}",
-                op.operation_id(),
-                missed.join(", ")
-            )))
-        }
-    }
-}
-
-fn fallback(entry: &Entry, tool_arg: &str, caller: &Caller) -> Option<Value> {
-    entry.row.args.iter().find_map(|rule| match rule {
-        ArgRule::OrgIdFallback { tool, .. } if *tool == tool_arg => {
-            caller.org_id.clone().map(Value::String)
-        }
-        _ => None,
-    })
-}
-
-type Reply = Result<ResponseValue<ByteStream>, progenitor_client::Error<()>>;
-type ReplyFuture<'a> = Pin<Box<dyn Future<Output = Reply> + Send + 'a>>;
-
-/// Calls the generated method of `op`. Exhaustive with no wildcard arm, like
-/// [`crate::tools::table::binding`]: a new spec operation does not compile until it is
-/// dispatched here.
-fn dispatch<'a>(
-    t: &'a tenant::Client,
-    c: &'a cp::Client,
-    op: Operation,
-    a: &'a CallArgs,
-) -> Result<ReplyFuture<'a>, ToolError> {
-    use Operation as O;
-    if let Binding::Skipped(reason) = crate::tools::table::binding(op) {
-        return Err(ToolError::Internal(format!(
-            "{} is not served: {reason}",
-            op.operation_id()
-        )));
-    }
-    Ok(match op {
-        O::ListWorkspaces => Box::pin(t.list_workspaces()),
-        O::ProvisionWorkspace => Box::pin(t.provision_workspace(a.body()?)),
-        O::GetWorkspace => Box::pin(t.get_workspace(a.path("id")?)),
-        O::DeprovisionWorkspace => Box::pin(t.deprovision_workspace(
-            a.path("id")?,
-            a.query_bool("confirm"),
-            a.header("X-Confirm-Name"),
-        )),
-        O::RestartWorkspace => Box::pin(t.restart_workspace(a.path("id")?, a.body()?)),
-        O::PauseWorkspace => {
-            Box::pin(t.pause_workspace(a.path("id")?, a.query_bool("cascade"), a.body()?))
-        }
-        O::ResumeWorkspace => {
-            Box::pin(t.resume_workspace(a.path("id")?, a.query_bool("cascade"), a.body()?))
-        }
-        O::ListWorkspaceSecrets => Box::pin(t.list_workspace_secrets(a.path("id")?)),
-        O::SetWorkspaceSecret => Box::pin(t.set_workspace_secret(a.path("id")?, a.body()?)),
-        O::DeleteWorkspaceSecret => {
-            Box::pin(t.delete_workspace_secret(a.path("id")?, a.path("key")?))
-        }
-        O::ListOrgSecrets => Box::pin(t.list_org_secrets()),
-        O::SetOrgSecret => Box::pin(t.set_org_secret(a.body()?)),
-        O::DeleteOrgSecret => Box::pin(t.delete_org_secret(a.path("key")?)),
-        O::GetWorkspaceBudget => Box::pin(t.get_workspace_budget(a.path("id")?)),
-        O::SetWorkspaceBudget => Box::pin(t.set_workspace_budget(a.path("id")?, a.body()?)),
-        O::GetLlmBillingMode => Box::pin(t.get_llm_billing_mode(a.path("id")?)),
-        O::SetLlmBillingMode => Box::pin(t.set_llm_billing_mode(a.path("id")?, a.body()?)),
-        O::ListOrgTemplates => Box::pin(t.list_org_templates()),
-        O::CreateOrgFromTemplate => Box::pin(t.create_org_from_template(a.body()?)),
-        O::ListTemplates => Box::pin(t.list_templates()),
-        O::ImportTemplate => Box::pin(t.import_template(a.body()?)),
-        O::ListOrgTokens => Box::pin(t.list_org_tokens()),
-        O::MintOrgToken => Box::pin(t.mint_org_token(a.body()?)),
-        O::RevokeOrgToken => Box::pin(t.revoke_org_token(a.path("id")?)),
-        O::MintWorkspaceToken => Box::pin(t.mint_workspace_token(a.path("id")?, a.body()?)),
-        O::GetOrgPluginAllowlist => Box::pin(t.get_org_plugin_allowlist(a.path("id")?)),
-        O::SetOrgPluginAllowlist => Box::pin(t.set_org_plugin_allowlist(a.path("id")?, a.body()?)),
-        O::ExportBundle => Box::pin(t.export_bundle(a.path("id")?)),
-        O::ImportBundle => Box::pin(t.import_bundle(a.body()?)),
-        O::ListEvents => Box::pin(t.list_events()),
-        O::ListWorkspaceEvents => Box::pin(t.list_workspace_events(a.path("workspaceId")?)),
-        O::ListPendingApprovals => Box::pin(t.list_pending_approvals()),
-        O::ListOrgs => Box::pin(c.list_orgs()),
-        O::GetOrg => Box::pin(c.get_org(a.path("slug")?)),
-    })
 }

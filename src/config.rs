@@ -1,9 +1,14 @@
 //! Configuration from the environment: the same variables as the TypeScript server
-//! (DECISIONS.md §2, §3). Raw lookups are kept apart from the validated [`Config`].
+//! (docs/decisions.md, "Requests" and "Control-plane tier"). Raw lookups are kept
+//! apart from the validated [`Config`].
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
+
+/// The smallest bound `MOLECULE_MCP_MAX_RESULT_BYTES` accepts: room for any error's
+/// fixed part.
+pub const MIN_BOUND: usize = 4096;
 
 /// A credential that never prints: `Debug` shows `[redacted]`, and there is no `Display`.
 #[derive(Clone, PartialEq, Eq)]
@@ -140,11 +145,6 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|k| std::env::var(k).ok())
-    }
-
     /// Reads configuration through `lookup` (tests pass a map); empty values count as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |k: &str| lookup(k).filter(|v| !v.is_empty());
@@ -203,12 +203,12 @@ fn tool_names() -> Vec<&'static str> {
     crate::tools::table::TOOLS.iter().map(|t| t.name).collect()
 }
 
-/// `MOLECULE_MCP_MAX_RESULT_BYTES`: at least [`crate::result::MIN_BOUND`], room for
+/// `MOLECULE_MCP_MAX_RESULT_BYTES`: at least [`MIN_BOUND`], room for
 /// any error result.
 fn result_bound(get: &impl Fn(&str) -> Option<String>) -> Result<usize, ConfigError> {
     const VAR: &str = "MOLECULE_MCP_MAX_RESULT_BYTES";
     let bound = number(get, VAR, 100_000)?;
-    if bound < crate::result::MIN_BOUND {
+    if bound < MIN_BOUND {
         return Err(ConfigError::BadValue {
             var: VAR,
             value: bound.to_string(),

@@ -1,10 +1,10 @@
 //! Tool errors and their one mapping to the wire envelope `{error, detail, status}`
-//! (DECISIONS.md §4). Every failure of a tool call is one of these; the server turns
+//! (docs/decisions.md, "Results and errors"). Every failure of a tool call is one of these; the server turns
 //! it into a `CallToolResult` with `isError: true` here and nowhere else.
 
 use crate::Api;
+use crate::clip::{CUT, clipped};
 use crate::redact::Redactor;
-use crate::result::{CUT, clipped};
 use serde_json::{Value, json};
 
 /// How much of an oversized result `RESULT_TOO_LARGE` shows.
@@ -102,38 +102,97 @@ pub enum ToolError {
     Internal(String),
 }
 
+/// The `error` of the envelope: a closed set. Two carry data because the TypeScript
+/// server's codes did (`HTTP <status>`, `… unreachable at <url>`), and callers match
+/// on that text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code<'a> {
+    /// `INVALID_ARGUMENTS`
+    InvalidArguments,
+    /// `AUTH_ERROR`
+    AuthError,
+    /// `CP_TIER_NOT_CONFIGURED`
+    CpTierNotConfigured,
+    /// `RATE_LIMITED`
+    RateLimited,
+    /// `HTTP <status>`
+    Http(u16),
+    /// `Tenant host unreachable at <url>` / `Control plane unreachable at <url>`
+    Unreachable {
+        /// Which host.
+        api: Api,
+        /// Its base URL.
+        url: &'a str,
+    },
+    /// `TIMEOUT`
+    Timeout,
+    /// `TOOL_DISABLED`
+    ToolDisabled,
+    /// `RESULT_TOO_LARGE`
+    ResultTooLarge,
+    /// `CANCELLED`
+    Cancelled,
+    /// `UPSTREAM_CONTRACT_MISMATCH`
+    UpstreamContractMismatch,
+    /// `INTERNAL_ERROR`
+    InternalError,
+}
+
+impl std::fmt::Display for Code<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = match self {
+            Code::InvalidArguments => "INVALID_ARGUMENTS",
+            Code::AuthError => "AUTH_ERROR",
+            Code::CpTierNotConfigured => "CP_TIER_NOT_CONFIGURED",
+            Code::RateLimited => "RATE_LIMITED",
+            Code::Http(status) => return write!(f, "HTTP {status}"),
+            Code::Unreachable {
+                api: Api::Tenant,
+                url,
+            } => return write!(f, "Tenant host unreachable at {url}"),
+            Code::Unreachable {
+                api: Api::ControlPlane,
+                url,
+            } => return write!(f, "Control plane unreachable at {url}"),
+            Code::Timeout => "TIMEOUT",
+            Code::ToolDisabled => "TOOL_DISABLED",
+            Code::ResultTooLarge => "RESULT_TOO_LARGE",
+            Code::Cancelled => "CANCELLED",
+            Code::UpstreamContractMismatch => "UPSTREAM_CONTRACT_MISMATCH",
+            Code::InternalError => "INTERNAL_ERROR",
+        };
+        f.write_str(text)
+    }
+}
+
 impl ToolError {
-    /// The stable machine code (`error` in the envelope).
+    /// The stable machine code (`error` in the envelope), as text.
     pub fn code(&self) -> String {
+        self.kind().to_string()
+    }
+
+    /// The machine code, one of a closed set.
+    pub fn kind(&self) -> Code<'_> {
         match self {
-            ToolError::InvalidArguments(_) => "INVALID_ARGUMENTS".into(),
-            ToolError::AuthNotConfigured(_) => "AUTH_ERROR".into(),
-            ToolError::CpNotConfigured { .. } => "CP_TIER_NOT_CONFIGURED".into(),
+            ToolError::InvalidArguments(_) => Code::InvalidArguments,
+            ToolError::AuthNotConfigured(_) => Code::AuthError,
+            ToolError::CpNotConfigured { .. } => Code::CpTierNotConfigured,
             ToolError::Http {
                 status: 401 | 403, ..
-            } => "AUTH_ERROR".into(),
+            } => Code::AuthError,
             ToolError::Http {
                 api: Api::Tenant,
                 status: 429,
                 ..
-            } => "RATE_LIMITED".into(),
-            ToolError::Http { status, .. } => format!("HTTP {status}"),
-            ToolError::Unreachable {
-                api: Api::Tenant,
-                url,
-                ..
-            } => format!("Tenant host unreachable at {url}"),
-            ToolError::Unreachable {
-                api: Api::ControlPlane,
-                url,
-                ..
-            } => format!("Control plane unreachable at {url}"),
-            ToolError::Timeout { .. } => "TIMEOUT".into(),
-            ToolError::ToolDisabled { .. } => "TOOL_DISABLED".into(),
-            ToolError::ResultTooLarge { .. } => "RESULT_TOO_LARGE".into(),
-            ToolError::Cancelled => "CANCELLED".into(),
-            ToolError::ContractMismatch { .. } => "UPSTREAM_CONTRACT_MISMATCH".into(),
-            ToolError::Internal(_) => "INTERNAL_ERROR".into(),
+            } => Code::RateLimited,
+            ToolError::Http { status, .. } => Code::Http(*status),
+            ToolError::Unreachable { api, url, .. } => Code::Unreachable { api: *api, url },
+            ToolError::Timeout { .. } => Code::Timeout,
+            ToolError::ToolDisabled { .. } => Code::ToolDisabled,
+            ToolError::ResultTooLarge { .. } => Code::ResultTooLarge,
+            ToolError::Cancelled => Code::Cancelled,
+            ToolError::ContractMismatch { .. } => Code::UpstreamContractMismatch,
+            ToolError::Internal(_) => Code::InternalError,
         }
     }
 

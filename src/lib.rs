@@ -3,16 +3,18 @@
 //! The pipeline, one module per stage: [`spec`] (vendored spec + overrides, shared with
 //! build.rs) → [`client`] (progenitor clients generated in `OUT_DIR`) → [`tools`] (the
 //! hand-written tool table and the schemas derived from the patched spec) → [`call`]
-//! (validation, auth gate, dispatch, outcome mapping) → [`server`] (rmcp over stdio).
+//! (validation, auth gate, the generated call of each operation, outcome mapping) →
+//! [`server`] (rmcp over stdio).
 
 pub mod call;
 pub mod client;
+mod clip;
 pub mod config;
 pub mod drift;
 pub mod error;
-pub mod hints;
+mod hints;
 pub mod http;
-pub mod redact;
+mod redact;
 pub mod result;
 pub mod sandbox;
 pub mod server;

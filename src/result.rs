@@ -12,12 +12,9 @@ use crate::tools::Entry;
 use rmcp::model::{CallToolResult, ContentBlock};
 use serde_json::Value;
 
-/// The smallest bound `MOLECULE_MCP_MAX_RESULT_BYTES` accepts: room for any error's
-/// fixed part.
-pub const MIN_BOUND: usize = 4096;
+pub use crate::config::MIN_BOUND;
 
-/// What a clipped piece ends with.
-pub const CUT: &str = "… [cut]";
+pub use crate::clip::{CUT, clip, clipped};
 
 /// The result of a successful call: the text, plus `structuredContent` when the tool
 /// declares an output schema.
@@ -150,25 +147,6 @@ fn clip_encoded(s: &mut String, keep: usize) {
     }
     s.truncate(end);
     s.push_str(CUT);
-}
-
-/// `s` clipped to at most `max` bytes, for echoing or logging untrusted text.
-pub fn clipped(s: &str, max: usize) -> String {
-    let mut s = s.to_string();
-    clip(&mut s, max);
-    s
-}
-
-/// Clips `s` to at most `max` bytes (on a character boundary) with [`CUT`].
-pub fn clip(s: &mut String, max: usize) {
-    if s.len() > max {
-        let end = (0..=max)
-            .rev()
-            .find(|i| s.is_char_boundary(*i))
-            .unwrap_or(0);
-        s.truncate(end);
-        s.push_str(CUT);
-    }
 }
 
 #[cfg(test)]

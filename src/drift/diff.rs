@@ -1,7 +1,7 @@
 //! Structural comparison of two OpenAPI documents, operation by operation, with each
 //! change classified breaking or not for a client of this server.
 
-use crate::spec::inventory::{self, Operation};
+use crate::spec::inventory::{self, Endpoint};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -28,7 +28,7 @@ pub enum Direction {
 }
 
 /// The key operations are matched by: method plus path with parameter names erased.
-pub fn match_key(op: &Operation) -> String {
+pub fn match_key(op: &Endpoint) -> String {
     let mut normalized = String::new();
     let mut in_param = false;
     for c in op.path.chars() {
@@ -48,9 +48,9 @@ pub fn match_key(op: &Operation) -> String {
 /// Compares one operation of `old_doc` with its match in `new_doc`.
 pub fn diff_operation(
     old_doc: &Value,
-    old: &Operation,
+    old: &Endpoint,
     new_doc: &Value,
-    new: &Operation,
+    new: &Endpoint,
 ) -> Vec<Change> {
     let mut out = Vec::new();
     let (Some(o), Some(n)) = (old_doc.pointer(&old.pointer), new_doc.pointer(&new.pointer)) else {

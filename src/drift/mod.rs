@@ -10,7 +10,7 @@ pub mod diff;
 pub mod locate;
 pub mod render;
 
-use crate::spec::inventory::{self, Operation};
+use crate::spec::inventory::{self, Endpoint};
 use crate::spec::overrides::{self, Override, Status};
 use crate::tools::schema::{self, Derived};
 use crate::tools::table::{self, ToolRow};
@@ -275,7 +275,7 @@ fn finding(scope: &str, change: Change) -> ChangeFinding {
     }
 }
 
-fn op_ref(section: &str, spec: &Indexed, op: &Operation) -> OperationRef {
+fn op_ref(section: &str, spec: &Indexed, op: &Endpoint) -> OperationRef {
     OperationRef {
         fingerprint: fingerprint(&[section, &op.method, &op.path]),
         operation_id: op.id.clone(),
@@ -335,8 +335,8 @@ pub fn run(inputs: &Inputs) -> Report {
     let mut unbound = Vec::new();
     for spec in [&specs.candidate, &specs.candidate_cp] {
         for op in &spec.ops {
-            // Every operation the build knows is bound or skipped (the exhaustive match
-            // in `table::binding` guarantees it); a new operationId is unaccounted for.
+            // Every operation the build knows is bound or skipped (the tool table's
+            // compile-time check guarantees it); a new operationId is unaccounted for.
             let accounted = crate::Operation::ALL
                 .iter()
                 .any(|o| o.operation_id() == op.id);
@@ -384,7 +384,7 @@ pub fn run(inputs: &Inputs) -> Report {
 }
 
 fn compare_operations(old_spec: &Indexed, new_spec: &Indexed, out: &mut Operations) {
-    let by_key = |spec: &Indexed| -> BTreeMap<String, Operation> {
+    let by_key = |spec: &Indexed| -> BTreeMap<String, Endpoint> {
         spec.ops
             .iter()
             .map(|o| (diff::match_key(o), o.clone()))
@@ -426,7 +426,7 @@ fn compare_operations(old_spec: &Indexed, new_spec: &Indexed, out: &mut Operatio
 /// A spec, its operation inventory (walked once per report) and its source file.
 struct Indexed<'a> {
     doc: &'a Value,
-    ops: Vec<Operation>,
+    ops: Vec<Endpoint>,
     source: &'a Source,
 }
 

@@ -4,7 +4,7 @@
 //! Minted tokens are real credentials of the sandbox: they pass its gates until
 //! revoked.
 
-use super::http::{Caller, Outcome, Reply, Req};
+use super::message::{Handled, Principal, Reply, Req};
 use super::state::{AllowEntry, State, WorkspaceToken, now_rfc3339, unix_now};
 use super::workspaces::valid_id;
 use serde_json::{Value, json};
@@ -16,7 +16,7 @@ const MINTS_PER_HOUR: usize = 10;
 const WORKSPACE_TOKENS: usize = 50;
 
 /// `POST /org/tokens`: 200 with the plaintext, once.
-pub(super) fn mint_org_token(st: &mut State, req: &Req) -> Outcome {
+pub(super) fn mint_org_token(st: &mut State, req: &Req) -> Handled {
     // Checked in bytes, before the schema (which counts characters), as Go does.
     if req
         .json()
@@ -41,7 +41,7 @@ pub(super) fn mint_org_token(st: &mut State, req: &Req) -> Outcome {
     }
     st.mints.push(now);
     let (created_by, org_id) = match &req.caller {
-        Caller::OrgToken { prefix, org_id } => (format!("org-token:{prefix}"), org_id.clone()),
+        Principal::OrgToken { prefix, org_id } => (format!("org-token:{prefix}"), org_id.clone()),
         _ => ("admin-token".to_string(), None),
     };
     let name = body["name"]
@@ -71,7 +71,7 @@ pub(super) fn mint_org_token(st: &mut State, req: &Req) -> Outcome {
 }
 
 /// `GET /org/tokens`: live tokens, newest first, no secrets.
-pub(super) fn list_org_tokens(st: &mut State, _req: &Req) -> Outcome {
+pub(super) fn list_org_tokens(st: &mut State, _req: &Req) -> Handled {
     let tokens: Vec<Value> = st
         .org_tokens
         .iter()
@@ -96,7 +96,7 @@ pub(super) fn list_org_tokens(st: &mut State, _req: &Req) -> Outcome {
 }
 
 /// `DELETE /org/tokens/{id}`.
-pub(super) fn revoke_org_token(st: &mut State, req: &Req) -> Outcome {
+pub(super) fn revoke_org_token(st: &mut State, req: &Req) -> Handled {
     let id = req.id();
     let index = st
         .org_tokens
@@ -113,7 +113,7 @@ pub(super) fn revoke_org_token(st: &mut State, req: &Req) -> Outcome {
 }
 
 /// `POST /admin/workspaces/{id}/tokens`: 201 with the plaintext, once.
-pub(super) fn mint_workspace_token(st: &mut State, req: &Req) -> Outcome {
+pub(super) fn mint_workspace_token(st: &mut State, req: &Req) -> Handled {
     let id = valid_id(req, "invalid workspace id")?;
     req.body("invalid request body")?;
     st.live(id)
@@ -146,7 +146,7 @@ fn owned_org<'r>(st: &State, req: &'r Req) -> Result<&'r str, Reply> {
     st.live(id)
         .ok_or_else(|| Reply::error(404, "org not found"))?;
     match &req.caller {
-        Caller::OrgToken { org_id, .. } if org_id.as_deref() != Some(id) => {
+        Principal::OrgToken { org_id, .. } if org_id.as_deref() != Some(id) => {
             Err(Reply::error(403, "org access denied"))
         }
         _ => Ok(id),
@@ -154,7 +154,7 @@ fn owned_org<'r>(st: &State, req: &'r Req) -> Result<&'r str, Reply> {
 }
 
 /// `GET /orgs/{id}/plugins/allowlist`: sorted by name; empty means all allowed.
-pub(super) fn get_allowlist(st: &mut State, req: &Req) -> Outcome {
+pub(super) fn get_allowlist(st: &mut State, req: &Req) -> Handled {
     let id = owned_org(st, req)?;
     let empty = BTreeMap::new();
     let entries = st.allowlists.get(id).unwrap_or(&empty);
@@ -167,7 +167,7 @@ pub(super) fn get_allowlist(st: &mut State, req: &Req) -> Outcome {
 
 /// `PUT /orgs/{id}/plugins/allowlist`: replaces the set; the body checks come
 /// before the org lookup, in the tenant's order.
-pub(super) fn set_allowlist(st: &mut State, req: &Req) -> Outcome {
+pub(super) fn set_allowlist(st: &mut State, req: &Req) -> Handled {
     let raw = req
         .object()
         .ok_or_else(|| Reply::error(400, "invalid request body"))?;

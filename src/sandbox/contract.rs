@@ -1,6 +1,7 @@
 //! The sandbox's view of the patched specs: for every operation its method and path
-//! (the routes are built from them, so a new spec operation is served or fails to
-//! compile in [`super::ops`]) and compiled validators for its request body and for
+//! (the routes are built from them, so every spec operation is served: by a stateful
+//! handler in [`super::ops`], or from the spec by [`super::from_spec`]), its success
+//! status and a body built from its schema, and compiled validators for its request body and for
 //! each documented response. The sandbox refuses request bodies that break the spec
 //! and logs any response of its own that does.
 //!
@@ -24,6 +25,11 @@ pub(super) struct OpContract {
     pub request: Option<Arc<jsonschema::Validator>>,
     /// Response validators by status key (`200`, `4XX`, ...).
     responses: Vec<(String, Arc<jsonschema::Validator>)>,
+    /// The documented success status and a body built from its schema: the answer of
+    /// an operation without a stateful handler ([`super::from_spec`]).
+    pub success: (u16, Option<Value>),
+    /// `(location, name)` of the required query parameters and headers.
+    pub required: Vec<(String, String)>,
 }
 
 impl OpContract {
@@ -67,6 +73,17 @@ fn build() -> Result<Contracts, String> {
                 .and_then(|b| b.pointer("/content/application~1json/schema"))
                 .map(compile)
                 .transpose()?;
+            let success = super::sample::success(doc, node, &meta.success_status);
+            let required = inventory::parameters(doc, &meta.pointer, node)
+                .into_iter()
+                .filter(|p| p.get("required").and_then(Value::as_bool) == Some(true))
+                .filter_map(|p| {
+                    let location = p.get("in").and_then(Value::as_str)?;
+                    let name = p.get("name").and_then(Value::as_str)?;
+                    matches!(location, "query" | "header")
+                        .then(|| (location.to_string(), name.to_string()))
+                })
+                .collect();
             let mut responses = Vec::new();
             if let Some(map) = node.get("responses").and_then(Value::as_object) {
                 for (status, response) in map {
@@ -83,6 +100,8 @@ fn build() -> Result<Contracts, String> {
                     path: meta.path,
                     request,
                     responses,
+                    success,
+                    required,
                 },
             );
         }

@@ -1,9 +1,11 @@
 //! The HTTP side of the sandbox: one axum route per spec operation, and the one
 //! generic handler every route shares — tenant guard, credential gate, the
-//! operation's handler under the state lock, and a check of the reply against the
-//! spec.
+//! operation's handler under the state lock (its stateful one, or the answer from the
+//! spec), and a check of the reply against the spec.
 
 use super::contract::{self, Contracts, OpContract};
+use super::from_spec;
+use super::message::{Principal, Reply, Req};
 use super::ops::{self, Gate};
 use super::state::State;
 use crate::{Api, Operation};
@@ -15,131 +17,9 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-
-/// What a handler answers: status, JSON body (none for a bare reply) and extra headers.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct Reply {
-    pub status: u16,
-    pub body: Option<Value>,
-    pub headers: Vec<(&'static str, String)>,
-}
-
-/// A handler's result; `Err` carries an error reply so `?` can stop a handler early.
-pub(super) type Outcome = Result<Reply, Reply>;
-
-impl Reply {
-    /// `status` with a JSON body.
-    pub fn json(status: u16, body: Value) -> Reply {
-        Reply {
-            status,
-            body: Some(body),
-            headers: Vec::new(),
-        }
-    }
-
-    /// 200 with a JSON body.
-    pub fn ok(body: Value) -> Outcome {
-        Ok(Reply::json(200, body))
-    }
-
-    /// 201 with a JSON body.
-    pub fn created(body: Value) -> Outcome {
-        Ok(Reply::json(201, body))
-    }
-
-    /// `status` with the tenant's error body `{"error": message}`.
-    pub fn error(status: u16, message: impl Into<String>) -> Reply {
-        Reply::json(status, json!({ "error": message.into() }))
-    }
-
-    /// `status` with an empty body (the tenant guard's 404).
-    fn bare(status: u16) -> Reply {
-        Reply {
-            status,
-            body: None,
-            headers: Vec::new(),
-        }
-    }
-}
-
-/// Who made the request, once the gate let it through.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Caller {
-    /// An open route, no credential looked at.
-    Anonymous,
-    /// An org API token.
-    OrgToken {
-        /// Its first 8 characters.
-        prefix: String,
-        /// The org root workspace it is anchored to.
-        org_id: Option<String>,
-    },
-    /// A workspace token (WorkspaceAuth routes, for its own workspace).
-    WorkspaceToken,
-    /// The control-plane admin token.
-    ControlPlane,
-}
-
-/// One request, as a handler sees it.
-#[derive(Debug)]
-pub(super) struct Req<'a> {
-    params: HashMap<String, String>,
-    query: HashMap<String, String>,
-    headers: &'a HeaderMap,
-    /// The body parsed once: `{}` when empty, `None` when it is not JSON.
-    json: Option<Value>,
-    contract: &'a OpContract,
-    /// Who is calling.
-    pub caller: Caller,
-}
-
-impl Req<'_> {
-    /// A path parameter (percent-decoded); empty when the route has none of that name.
-    pub fn param(&self, name: &str) -> &str {
-        self.params
-            .get(name)
-            .map(String::as_str)
-            .unwrap_or_default()
-    }
-
-    /// The `{id}` path parameter.
-    pub fn id(&self) -> &str {
-        self.param("id")
-    }
-
-    /// Whether query parameter `name` is exactly `true` (the tenant's check).
-    pub fn flag(&self, name: &str) -> bool {
-        self.query.get(name).is_some_and(|v| v == "true")
-    }
-
-    /// A request header, when present and text.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// The JSON body as sent (`{}` when empty), or `None` when it is not JSON.
-    pub fn json(&self) -> Option<&Value> {
-        self.json.as_ref()
-    }
-
-    /// The JSON body as sent when it is an object.
-    pub fn object(&self) -> Option<&Value> {
-        self.json.as_ref().filter(|v| v.is_object())
-    }
-
-    /// The JSON body, checked against the operation's request schema; otherwise a
-    /// 400 with the handler's `message`.
-    pub fn body(&self, message: &str) -> Result<&Value, Reply> {
-        let body = self.json().ok_or_else(|| Reply::error(400, message))?;
-        match &self.contract.request {
-            Some(validator) if !validator.is_valid(body) => Err(Reply::error(400, message)),
-            _ => Ok(body),
-        }
-    }
-}
 
 /// The state both servers share.
 pub(super) type Shared = Arc<Mutex<State>>;
@@ -185,10 +65,33 @@ fn respond(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
+    respond_with(
+        shared,
+        op,
+        contract,
+        ops::handler(op).unwrap_or((ops::gate(op), from_spec::answer)),
+        (params, query, headers, body),
+    )
+}
+
+/// The request as axum hands it over: path parameters, raw query, headers, body.
+type Parts<'a> = (
+    HashMap<String, String>,
+    Option<String>,
+    &'a HeaderMap,
+    &'a [u8],
+);
+
+fn respond_with(
+    shared: &Shared,
+    op: Operation,
+    contract: &OpContract,
+    (gate, handler): (Gate, ops::Handler),
+    (params, query, headers, body): Parts<'_>,
+) -> Response {
     let mut state = shared
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let (gate, handler) = ops::route(op);
     let reply = admit(&mut state, op, gate, headers, &params).and_then(|caller| {
         let json = if body.iter().all(u8::is_ascii_whitespace) {
             Some(json!({}))
@@ -257,14 +160,15 @@ fn parse_query(query: Option<&str>) -> HashMap<String, String> {
         .unwrap_or_default()
 }
 
-/// The tenant guard, then the route's credential gate (contract.md §1).
+/// The tenant guard, then the route's credential gate (docs/contract.md, "Tenant
+/// guard and credential gates").
 fn admit(
     state: &mut State,
     op: Operation,
     gate: Gate,
     headers: &HeaderMap,
     params: &HashMap<String, String>,
-) -> Result<Caller, Reply> {
+) -> Result<Principal, Reply> {
     if op.api() == Api::Tenant {
         match headers.get("x-molecule-org-id").map(HeaderValue::as_bytes) {
             Some(id) if id == state.org_id.as_bytes() => {}
@@ -288,10 +192,10 @@ fn admit(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     let (missing, invalid) = match gate {
-        Gate::Open => return Ok(Caller::Anonymous),
+        Gate::Open => return Ok(Principal::Anonymous),
         Gate::ControlPlane => {
             return match bearer {
-                Some(token) if token == state.cp_token => Ok(Caller::ControlPlane),
+                Some(token) if token == state.cp_token => Ok(Principal::ControlPlane),
                 Some(_) => Err(Reply::error(401, "invalid admin auth token")),
                 None => Err(Reply::error(401, "admin auth required")),
             };
@@ -306,7 +210,7 @@ fn admit(
     let now = super::state::now_rfc3339();
     if let Some(row) = state.org_tokens.iter_mut().find(|t| t.token == token) {
         row.last_used_at = Some(now);
-        return Ok(Caller::OrgToken {
+        return Ok(Principal::OrgToken {
             prefix: row.prefix(),
             org_id: row.org_id.clone(),
         });
@@ -317,7 +221,83 @@ fn admit(
         .iter()
         .any(|t| t.token == token && Some(t.workspace_id.as_str()) == own_workspace);
     if gate == Gate::Workspace && workspace_token {
-        return Ok(Caller::WorkspaceToken);
+        return Ok(Principal::WorkspaceToken);
     }
     Err(Reply::error(401, invalid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    /// An operation without a stateful handler, served through the same path as every
+    /// route: guard and gate, then the answer from the spec.
+    fn spec_answer(op: Operation, params: &[(&str, &str)], body: &str) -> (u16, Value) {
+        let (state, key) = State::seeded();
+        let org_id = state.org_id.clone();
+        let shared: Shared = Arc::new(Mutex::new(state));
+        let contract = &super::contract::contracts().unwrap()[&op];
+        let mut headers = HeaderMap::new();
+        headers.insert("x-molecule-org-id", org_id.parse().unwrap());
+        headers.insert(AUTHORIZATION, format!("Bearer {key}").parse().unwrap());
+        let params = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let response = respond_with(
+            &shared,
+            op,
+            contract,
+            (ops::gate(op), from_spec::answer),
+            (params, None, &headers, body.as_bytes()),
+        );
+        let status = response.status().as_u16();
+        let bytes =
+            futures::executor::block_on(axum::body::to_bytes(response.into_body(), 1 << 20))
+                .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    #[test]
+    fn an_operation_without_a_handler_gets_its_documented_success_built_from_the_spec() {
+        let contracts = super::contract::contracts().unwrap();
+        let (status, body) = spec_answer(Operation::GetWorkspace, &[("id", "ws-1")], "");
+        assert_eq!(status, 200);
+        assert_eq!(body["id"], "ws-1", "the path parameter echoes: {body}");
+        assert!(
+            contracts[&Operation::GetWorkspace]
+                .response(200)
+                .unwrap()
+                .is_valid(&body)
+        );
+        let (status, body) = spec_answer(
+            Operation::ProvisionWorkspace,
+            &[],
+            r#"{"name":"a","tier":2}"#,
+        );
+        assert_eq!(status, 201, "{body}");
+        assert!(
+            contracts[&Operation::ProvisionWorkspace]
+                .response(201)
+                .unwrap()
+                .is_valid(&body)
+        );
+    }
+
+    #[test]
+    fn an_operation_without_a_handler_refuses_a_body_that_breaks_the_exact_schema() {
+        let (status, body) = spec_answer(
+            Operation::ProvisionWorkspace,
+            &[],
+            r#"{"name":"a","tier":9}"#,
+        );
+        assert_eq!(status, 400);
+        assert_eq!(body["error"], "request body does not match the spec");
+        let (status, _) = spec_answer(Operation::ProvisionWorkspace, &[], "not json");
+        assert_eq!(status, 400);
+    }
 }

@@ -3,23 +3,30 @@
 //! use every tool.
 //!
 //! Both fakes listen on 127.0.0.1 (ephemeral ports) and serve every operation of the
-//! patched specs with the live handlers' behaviour as `contract.md` records it:
+//! patched specs with the live handlers' behaviour as docs/contract.md records it:
 //! status codes, error bodies, the tenant guard and the credential gates. State is
 //! in memory, behind one lock, seeded so that every read tool answers something on
 //! its first call. Request bodies are checked against the spec; replies are checked
 //! too, and a reply that breaks the spec is logged.
 //!
-//! The pieces: [`contract`] (spec → routes and validators), [`http`] (routes, gates,
-//! the generic handler), [`ops`] (operation → gate and handler), [`state`] (tables
-//! and seed), and one module per area of handlers.
+//! The pieces, in the order a request meets them: [`contract`] (spec → routes,
+//! validators and each operation's success), [`http`] (routes, tenant guard, gates,
+//! the generic handler), [`message`] (the request and reply a handler sees), [`ops`]
+//! (operation → gate and stateful handler) with one module per area of handlers
+//! (`workspaces`, `settings`, `access`, `templates`), [`from_spec`] (the answer of
+//! every other operation, built by [`sample`]), and [`state`] (tables, seeded with
+//! [`seed`]'s ids).
 
 mod access;
-mod catalog;
 mod contract;
+mod from_spec;
 mod http;
+mod message;
 mod ops;
+mod sample;
 mod settings;
 mod state;
+mod templates;
 mod workspaces;
 
 use crate::Api;
@@ -33,36 +40,25 @@ use tokio::task::JoinHandle;
 /// The slug of the sandbox's one control-plane org.
 const ORG_SLUG: &str = seed::ORG_SLUG;
 
-/// The ids the sandbox seeds. They are the same on every start, so one-shot calls
-/// (`molecule-mcp call … --sandbox`) chain: an id printed by one is known to the next.
-/// The README's quick start and the start-up banner list them. Objects created later
-/// get fresh random ids.
-pub mod seed {
-    /// The org root workspace "Acme HQ"; also the org id (`X-Molecule-Org-Id`).
-    pub const ROOT_WORKSPACE_ID: &str = "11111111-1111-4111-8111-111111111111";
-    /// "Researcher", a child of the root.
-    pub const RESEARCHER_WORKSPACE_ID: &str = "22222222-2222-4222-8222-222222222222";
-    /// "Writer", a child of the root.
-    pub const WRITER_WORKSPACE_ID: &str = "33333333-3333-4333-8333-333333333333";
-    /// The org API token the server itself uses in the sandbox.
-    pub const ORG_TOKEN_ID: &str = "44444444-4444-4444-8444-444444444444";
-    /// The one pending approval (from "Researcher").
-    pub const APPROVAL_ID: &str = "55555555-5555-4555-8555-555555555555";
-    /// The control-plane slug of the org (`get_org`).
-    pub const ORG_SLUG: &str = "sandbox";
+pub mod seed;
 
-    /// The lines that list the ids, for the start-up banner on stderr.
-    pub fn banner() -> String {
-        [
-            format!("  org id = root workspace \"Acme HQ\": {ROOT_WORKSPACE_ID}"),
-            format!("  workspace \"Researcher\": {RESEARCHER_WORKSPACE_ID}"),
-            format!("  workspace \"Writer\":     {WRITER_WORKSPACE_ID}"),
-            format!("  org token in use (revoking it ends the session): {ORG_TOKEN_ID}"),
-            format!("  pending approval: {APPROVAL_ID}"),
-            format!("  control-plane org slug: {ORG_SLUG}"),
-        ]
-        .join("\n")
-    }
+/// Whether the sandbox answers `op` from the spec alone (it has no stateful handler):
+/// the documented success for any request that fits the spec.
+pub fn answers_from_spec(op: crate::Operation) -> bool {
+    ops::handler(op).is_none()
+}
+
+/// A request body that fits `op`'s exact request schema, built from the schema the way
+/// a reply from the spec is; `None` when the operation takes no body.
+pub fn sample_request(op: crate::Operation) -> Option<serde_json::Value> {
+    let doc = crate::tools::spec_for(op);
+    let meta = crate::spec::inventory::operations(doc)
+        .into_iter()
+        .find(|o| o.id == op.operation_id())?;
+    let body = doc.pointer(&meta.pointer)?.get("requestBody")?;
+    let schema =
+        crate::spec::inventory::deref(doc, body).pointer("/content/application~1json/schema")?;
+    Some(sample::sample(doc, schema, 0))
 }
 
 /// A running sandbox tenant and control plane. Dropping it stops both servers.

@@ -1,13 +1,14 @@
-//! The operation table: for every spec operation, the credential gate the live
-//! tenant puts in front of it (contract.md, "Auth" rows) and the sandbox handler.
-//! Exhaustive with no wildcard arm, like the tool table: a new spec operation does
-//! not compile until the sandbox serves it. The two audit reads and the two
-//! control-plane reads are small enough to live here.
+//! The stateful handlers: for the operations whose answer depends on the sandbox's
+//! state, the credential gate the live tenant puts in front of it (docs/contract.md,
+//! "Tenant guard and credential gates") and the handler. Every other operation is answered from the spec
+//! ([`super::from_spec`]) behind [`gate`]'s default, so a new spec operation needs
+//! nothing here. The two audit reads and the two control-plane reads are small
+//! enough to live here.
 
-use super::http::{Outcome, Reply, Req};
+use super::message::{Handled, Reply, Req};
 use super::state::{EVENT_LIMIT, State};
-use super::{access, catalog, settings, workspaces};
-use crate::Operation;
+use super::{access, settings, templates, workspaces};
+use crate::{Api, Operation};
 use serde_json::Value;
 
 /// The credential check in front of a route.
@@ -24,13 +25,26 @@ pub(super) enum Gate {
 }
 
 /// A handler: reads and writes the state, answers one request.
-pub(super) type Handler = fn(&mut State, &Req) -> Outcome;
+pub(super) type Handler = fn(&mut State, &Req) -> Handled;
 
-/// The gate and handler of `op`.
-pub(super) fn route(op: Operation) -> (Gate, Handler) {
+/// The gate of an operation without a stateful handler: the tenant's AdminAuth (an
+/// org API token), the control plane's admin bearer.
+pub(super) fn gate(op: Operation) -> Gate {
+    match op.api() {
+        Api::Tenant => Gate::Admin,
+        Api::ControlPlane => Gate::ControlPlane,
+    }
+}
+
+/// The gate and stateful handler of `op`, if it has one.
+pub(super) fn handler(op: Operation) -> Option<(Gate, Handler)> {
     use Gate::{Admin, ControlPlane, Open, Workspace};
     use Operation as O;
-    match op {
+    #[allow(
+        unreachable_patterns,
+        reason = "every operation of today's specs has a stateful handler; a new one is answered from the spec"
+    )]
+    Some(match op {
         O::ListWorkspaces => (Admin, workspaces::list),
         O::GetWorkspace => (Open, workspaces::get),
         O::ProvisionWorkspace => (Admin, workspaces::provision),
@@ -48,12 +62,12 @@ pub(super) fn route(op: Operation) -> (Gate, Handler) {
         O::SetWorkspaceBudget => (Admin, settings::set_budget),
         O::GetLlmBillingMode => (Admin, settings::get_billing_mode),
         O::SetLlmBillingMode => (Admin, settings::set_billing_mode),
-        O::ListOrgTemplates => (Admin, catalog::list_org_templates),
-        O::CreateOrgFromTemplate => (Admin, catalog::import_org),
-        O::ListTemplates => (Admin, catalog::list_templates),
-        O::ImportTemplate => (Admin, catalog::import_template),
-        O::ExportBundle => (Admin, catalog::export_bundle),
-        O::ImportBundle => (Admin, catalog::import_bundle),
+        O::ListOrgTemplates => (Admin, templates::list_org_templates),
+        O::CreateOrgFromTemplate => (Admin, templates::import_org),
+        O::ListTemplates => (Admin, templates::list_templates),
+        O::ImportTemplate => (Admin, templates::import_template),
+        O::ExportBundle => (Admin, templates::export_bundle),
+        O::ImportBundle => (Admin, templates::import_bundle),
         O::ListOrgTokens => (Admin, access::list_org_tokens),
         O::MintOrgToken => (Admin, access::mint_org_token),
         O::RevokeOrgToken => (Admin, access::revoke_org_token),
@@ -65,11 +79,12 @@ pub(super) fn route(op: Operation) -> (Gate, Handler) {
         O::ListPendingApprovals => (Admin, list_pending_approvals),
         O::ListOrgs => (ControlPlane, list_orgs),
         O::GetOrg => (ControlPlane, get_org),
-    }
+        _ => return None,
+    })
 }
 
 /// `GET /events` and `GET /events/{workspaceId}`: newest first, at most 100.
-fn list_events(st: &mut State, req: &Req) -> Outcome {
+fn list_events(st: &mut State, req: &Req) -> Handled {
     let only = req.param("workspaceId");
     let events: Vec<Value> = st
         .events
@@ -83,7 +98,7 @@ fn list_events(st: &mut State, req: &Req) -> Outcome {
 }
 
 /// `GET /approvals/pending`: newest first, at most 50.
-fn list_pending_approvals(st: &mut State, _req: &Req) -> Outcome {
+fn list_pending_approvals(st: &mut State, _req: &Req) -> Handled {
     let pending: Vec<Value> = st
         .approvals
         .iter()
@@ -96,12 +111,12 @@ fn list_pending_approvals(st: &mut State, _req: &Req) -> Outcome {
 }
 
 /// CP `GET /api/v1/admin/orgs`.
-fn list_orgs(st: &mut State, _req: &Req) -> Outcome {
+fn list_orgs(st: &mut State, _req: &Req) -> Handled {
     Reply::ok(serde_json::json!({ "orgs": st.cp_orgs }))
 }
 
 /// CP `GET /api/v1/orgs/{slug}`: 404 for an unknown slug.
-fn get_org(st: &mut State, req: &Req) -> Outcome {
+fn get_org(st: &mut State, req: &Req) -> Handled {
     st.cp_orgs
         .iter()
         .find(|o| o["slug"] == req.param("slug"))

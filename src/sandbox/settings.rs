@@ -1,8 +1,9 @@
 //! Per-workspace and org settings: secrets (values stored, never returned), the
-//! multi-period budget (BUD2: `budget_limits` replaces the whole set, the legacy
-//! `budget_limit` is monthly only) and the LLM billing mode (BMH/BM3 resolution).
+//! multi-period budget (`budget_limits` replaces the whole set, the legacy
+//! `budget_limit` is monthly only) and the LLM billing mode and its resolution
+//! (docs/contract.md, "Budgets" and "LLM billing mode").
 
-use super::http::{Outcome, Reply, Req};
+use super::message::{Handled, Reply, Req};
 use super::state::{PERIODS, SecretRow, State, Workspace, now_rfc3339};
 use super::workspaces::valid_id;
 use serde_json::{Value, json};
@@ -53,7 +54,7 @@ fn metadata<'a>(
 
 /// `GET /workspaces/{id}/secrets`: the workspace's keys, then the global keys it
 /// does not override.
-pub(super) fn list_workspace_secrets(st: &mut State, req: &Req) -> Outcome {
+pub(super) fn list_workspace_secrets(st: &mut State, req: &Req) -> Handled {
     let id = valid_id(req, "invalid workspace ID")?;
     let empty = BTreeMap::new();
     let own = st.live(id).map_or(&empty, |w| &w.secrets);
@@ -68,7 +69,7 @@ pub(super) fn list_workspace_secrets(st: &mut State, req: &Req) -> Outcome {
 }
 
 /// `POST /workspaces/{id}/secrets`.
-pub(super) fn set_workspace_secret(st: &mut State, req: &Req) -> Outcome {
+pub(super) fn set_workspace_secret(st: &mut State, req: &Req) -> Handled {
     let id = valid_id(req, "invalid workspace ID")?;
     let (key, value) = secret_body(req)?;
     // The tenant's insert fails on the workspace foreign key.
@@ -81,7 +82,7 @@ pub(super) fn set_workspace_secret(st: &mut State, req: &Req) -> Outcome {
 }
 
 /// `DELETE /workspaces/{id}/secrets/{key}`.
-pub(super) fn delete_workspace_secret(st: &mut State, req: &Req) -> Outcome {
+pub(super) fn delete_workspace_secret(st: &mut State, req: &Req) -> Handled {
     let id = valid_id(req, "invalid workspace ID")?;
     let key = req.param("key");
     st.live_mut(id)
@@ -92,12 +93,12 @@ pub(super) fn delete_workspace_secret(st: &mut State, req: &Req) -> Outcome {
 }
 
 /// `GET /settings/secrets`.
-pub(super) fn list_org_secrets(st: &mut State, _req: &Req) -> Outcome {
+pub(super) fn list_org_secrets(st: &mut State, _req: &Req) -> Handled {
     Reply::ok(Value::Array(metadata(&st.org_secrets, "global").collect()))
 }
 
 /// `POST /settings/secrets`.
-pub(super) fn set_org_secret(st: &mut State, req: &Req) -> Outcome {
+pub(super) fn set_org_secret(st: &mut State, req: &Req) -> Handled {
     let (key, value) = secret_body(req)?;
     upsert(&mut st.org_secrets, &key, value);
     log_secret(st, "SECRET_SET", None, &key);
@@ -105,7 +106,7 @@ pub(super) fn set_org_secret(st: &mut State, req: &Req) -> Outcome {
 }
 
 /// `DELETE /settings/secrets/{key}`.
-pub(super) fn delete_org_secret(st: &mut State, req: &Req) -> Outcome {
+pub(super) fn delete_org_secret(st: &mut State, req: &Req) -> Handled {
     let key = req.param("key");
     st.org_secrets
         .remove(key)
@@ -114,7 +115,7 @@ pub(super) fn delete_org_secret(st: &mut State, req: &Req) -> Outcome {
     Reply::ok(json!({ "status": "deleted", "key": key, "scope": "global" }))
 }
 
-/// BUD2's response: all four periods plus the legacy monthly trio.
+/// The budget answer: all four periods plus the legacy monthly trio.
 fn budget(ws: &Workspace) -> Value {
     let remaining = |i: usize| ws.limits[i].map(|l| l - ws.spend[i]);
     let periods: serde_json::Map<String, Value> = PERIODS
@@ -133,14 +134,14 @@ fn budget(ws: &Workspace) -> Value {
 }
 
 /// `GET /workspaces/{id}/budget`.
-pub(super) fn get_budget(st: &mut State, req: &Req) -> Outcome {
+pub(super) fn get_budget(st: &mut State, req: &Req) -> Handled {
     st.live(req.id())
         .map(budget)
         .map_or_else(|| Err(Reply::error(404, "workspace not found")), Reply::ok)
 }
 
-/// `PATCH /workspaces/{id}/budget`: the checks in BUD2's order, then the spec.
-pub(super) fn set_budget(st: &mut State, req: &Req) -> Outcome {
+/// `PATCH /workspaces/{id}/budget`: the live handler's checks in its order, then the spec.
+pub(super) fn set_budget(st: &mut State, req: &Req) -> Handled {
     let limits = parse_limits(req)?;
     req.body("invalid request body")?;
     let ws = st
@@ -196,8 +197,9 @@ fn parse_limits(req: &Req) -> Result<[Option<i64>; 4], Reply> {
 /// The modes an override may take.
 const MODES: [&str; 3] = ["platform_managed", "byok", "disabled"];
 
-/// BM3's resolution: an override wins; otherwise the provider derived from the
-/// model (`derived_provider`), or the default when there is no workspace row.
+/// The live resolver (docs/contract.md, "LLM billing mode"): an override wins;
+/// otherwise the provider derived from the model (`derived_provider`), or the default
+/// when there is no workspace row.
 fn resolution(id: &str, ws: Option<&Workspace>) -> Value {
     let provider = ws.and_then(|w| w.model.split_once('/').map(|(p, _)| p.to_string()));
     let (resolved, source) = match (ws.and_then(|w| w.billing_override.clone()), &provider) {
@@ -213,14 +215,14 @@ fn resolution(id: &str, ws: Option<&Workspace>) -> Value {
 }
 
 /// `GET /admin/workspaces/{id}/llm-billing-mode`: an unknown id is not a 404.
-pub(super) fn get_billing_mode(st: &mut State, req: &Req) -> Outcome {
+pub(super) fn get_billing_mode(st: &mut State, req: &Req) -> Handled {
     let id = valid_id(req, "invalid workspace id")?;
     Reply::ok(resolution(id, st.live(id)))
 }
 
-/// `PUT /admin/workspaces/{id}/llm-billing-mode`: BMH's checks (the mode is trimmed;
+/// `PUT /admin/workspaces/{id}/llm-billing-mode`: the live handler's checks (the mode is trimmed;
 /// `null` clears the override).
-pub(super) fn set_billing_mode(st: &mut State, req: &Req) -> Outcome {
+pub(super) fn set_billing_mode(st: &mut State, req: &Req) -> Handled {
     let id = valid_id(req, "invalid workspace id")?;
     let body = req.object().ok_or_else(|| {
         Reply::json(

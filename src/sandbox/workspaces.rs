@@ -1,10 +1,10 @@
 //! Workspace lifecycle: list, get, provision, deprovision, restart, pause, resume
-//! (contract.md §2, with the later CRUD2/RST2 rules: `X-Confirm-Name`, `?confirm=true`
+//! (docs/contract.md, "Workspace lifecycle": `X-Confirm-Name`, `?confirm=true`
 //! to cascade a delete, `?cascade=true` to pause or resume a workspace with
 //! descendants). Provisioning is instant but shows: a workspace reads as
 //! `provisioning` once, and is `online` from the next read on.
 
-use super::http::{Outcome, Reply, Req};
+use super::message::{Handled, Reply, Req};
 use super::state::{DEFAULT_MODEL, State, Workspace, is_uuid, unix_now};
 use serde_json::{Value, json};
 
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 const FORBIDDEN: &[char] = &['{', '}', '[', ']', '|', '>', '*', '&', '!'];
 
 /// `GET /workspaces`: live workspaces, oldest first.
-pub(super) fn list(st: &mut State, _req: &Req) -> Outcome {
+pub(super) fn list(st: &mut State, _req: &Req) -> Handled {
     let rows: Vec<Value> = st
         .workspaces
         .iter()
@@ -24,7 +24,7 @@ pub(super) fn list(st: &mut State, _req: &Req) -> Outcome {
 }
 
 /// `GET /workspaces/{id}`: any workspace, removed ones included.
-pub(super) fn get(st: &mut State, req: &Req) -> Outcome {
+pub(super) fn get(st: &mut State, req: &Req) -> Handled {
     let id = valid_id(req, "invalid workspace ID")?;
     let ws = st
         .find(id)
@@ -83,7 +83,7 @@ pub(super) fn valid_id<'r>(req: &'r Req, message: &str) -> Result<&'r str, Reply
 }
 
 /// `POST /workspaces`.
-pub(super) fn provision(st: &mut State, req: &Req) -> Outcome {
+pub(super) fn provision(st: &mut State, req: &Req) -> Handled {
     let body = req.body("invalid workspace payload")?;
     let text = |key: &str| body.get(key).and_then(Value::as_str);
     let name = text("name").unwrap_or_default();
@@ -170,7 +170,7 @@ pub(super) fn provision(st: &mut State, req: &Req) -> Outcome {
 
 /// `DELETE /workspaces/{id}`: `X-Confirm-Name` must match when given; children need
 /// `?confirm=true`; `?purge=true` deletes the rows instead of marking them removed.
-pub(super) fn deprovision(st: &mut State, req: &Req) -> Outcome {
+pub(super) fn deprovision(st: &mut State, req: &Req) -> Handled {
     let id = valid_id(req, "invalid workspace ID")?;
     let ws = st
         .find(id)
@@ -241,7 +241,7 @@ fn parent_paused(st: &State, ws: &Workspace) -> Result<(), Reply> {
 }
 
 /// `POST /workspaces/{id}/restart`: re-provisions.
-pub(super) fn restart(st: &mut State, req: &Req) -> Outcome {
+pub(super) fn restart(st: &mut State, req: &Req) -> Handled {
     req.body("invalid request body")?;
     let ws = st
         .live(req.id())
@@ -293,16 +293,16 @@ const RESUME: Lifecycle = Lifecycle {
 };
 
 /// `POST /workspaces/{id}/pause`.
-pub(super) fn pause(st: &mut State, req: &Req) -> Outcome {
+pub(super) fn pause(st: &mut State, req: &Req) -> Handled {
     lifecycle(st, req, &PAUSE)
 }
 
 /// `POST /workspaces/{id}/resume`.
-pub(super) fn resume(st: &mut State, req: &Req) -> Outcome {
+pub(super) fn resume(st: &mut State, req: &Req) -> Handled {
     lifecycle(st, req, &RESUME)
 }
 
-fn lifecycle(st: &mut State, req: &Req, lc: &Lifecycle) -> Outcome {
+fn lifecycle(st: &mut State, req: &Req, lc: &Lifecycle) -> Handled {
     req.body("invalid request body")?;
     let ws = st
         .live(req.id())

@@ -8,9 +8,10 @@ pub const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
-/// One operation of a spec.
+/// One operation as a spec document lists it (method, path, operationId); the
+/// generated [`crate::Operation`] enum names the same operations in code.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Operation {
+pub struct Endpoint {
     /// `operationId` (empty when the spec has none).
     pub id: String,
     /// Upper-case HTTP method.
@@ -31,7 +32,7 @@ pub fn escape_token(token: &str) -> String {
 }
 
 /// Every operation in `doc`, sorted by path then method order.
-pub fn operations(doc: &Value) -> Vec<Operation> {
+pub fn operations(doc: &Value) -> Vec<Endpoint> {
     let mut out = Vec::new();
     let Some(paths) = doc.get("paths").and_then(Value::as_object) else {
         return out;
@@ -48,7 +49,7 @@ pub fn operations(doc: &Value) -> Vec<Operation> {
                 .and_then(Value::as_object)
                 .and_then(|r| r.keys().find(|k| k.starts_with('2')).cloned())
                 .unwrap_or_default();
-            out.push(Operation {
+            out.push(Endpoint {
                 id: str_at(op, "operationId"),
                 method: method.to_ascii_uppercase(),
                 path: path.clone(),
@@ -126,7 +127,7 @@ pub fn required_names(schema: &Value) -> std::collections::BTreeSet<String> {
 }
 
 /// One line per operation: `operationId METHOD path -> status`, for snapshots and reports.
-pub fn render(ops: &[Operation]) -> String {
+pub fn render(ops: &[Endpoint]) -> String {
     ops.iter()
         .map(|o| format!("{} {} {} -> {}\n", o.id, o.method, o.path, o.success_status))
         .collect()

@@ -4,15 +4,20 @@
 //! build.rs computes a [`Plan`] from the patched specs, the override verdicts and the
 //! crate's source text, prints the non-blocking steps as `cargo:warning`s and stops
 //! with every step when one blocks, *before* rustc would report the same problems as
-//! "no variant named …" or "non-exhaustive patterns" at each use. The walkthrough test
-//! (`tests/it/landing.rs`) runs the same function on fixtures.
+//! "no variant named …" at each use or as the tool table's compile-time check. The
+//! walkthrough test (`tests/it/landing.rs`) runs the same function on fixtures.
+//!
+//! The one place that decides an operation is the tool table ([`TABLE`]): a row whose
+//! route names it, or an entry of `SKIPPED`. Everything else per operation is
+//! generated (the call glue) or optional (a stateful sandbox handler).
 //!
 //! The source scan is textual: every `O::Variant` (in a file that says
 //! `use Operation as O`) or `Operation::Variant` outside a comment is a use of a
 //! generated operation; a use on a line with `=>` is a match arm. Each use is described
-//! by what encloses it: the tool row (`row!(` and its name) or the function.
+//! by what encloses it: the tool row (`row!(` and its name), the `const` list or the
+//! function.
 
-use super::inventory::Operation;
+use super::inventory::Endpoint;
 use super::overrides::{Applied, Status};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -72,19 +77,50 @@ pub enum Step {
         /// Every use, rows first.
         uses: Vec<Use>,
     },
-    /// A spec operation no match binds.
+    /// A spec operation the tool table does not decide.
     Unbound {
         /// The spec file.
         spec: String,
         /// The operation.
-        operation: Operation,
+        operation: Endpoint,
         /// The enum variant it gets.
         variant: String,
-        /// Each exhaustive match that lacks an arm for it (the binding first).
-        sites: Vec<Use>,
-        /// Whether some match already has one (the binding was decided).
-        decided: bool,
+        /// Where to write the decision, when the table is among the sources.
+        table: Option<Table>,
     },
+}
+
+/// The lines of the tool table where a decision is written (1-based): the closing
+/// `];` of `TOOLS` (a row goes before it) and of `SKIPPED`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Table {
+    /// Where a new row goes.
+    pub row_line: usize,
+    /// Where a new skip goes.
+    pub skip_line: usize,
+}
+
+/// The tool table's path, relative to the crate root.
+pub const TABLE: &str = "src/tools/table.rs";
+
+impl Table {
+    /// Finds both lists in the table's text.
+    fn find(text: &str) -> Option<Table> {
+        let end_of = |list: &str| {
+            let lines: Vec<&str> = text.lines().collect();
+            let start = lines
+                .iter()
+                .position(|l| l.starts_with(&format!("pub const {list}:")))?;
+            lines[start..]
+                .iter()
+                .position(|l| l.starts_with("];"))
+                .map(|offset| start + offset + 1)
+        };
+        Some(Table {
+            row_line: end_of("TOOLS")?,
+            skip_line: end_of("SKIPPED")?,
+        })
+    }
 }
 
 impl Step {
@@ -122,63 +158,65 @@ impl std::fmt::Display for Step {
                     "operation `{operation_id}` is gone from spec/, but the code still uses \
                      `{variant}`: "
                 )?;
-                if !rows.is_empty() {
-                    write!(f, "its tool lost its operation: rebind or delete ")?;
-                    write_list(f, &rows)?;
-                    write!(f, "; then ")?;
-                }
                 let others: Vec<&Use> = uses
                     .iter()
                     .filter(|u| !u.within.starts_with("row"))
                     .collect();
-                write!(f, "delete the arm")?;
-                if others.len() > 1 {
-                    write!(f, "s")?;
+                if !rows.is_empty() {
+                    write!(f, "its tool lost its operation: rebind or delete ")?;
+                    write_list(f, &rows)?;
+                    if !others.is_empty() {
+                        write!(f, "; then ")?;
+                    }
                 }
-                write!(f, " at ")?;
-                write_list(f, &others)?;
+                if !others.is_empty() {
+                    write!(f, "delete ")?;
+                    write!(
+                        f,
+                        "{}",
+                        if others.len() > 1 {
+                            "the uses at "
+                        } else {
+                            "the use at "
+                        }
+                    )?;
+                    write_list(f, &others)?;
+                }
                 write!(f, ".")
             }
             Step::Unbound {
                 spec,
                 operation,
                 variant,
-                sites,
-                decided,
+                table,
             } => {
-                let at = |s: &Use| format!("{} {} (line {})", s.file, s.within, s.line);
-                if *decided {
-                    let list: Vec<String> = sites.iter().map(at).collect();
-                    return write!(
-                        f,
-                        "operation `{}` ({} {}, {spec}) has no arm in {}: add `O::{variant} => …` there.",
-                        operation.id,
-                        operation.method,
-                        operation.path,
-                        list.join(" and ")
-                    );
-                }
                 write!(
                     f,
-                    "operation `{}` ({} {}, {spec}) is new and nothing binds it. ",
+                    "operation `{}` ({} {}, {spec}) is new and nothing binds it. Decide in \
+                     {TABLE}, the one place to write: ",
                     operation.id, operation.method, operation.path
                 )?;
-                let Some((decide, rest)) = sites.split_first() else {
-                    return write!(f, "Bind or skip `{variant}` in src/tools/table.rs.");
-                };
+                match table {
+                    Some(t) => write!(
+                        f,
+                        "bind it to a tool with a row written at {TABLE}:{}, the end of \
+                         `TOOLS`, whose route is `One(O::{variant})`; or skip it with \
+                         `(O::{variant}, \"<why>\"),` written at {TABLE}:{}, the end of \
+                         `SKIPPED`.",
+                        t.row_line, t.skip_line
+                    )?,
+                    None => write!(
+                        f,
+                        "bind it to a tool with a row in `TOOLS` whose route is \
+                         `One(O::{variant})`; or skip it with `(O::{variant}, \"<why>\"),` in \
+                         `SKIPPED`."
+                    )?,
+                }
                 write!(
                     f,
-                    "Decide in {} {} (line {}): bind it to a tool (a row in `TOOLS` and \
-                     `O::{variant} => Tool(\"<tool name>\"),`) or skip it \
-                     (`O::{variant} => Skipped(\"<why>\"),`)",
-                    decide.file, decide.within, decide.line
-                )?;
-                if !rest.is_empty() {
-                    write!(f, "; then give it an arm in ")?;
-                    let rest: Vec<String> = rest.iter().map(at).collect();
-                    write!(f, "{}", rest.join(" and "))?;
-                }
-                write!(f, ".")
+                    " Nothing else: build.rs generates its call, and the sandbox answers it \
+                     from the spec."
+                )
             }
         }
     }
@@ -199,7 +237,7 @@ pub struct Plan {
 impl Plan {
     /// The plan for `specs` (each spec file with its patched operations), the tenant
     /// spec's override verdicts and the crate's `sources` (the tool table first).
-    pub fn new(specs: &[(&str, &[Operation])], applied: &Applied, sources: &[Source]) -> Plan {
+    pub fn new(specs: &[(&str, &[Endpoint])], applied: &Applied, sources: &[Source]) -> Plan {
         let mut steps = Vec::new();
         for (ov, status) in &applied.statuses {
             match status {
@@ -219,7 +257,7 @@ impl Plan {
             .iter()
             .flat_map(|(_, ops)| ops.iter().map(|o| variant(&o.id)))
             .collect();
-        let (uses, wildcards) = scan(sources);
+        let uses = scan(sources);
         for (name, list) in &uses {
             if !known.contains(name) {
                 let mut list = list.clone();
@@ -231,54 +269,23 @@ impl Plan {
                 });
             }
         }
-        // A match site: a function holding arms for operations; it must hold one per
-        // operation (the compiler checks that for the exhaustive ones).
-        let mut sites: Vec<Use> = Vec::new();
-        for u in uses
-            .values()
-            .flatten()
-            .filter(|u| u.arm && !wildcards.contains(&(u.file.clone(), u.within.clone())))
-        {
-            match sites
-                .iter_mut()
-                .find(|s| s.file == u.file && s.within == u.within)
-            {
-                Some(site) => site.line = site.line.min(u.line),
-                None => sites.push(u.clone()),
-            }
-        }
-        let order: Vec<&str> = sources.iter().map(|s| s.path.as_str()).collect();
-        sites.sort_by_key(|s| {
-            (
-                order
-                    .iter()
-                    .position(|p| *p == s.file)
-                    .unwrap_or(usize::MAX),
-                s.line,
-            )
-        });
+        // The table decides an operation when it names it: in a row's route, or in
+        // `SKIPPED` (the compiler checks the rest: exactly one of the two).
+        let table = sources.iter().find(|s| s.path == TABLE);
         for (spec, ops) in specs {
             for op in ops.iter() {
                 let name = variant(&op.id);
-                let armed: BTreeSet<(&str, &str)> = uses
+                let decided = uses
                     .get(&name)
                     .into_iter()
                     .flatten()
-                    .filter(|u| u.arm)
-                    .map(|u| (u.file.as_str(), u.within.as_str()))
-                    .collect();
-                let missing: Vec<Use> = sites
-                    .iter()
-                    .filter(|s| !armed.contains(&(s.file.as_str(), s.within.as_str())))
-                    .cloned()
-                    .collect();
-                if !missing.is_empty() {
+                    .any(|u| u.file == TABLE);
+                if !decided {
                     steps.push(Step::Unbound {
                         spec: spec.to_string(),
                         operation: op.clone(),
                         variant: name,
-                        sites: missing,
-                        decided: !armed.is_empty(),
+                        table: table.and_then(|t| Table::find(&t.text)),
                     });
                 }
             }
@@ -399,22 +406,14 @@ fn snake(variant: &str) -> String {
 /// Every use of each operation variant, by variant name.
 pub type Uses = BTreeMap<String, Vec<Use>>;
 
-/// `(file, within)` of the matches with a wildcard arm: not exhaustive, so not a place
-/// every operation needs an arm.
-pub type Wildcards = BTreeSet<(String, String)>;
-
-/// Every use of an operation variant, and the matches with a wildcard arm.
-pub fn scan(sources: &[Source]) -> (Uses, Wildcards) {
+/// Every use of an operation variant.
+pub fn scan(sources: &[Source]) -> Uses {
     let mut out: BTreeMap<String, Vec<Use>> = BTreeMap::new();
-    let mut wildcards = BTreeSet::new();
     for source in sources {
         let aliased = source.text.contains("Operation as O");
         let lines: Vec<&str> = source.text.lines().collect();
         for (i, line) in lines.iter().enumerate() {
             let code = line.split("//").next().unwrap_or_default();
-            if has_wildcard_arm(code) {
-                wildcards.insert((source.path.clone(), within(&lines, i)));
-            }
             for (at, name) in variants_in(code, aliased) {
                 out.entry(name).or_default().push(Use {
                     file: source.path.clone(),
@@ -425,17 +424,7 @@ pub fn scan(sources: &[Source]) -> (Uses, Wildcards) {
             }
         }
     }
-    (out, wildcards)
-}
-
-/// Whether `code` holds a `_ =>` arm (at the start of the line or after `,`/`{`).
-fn has_wildcard_arm(code: &str) -> bool {
-    code.match_indices("_ =>").any(|(at, _)| {
-        code[..at]
-            .chars()
-            .next_back()
-            .is_none_or(|c| c.is_whitespace() || c == ',' || c == '{')
-    })
+    out
 }
 
 /// `(byte offset after the name, name)` of each `O::Name` / `Operation::Name` in `code`.
@@ -474,6 +463,17 @@ fn variants_in(code: &str, aliased: bool) -> Vec<(usize, String)> {
 fn within(lines: &[&str], i: usize) -> String {
     for j in (0..=i).rev() {
         let t = lines[j].trim_start();
+        if let Some(rest) = t
+            .strip_prefix("pub const ")
+            .or_else(|| t.strip_prefix("const "))
+            .filter(|rest| !rest.starts_with("fn "))
+        {
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            return format!("`{name}`");
+        }
         if t.starts_with("row!(") {
             let name = lines[j..]
                 .iter()
@@ -509,21 +509,11 @@ mod tests {
 
     #[test]
     fn the_scan_finds_rows_and_arms_and_ignores_comments_and_other_paths() {
-        let text = "use Operation as O;\nconst TOOLS: &[ToolRow] = &[\n    row!(\n        \"get_a\",\n        One(O::GetA),\n    ),\n];\npub fn binding(op: Operation) -> Binding {\n    match op {\n        O::GetA | O::GetB => Tool(\"get_a\"),\n        // O::GetC => old\n    }\n}\nfn f() { PatchOperation::Replace; Operation::ALL; let s = \"O::GetD\"; }\n";
-        let (uses, wildcards) = scan(&[Source {
+        let text = "use Operation as O;\nconst TOOLS: &[ToolRow] = &[\n    row!(\n        \"get_a\",\n        One(O::GetA),\n    ),\n];\npub const SKIPPED: &[(Operation, &str)] = &[\n    (O::GetB, \"why\"),\n    // (O::GetC, \"old\"),\n];\nfn handler(op: Operation) -> u8 {\n    match op {\n        O::GetA => 1,\n        _ => 2,\n    }\n}\nfn f() { PatchOperation::Replace; Operation::ALL; let s = \"O::GetD\"; }\n";
+        let uses = scan(&[Source {
             path: "t.rs".into(),
             text: text.into(),
         }]);
-        assert!(wildcards.is_empty());
-        let one_line = "use Operation as O;\nfn f(op: Operation) -> u8 {\n    match op { O::GetA => 1, _ => 2 }\n}\n";
-        let (_, wildcards) = scan(&[Source {
-            path: "w.rs".into(),
-            text: one_line.into(),
-        }]);
-        assert_eq!(
-            wildcards.into_iter().collect::<Vec<_>>(),
-            [("w.rs".to_string(), "`fn f`".to_string())]
-        );
         assert_eq!(uses.keys().collect::<Vec<_>>(), ["GetA", "GetB"]);
         assert_eq!(
             uses["GetA"],
@@ -536,16 +526,17 @@ mod tests {
                 },
                 Use {
                     file: "t.rs".into(),
-                    line: 10,
-                    within: "`fn binding`".into(),
+                    line: 14,
+                    within: "`fn handler`".into(),
                     arm: true
                 },
             ]
         );
+        assert_eq!(uses["GetB"][0].within, "`SKIPPED`");
     }
 
-    fn op(id: &str) -> Operation {
-        Operation {
+    fn op(id: &str) -> Endpoint {
+        Endpoint {
             id: id.into(),
             method: "GET".into(),
             path: format!("/{id}"),
@@ -555,34 +546,58 @@ mod tests {
         }
     }
 
-    fn plan(ops: &[Operation], text: &str) -> Plan {
+    fn plan(ops: &[Endpoint], table: &str, other: &str) -> Plan {
         let applied = Applied {
             doc: serde_json::Value::Null,
             statuses: Vec::new(),
         };
-        let sources = [Source {
-            path: "src/tools/table.rs".into(),
-            text: text.into(),
-        }];
+        let sources = [
+            Source {
+                path: TABLE.into(),
+                text: table.into(),
+            },
+            Source {
+                path: "src/sandbox/ops.rs".into(),
+                text: other.into(),
+            },
+        ];
         Plan::new(&[("spec/management.yaml", ops)], &applied, &sources)
     }
 
+    const TABLE_TEXT: &str = "use Operation as O;\npub const TOOLS: &[ToolRow] = &[\n    row!(\n        \"a\",\n        One(O::GetA),\n    ),\n];\n\npub const SKIPPED: &[(Operation, &str)] = &[\n    (O::GetB, \"not a tool\"),\n];\n";
+
     #[test]
-    fn only_exhaustive_matches_need_an_arm_for_a_new_operation() {
-        let text = "use Operation as O;\npub fn binding(op: Operation) -> Binding {\n    match op {\n        O::GetA => Tool(\"a\"),\n    }\n}\nfn is_a(op: Operation) -> bool {\n    match op {\n        O::GetA => true,\n        _ => false,\n    }\n}\n";
-        assert_eq!(plan(&[op("get_a")], text), Plan::default());
-        let p = plan(&[op("get_a"), op("get_b")], text);
+    fn an_operation_is_decided_by_the_table_alone_and_named_with_the_lines_to_write() {
+        let handlers = "use Operation as O;\nfn handler(op: Operation) -> u8 {\n    match op {\n        O::GetA => 1,\n        _ => 2,\n    }\n}\n";
+        assert_eq!(
+            plan(&[op("get_a"), op("get_b")], TABLE_TEXT, handlers),
+            Plan::default()
+        );
+        // A use outside the table does not decide an operation.
+        let other = "use Operation as O;\nfn f(op: Operation) -> u8 {\n    match op {\n        O::GetC => 1,\n        _ => 2,\n    }\n}\n";
+        let p = plan(&[op("get_a"), op("get_b"), op("get_c")], TABLE_TEXT, other);
         assert!(p.blocks());
-        let [Step::Unbound { sites, decided, .. }] = p.steps.as_slice() else {
+        let [Step::Unbound { table, variant, .. }] = p.steps.as_slice() else {
             panic!("{p:?}")
         };
-        assert!(!decided);
-        assert_eq!(sites.len(), 1);
+        assert_eq!(variant, "GetC");
         assert_eq!(
-            (sites[0].line, sites[0].within.as_str()),
-            (4, "`fn binding`")
+            *table,
+            Some(Table {
+                row_line: 7,
+                skip_line: 11
+            })
         );
-        let lost = plan(&[], text);
+        let text = p.steps[0].to_string();
+        assert!(
+            text.contains("src/tools/table.rs, the one place to write")
+                && text.contains("a row written at src/tools/table.rs:7, the end of `TOOLS`")
+                && text.contains(
+                    "`(O::GetC, \"<why>\"),` written at src/tools/table.rs:11, the end of `SKIPPED`"
+                ),
+            "{text}"
+        );
+        let lost = plan(&[op("get_b")], TABLE_TEXT, handlers);
         let [
             Step::LostOperation {
                 operation_id, uses, ..
@@ -593,5 +608,11 @@ mod tests {
         };
         assert_eq!(operation_id, "get_a");
         assert_eq!(uses.len(), 2);
+        assert_eq!(
+            lost.steps[0].to_string(),
+            "operation `get_a` is gone from spec/, but the code still uses `GetA`: its tool \
+             lost its operation: rebind or delete src/tools/table.rs:5 (row `a`); then delete \
+             the use at src/sandbox/ops.rs:4 (`fn handler`)."
+        );
     }
 }

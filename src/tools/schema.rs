@@ -95,24 +95,27 @@ const HEADER_PATTERN: &str = "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f]*$";
 /// `ops` is `inventory::operations(doc)`, computed once by the caller for every row.
 pub fn derive(
     doc: &Value,
-    ops: &[inventory::Operation],
+    ops: &[inventory::Endpoint],
     row: &ToolRow,
 ) -> Result<Derived, DeriveError> {
     let fail = |message: String| DeriveError {
         tool: row.name.to_string(),
         message,
     };
-    let mut args = Args::default();
-    let mut rules: Vec<Value> = Vec::new();
-    let mut defs = Map::new();
-    let mut plans = Vec::new();
-    let mut output = None;
     let optional_by_route = match row.route {
         Route::ByPresence { arg, .. } => Some(arg),
         Route::One(_) => None,
     };
-    let reachable = row.route.operations();
-    for op in &reachable {
+    let mut collect = Collect {
+        doc,
+        row,
+        args: Args::default(),
+        rules: Vec::new(),
+        defs: Map::new(),
+    };
+    let mut plans = Vec::new();
+    let mut output = None;
+    for op in row.route.operations() {
         let meta = ops
             .iter()
             .find(|o| o.id == op.operation_id())
@@ -126,148 +129,180 @@ pub fn derive(
             .pointer(&meta.pointer)
             .ok_or_else(|| fail(format!("operation `{}` has no object", meta.id)))?;
         let mut targets = Vec::new();
-        let params = inventory::parameters(doc, &meta.pointer, node);
-        for p in params {
-            let spec_name = str_of(p, "name");
-            let location = match str_of(p, "in").as_str() {
-                "path" => Location::Path,
-                "query" => Location::Query,
-                "header" => Location::Header,
-                other => {
-                    return Err(fail(format!(
-                        "parameter `{spec_name}` in `{other}` is not supported"
-                    )));
-                }
-            };
-            let (tool_name, fallback) = tool_name_for(row, &spec_name);
-            let (mut adv, mut val) = arg_schemas(
-                doc,
-                row,
-                &tool_name,
-                p.get("schema").unwrap_or(&Value::Null),
-                &mut defs,
-            );
-            for s in [&mut adv, &mut val] {
-                if let Some(d) = p.get("description").and_then(Value::as_str) {
-                    s["description"] = if fallback {
-                        json!(format!("{d} Defaults to MOLECULE_ORG_ID."))
-                    } else {
-                        json!(d)
-                    };
-                }
-                match location {
-                    Location::Path => merge(s, &path_guard()),
-                    Location::Header => s["pattern"] = json!(HEADER_PATTERN),
-                    _ => {}
-                }
-            }
-            let is_required = p.get("required").and_then(Value::as_bool).unwrap_or(false)
-                && !fallback
-                && optional_by_route != Some(tool_name.as_str());
-            args.add(&tool_name, adv, val, is_required);
-            targets.push(Target {
-                tool: tool_name,
-                spec: spec_name,
-                location,
-            });
+        for p in inventory::parameters(doc, &meta.pointer, node) {
+            targets.push(collect.parameter(p, optional_by_route).map_err(fail)?);
         }
         let body = node.get("requestBody").map(|b| deref(doc, b));
         if let Some(body) = body {
-            let schema_ref = body
-                .pointer("/content/application~1json/schema")
-                .ok_or_else(|| fail(format!("`{}` has a non-JSON request body", meta.id)))?;
-            let body_required = body
-                .get("required")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            match whole_body_arg(row) {
-                Some(name) => {
-                    let (adv, val) = arg_schemas(doc, row, name, schema_ref, &mut defs);
-                    args.add(name, adv, val, body_required);
-                    targets.push(Target {
-                        tool: name.to_string(),
-                        spec: String::new(),
-                        location: Location::Body,
-                    });
-                }
-                None => {
-                    let schema = deref(doc, schema_ref);
-                    let body_req = inventory::required_names(schema);
-                    if let Some(fields) = schema.get("properties").and_then(Value::as_object) {
-                        for (field, field_schema) in fields {
-                            let (tool_name, _) = tool_name_for(row, field);
-                            let (adv, val) =
-                                arg_schemas(doc, row, &tool_name, field_schema, &mut defs);
-                            let req = body_req.contains(field);
-                            args.add(&tool_name, adv, val, req);
-                            targets.push(Target {
-                                tool: tool_name,
-                                spec: field.clone(),
-                                location: Location::BodyField,
-                            });
-                        }
-                    }
-                    for key in ["anyOf", "oneOf"] {
-                        if let Some(branches) = schema.get(key) {
-                            let renamed = rename_required(row, branches);
-                            rules.push(json!({ key: renamed }));
-                        }
-                    }
-                }
-            }
+            targets.extend(collect.body(&meta.id, body).map_err(fail)?);
         }
         if output.is_none() {
             output = output_schema(doc, node);
         }
         plans.push(Plan {
-            operation: *op,
+            operation: op,
             targets,
             has_body: body.is_some(),
             method: meta.method.clone(),
         });
     }
-
-    let Args {
-        mut advertised,
-        mut exact,
-        required,
-    } = args;
-    for (name, schema) in advertised.iter_mut().chain(exact.iter_mut()) {
-        if let Some(text) = super::table::arg_description(row, name) {
-            schema["description"] = json!(text);
-        }
-    }
-    let mut input = Map::new();
-    input.insert("type".into(), json!("object"));
-    input.insert("properties".into(), Value::Object(advertised));
-    if !required.is_empty() {
-        input.insert("required".into(), json!(required));
-    }
-    input.insert("additionalProperties".into(), json!(false));
-
-    let mut validation = json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "type": "object",
-        "properties": exact,
-        "additionalProperties": false,
-    });
-    if !required.is_empty() {
-        validation["required"] = json!(required);
-    }
-    match rules.len() {
-        0 => {}
-        1 => merge(&mut validation, &rules[0]),
-        _ => validation["allOf"] = json!(rules),
-    }
-    if !defs.is_empty() {
-        validation["$defs"] = Value::Object(defs);
-    }
+    let (input, validation) = collect.finish();
     Ok(Derived {
         input,
         validation,
         output,
         plans,
     })
+}
+
+/// What [`derive`] gathers across a row's operations: the arguments, the rules a
+/// host-safe schema cannot say, and the `$defs` of the exact schema.
+struct Collect<'a> {
+    doc: &'a Value,
+    row: &'a ToolRow,
+    args: Args,
+    rules: Vec<Value>,
+    defs: Map<String, Value>,
+}
+
+impl Collect<'_> {
+    /// One path, query or header parameter `p` as a tool argument.
+    fn parameter(&mut self, p: &Value, optional_by_route: Option<&str>) -> Result<Target, String> {
+        let spec_name = str_of(p, "name");
+        let location = match str_of(p, "in").as_str() {
+            "path" => Location::Path,
+            "query" => Location::Query,
+            "header" => Location::Header,
+            other => {
+                return Err(format!(
+                    "parameter `{spec_name}` in `{other}` is not supported"
+                ));
+            }
+        };
+        let (tool_name, fallback) = tool_name_for(self.row, &spec_name);
+        let (mut adv, mut val) = arg_schemas(
+            self.doc,
+            self.row,
+            &tool_name,
+            p.get("schema").unwrap_or(&Value::Null),
+            &mut self.defs,
+        );
+        for s in [&mut adv, &mut val] {
+            if let Some(d) = p.get("description").and_then(Value::as_str) {
+                s["description"] = if fallback {
+                    json!(format!("{d} Defaults to MOLECULE_ORG_ID."))
+                } else {
+                    json!(d)
+                };
+            }
+            match location {
+                Location::Path => merge(s, &path_guard()),
+                Location::Header => s["pattern"] = json!(HEADER_PATTERN),
+                _ => {}
+            }
+        }
+        let is_required = p.get("required").and_then(Value::as_bool).unwrap_or(false)
+            && !fallback
+            && optional_by_route != Some(tool_name.as_str());
+        self.args.add(&tool_name, adv, val, is_required);
+        Ok(Target {
+            tool: tool_name,
+            spec: spec_name,
+            location,
+        })
+    }
+
+    /// The JSON request `body` of operation `id`: one argument for the whole body
+    /// (`ArgRule::BodyAs`), or one per field plus the body's "one of" rules.
+    fn body(&mut self, id: &str, body: &Value) -> Result<Vec<Target>, String> {
+        let (doc, row) = (self.doc, self.row);
+        let schema_ref = body
+            .pointer("/content/application~1json/schema")
+            .ok_or_else(|| format!("`{id}` has a non-JSON request body"))?;
+        let body_required = body
+            .get("required")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        if let Some(name) = whole_body_arg(row) {
+            let (adv, val) = arg_schemas(doc, row, name, schema_ref, &mut self.defs);
+            self.args.add(name, adv, val, body_required);
+            return Ok(vec![Target {
+                tool: name.to_string(),
+                spec: String::new(),
+                location: Location::Body,
+            }]);
+        }
+        let schema = deref(doc, schema_ref);
+        let body_req = inventory::required_names(schema);
+        let mut targets = Vec::new();
+        if let Some(fields) = schema.get("properties").and_then(Value::as_object) {
+            for (field, field_schema) in fields {
+                let (tool_name, _) = tool_name_for(row, field);
+                let (adv, val) = arg_schemas(doc, row, &tool_name, field_schema, &mut self.defs);
+                self.args
+                    .add(&tool_name, adv, val, body_req.contains(field));
+                targets.push(Target {
+                    tool: tool_name,
+                    spec: field.clone(),
+                    location: Location::BodyField,
+                });
+            }
+        }
+        for key in ["anyOf", "oneOf"] {
+            if let Some(branches) = schema.get(key) {
+                let renamed = rename_required(row, branches);
+                self.rules.push(json!({ key: renamed }));
+            }
+        }
+        Ok(targets)
+    }
+
+    /// The advertised input schema and the exact validation schema.
+    fn finish(self) -> (Map<String, Value>, Value) {
+        let Collect {
+            row,
+            args,
+            rules,
+            defs,
+            ..
+        } = self;
+        let Args {
+            mut advertised,
+            mut exact,
+            required,
+        } = args;
+        for (name, schema) in advertised.iter_mut().chain(exact.iter_mut()) {
+            if let Some(text) = super::table::arg_description(row, name) {
+                schema["description"] = json!(text);
+            }
+        }
+        let mut input = Map::new();
+        input.insert("type".into(), json!("object"));
+        input.insert("properties".into(), Value::Object(advertised));
+        if !required.is_empty() {
+            input.insert("required".into(), json!(required));
+        }
+        input.insert("additionalProperties".into(), json!(false));
+
+        let mut validation = json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "type": "object",
+            "properties": exact,
+            "additionalProperties": false,
+        });
+        if !required.is_empty() {
+            validation["required"] = json!(required);
+        }
+        match rules.len() {
+            0 => {}
+            1 => merge(&mut validation, &rules[0]),
+            _ => validation["allOf"] = json!(rules),
+        }
+        if !defs.is_empty() {
+            validation["$defs"] = Value::Object(defs);
+        }
+        (input, validation)
+    }
 }
 
 /// The tool arguments collected so far: advertised and exact schemas, and which are
@@ -500,10 +535,37 @@ fn convert(
         };
         out.insert(key.clone(), converted);
     }
+    exclusive_bounds(&mut out, mode);
     if obj.get("nullable").and_then(Value::as_bool) == Some(true) {
         return allow_null(Value::Object(out));
     }
     Value::Object(out)
+}
+
+/// OpenAPI 3.0's boolean `exclusiveMinimum: true` beside `minimum: n` is JSON Schema
+/// 2020-12's numeric `exclusiveMinimum: n` (likewise maximum); `false` says nothing.
+/// A boolean left in place makes the schema invalid. Output schemas keep no bounds.
+fn exclusive_bounds(out: &mut Map<String, Value>, mode: Mode) {
+    for (exclusive, bound) in [
+        ("exclusiveMinimum", "minimum"),
+        ("exclusiveMaximum", "maximum"),
+    ] {
+        match out.get(exclusive) {
+            Some(Value::Bool(true)) if mode != Mode::Output => {
+                match out.shift_remove(bound) {
+                    Some(n) => out.insert(exclusive.to_string(), n),
+                    None => out.shift_remove(exclusive),
+                };
+            }
+            Some(Value::Bool(_)) => {
+                out.shift_remove(exclusive);
+            }
+            Some(_) if mode == Mode::Output => {
+                out.shift_remove(exclusive);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// OpenAPI's `nullable: true` in JSON Schema terms: `null` joins the type and the enum.
@@ -540,5 +602,33 @@ fn merge(target: &mut Value, extra: &Value) {
         for (k, v) in e {
             t.insert(k.clone(), v.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openapi_3_0_exclusive_bounds_become_json_schema_2020_12_numbers() {
+        let doc = json!({});
+        let schema = json!({ "type": "integer", "minimum": 0, "exclusiveMinimum": true,
+            "maximum": 1000, "exclusiveMaximum": false });
+        let exact = convert(&doc, &schema, Mode::Exact, &mut Vec::new(), &mut Map::new());
+        assert_eq!(
+            exact,
+            json!({ "type": "integer", "exclusiveMinimum": 0, "maximum": 1000 })
+        );
+        let validator = jsonschema::draft202012::new(&exact).unwrap();
+        assert!(validator.is_valid(&json!(1)) && validator.is_valid(&json!(1000)));
+        assert!(!validator.is_valid(&json!(0)));
+        let output = convert(
+            &doc,
+            &schema,
+            Mode::Output,
+            &mut Vec::new(),
+            &mut Map::new(),
+        );
+        assert_eq!(output, json!({ "type": "integer" }));
     }
 }

@@ -1,5 +1,6 @@
-//! The tool table: one hand-written row per MCP tool, and the exhaustive binding of
-//! every generated operation to a tool (or a written reason to skip it).
+//! The tool table: one hand-written row per MCP tool, and the list of spec operations
+//! deliberately not served. Together they decide every generated operation, which
+//! the compiler checks: this file is the only per-operation code a maintainer writes.
 //!
 //! Everything else — input and output schemas, annotations, the read-only filter, the
 //! README tool table and the drift report — is derived from these rows and the
@@ -561,6 +562,13 @@ pub const TOOLS: &[ToolRow] = &[
     ),
 ];
 
+/// The spec operations deliberately not served as tools, each with the reason. A
+/// skipped operation needs nothing else: no row, no glue (build.rs generates the call
+/// of every operation), no sandbox handler.
+pub const SKIPPED: &[(Operation, &str)] = &[
+    // (O::SomeOperation, "why it is not a tool"),
+];
+
 /// What the table decided for one operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Binding {
@@ -570,44 +578,66 @@ pub enum Binding {
     Skipped(&'static str),
 }
 
-/// The binding of every operation. Exhaustive with no wildcard arm: an operation
-/// added to the spec does not compile until someone binds or skips it here.
+/// The decision for `op`: the row that routes it, or its entry in [`SKIPPED`]. Every
+/// operation has exactly one (checked when the crate compiles, below).
 pub fn binding(op: Operation) -> Binding {
-    use Binding::Tool;
-    match op {
-        O::ListWorkspaces => Tool("list_workspaces"),
-        O::ProvisionWorkspace => Tool("provision_workspace"),
-        O::GetWorkspace => Tool("get_workspace"),
-        O::DeprovisionWorkspace => Tool("deprovision_workspace"),
-        O::RestartWorkspace => Tool("restart_workspace"),
-        O::PauseWorkspace => Tool("pause_workspace"),
-        O::ResumeWorkspace => Tool("resume_workspace"),
-        O::ListWorkspaceSecrets => Tool("list_workspace_secrets"),
-        O::SetWorkspaceSecret => Tool("set_workspace_secret"),
-        O::DeleteWorkspaceSecret => Tool("delete_workspace_secret"),
-        O::ListOrgSecrets => Tool("list_org_secrets"),
-        O::SetOrgSecret => Tool("set_org_secret"),
-        O::DeleteOrgSecret => Tool("delete_org_secret"),
-        O::GetWorkspaceBudget => Tool("get_workspace_budget"),
-        O::SetWorkspaceBudget => Tool("set_workspace_budget"),
-        O::GetLlmBillingMode => Tool("get_llm_billing_mode"),
-        O::SetLlmBillingMode => Tool("set_llm_billing_mode"),
-        O::ListOrgTemplates => Tool("list_org_templates"),
-        O::CreateOrgFromTemplate => Tool("create_org_from_template"),
-        O::ListTemplates => Tool("list_templates"),
-        O::ImportTemplate => Tool("import_template"),
-        O::ListOrgTokens => Tool("list_org_tokens"),
-        O::MintOrgToken => Tool("mint_org_token"),
-        O::RevokeOrgToken => Tool("revoke_org_token"),
-        O::MintWorkspaceToken => Tool("mint_workspace_token"),
-        O::GetOrgPluginAllowlist => Tool("get_org_plugin_allowlist"),
-        O::SetOrgPluginAllowlist => Tool("set_org_plugin_allowlist"),
-        O::ExportBundle => Tool("export_bundle"),
-        O::ImportBundle => Tool("import_bundle"),
-        O::ListEvents => Tool("list_org_events"),
-        O::ListWorkspaceEvents => Tool("list_org_events"),
-        O::ListPendingApprovals => Tool("list_pending_approvals"),
-        O::ListOrgs => Tool("list_orgs"),
-        O::GetOrg => Tool("get_org"),
+    match TOOLS.iter().find(|row| routes(row.route, op)) {
+        Some(row) => Binding::Tool(row.name),
+        None => Binding::Skipped(skip_reason(op).unwrap_or_default()),
     }
 }
+
+/// Whether `route` can reach `op`.
+const fn routes(route: Route, op: Operation) -> bool {
+    match route {
+        Route::One(one) => one as usize == op as usize,
+        Route::ByPresence {
+            present, absent, ..
+        } => present as usize == op as usize || absent as usize == op as usize,
+    }
+}
+
+/// Why `op` is skipped, when it is.
+const fn skip_reason(op: Operation) -> Option<&'static str> {
+    let mut i = 0;
+    while i < SKIPPED.len() {
+        if SKIPPED[i].0 as usize == op as usize {
+            return Some(SKIPPED[i].1);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Every operation of the specs is routed by exactly one row of [`TOOLS`] or listed in
+/// [`SKIPPED`], never both: evaluated by the compiler, so a table that leaves an
+/// operation undecided does not build. (build.rs says the same with the line to write
+/// when a new spec operation arrives; this also covers edits to this file.)
+const _: () = {
+    let mut i = 0;
+    while i < Operation::ALL.len() {
+        let op = Operation::ALL[i];
+        let mut rows = 0;
+        let mut r = 0;
+        while r < TOOLS.len() {
+            if routes(TOOLS[r].route, op) {
+                rows += 1;
+            }
+            r += 1;
+        }
+        let skipped = skip_reason(op).is_some();
+        if rows == 0 && !skipped {
+            // Neither bound nor skipped: add a row to TOOLS or an entry to SKIPPED.
+            panic!("{}", op.operation_id());
+        }
+        if rows > 1 {
+            // Routed by two rows: one operation, one tool.
+            panic!("{}", op.operation_id());
+        }
+        if rows == 1 && skipped {
+            // Both routed by a row and skipped: remove one.
+            panic!("{}", op.operation_id());
+        }
+        i += 1;
+    }
+};

@@ -337,7 +337,10 @@ async fn every_tool_sends_the_exact_request() {
             None,
             "{what}: progenitor's api-version header leaked"
         );
-        let is_cp = matches!(c.tool, "list_orgs" | "get_org");
+        let is_cp = molecule_mcp::tools::table::TOOLS
+            .iter()
+            .find(|t| t.name == c.tool)
+            .is_some_and(|t| t.route.operations()[0].api() == molecule_mcp::Api::ControlPlane);
         if is_cp {
             assert_eq!(
                 header(&request, "authorization"),

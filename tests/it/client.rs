@@ -83,12 +83,6 @@ async fn budget_tag_set_llm_billing_mode_sends_an_explicit_null() {
     );
 }
 
-#[test]
-fn the_generated_billing_mode_type_serialises_none_as_null() {
-    let body = tenant::types::SetLlmBillingModeRequest { mode: None };
-    assert_eq!(serde_json::to_value(body).unwrap(), json!({ "mode": null }));
-}
-
 #[tokio::test]
 async fn templates_tag_list_templates() {
     one_call!(

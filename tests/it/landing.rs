@@ -336,8 +336,9 @@ fn new_operation_failure() -> String {
 /// target directory).
 const LAST_GOOD_DRIFT: &str = "target/debug/molecule-mcp drift --spec spec/management.yaml";
 
-/// Step 2 with a new operation: the build stops, says where to decide, and doing what
-/// it says (an arm at each place it names) is all it takes.
+/// Step 2 with a new operation: the build stops, names the one file that decides it
+/// with the line to write, and doing what it says (either way: a row, or a skip) is
+/// all it takes.
 #[test]
 fn walkthrough_a_new_operation_stops_the_build_at_the_place_that_decides_it() {
     let failure = new_operation_failure();
@@ -347,35 +348,47 @@ fn walkthrough_a_new_operation_stops_the_build_at_the_place_that_decides_it() {
     );
     let (text, _) = with_patch("new-operation.patch.yaml");
     let built = build(&text);
-    let sites = built
+    let unbound: Vec<&Step> = built
         .plan
         .steps
         .iter()
-        .find_map(|s| match s {
-            Step::Unbound {
-                operation, sites, ..
-            } if operation.id == "get_workspace_logs" => Some(sites.clone()),
-            _ => None,
-        })
-        .expect("the new operation is named");
-    assert_eq!(
-        sites[0].file, "src/tools/table.rs",
-        "the binding is the first place named"
-    );
+        .filter(|s| matches!(s, Step::Unbound { .. }))
+        .collect();
+    let [
+        Step::Unbound {
+            operation,
+            table: Some(table),
+            ..
+        },
+    ] = unbound.as_slice()
+    else {
+        panic!("one new operation, with the table's lines: {unbound:?}")
+    };
+    assert_eq!(operation.id, "get_workspace_logs");
 
-    // Do what the message says: one arm at each place it names, at the line it names.
-    let mut edited = sources();
-    for site in &sites {
-        let source = edited.iter_mut().find(|s| s.path == site.file).unwrap();
+    // Do what the message says, at the line it names, in the one file it names.
+    let decide = |line: usize, written: &str| {
+        let mut edited = sources();
+        let source = edited
+            .iter_mut()
+            .find(|s| s.path == "src/tools/table.rs")
+            .unwrap();
         let mut lines: Vec<String> = source.text.lines().map(String::from).collect();
-        lines.insert(
-            site.line - 1,
-            "        O::GetWorkspaceLogs => todo!(),".into(),
-        );
+        assert!(lines[line - 1].starts_with("];"), "{}", lines[line - 1]);
+        lines.insert(line - 1, written.into());
         source.text = lines.join("\n");
-    }
-    let after = build_with(&text, &[], &edited);
-    assert_eq!(after.plan, Plan::default(), "{:?}", after.plan);
+        build_with(&text, &[], &edited).plan
+    };
+    let bound = decide(
+        table.row_line,
+        r#"    row!("get_workspace_logs", "Get logs", Read, Workspaces, One(O::GetWorkspaceLogs), [WS], "Logs."),"#,
+    );
+    assert_eq!(bound, Plan::default(), "{bound:?}");
+    let skipped = decide(
+        table.skip_line,
+        r#"    (O::GetWorkspaceLogs, "logs are read in the canvas, not managed"),"#,
+    );
+    assert_eq!(skipped, Plan::default(), "{skipped:?}");
 }
 
 /// A route the server uses disappears: the build names the tool row that lost it and

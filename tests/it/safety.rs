@@ -8,6 +8,13 @@ use molecule_mcp::error::ToolError;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// How many rows of the table only read: what `--read-only` serves.
+fn read_rows() -> usize {
+    let rows = molecule_mcp::tools::table::TOOLS.iter();
+    rows.filter(|t| t.access == molecule_mcp::tools::table::Access::Read)
+        .count()
+}
 use wiremock::matchers::{any, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -54,7 +61,7 @@ async fn read_only_lists_only_read_tools_and_refuses_the_rest_without_a_request(
             .listed()
             .all(|e| e.tool.annotations.as_ref().unwrap().read_only_hint == Some(true))
     );
-    assert_eq!(all_read.listed().count(), 15);
+    assert_eq!(all_read.listed().count(), read_rows());
 }
 
 #[tokio::test]
@@ -66,7 +73,7 @@ async fn tools_list_over_stdio_honours_read_only() {
         .as_array()
         .unwrap()
         .clone();
-    assert_eq!(tools.len(), 15);
+    assert_eq!(tools.len(), read_rows());
     for tool in &tools {
         assert_eq!(
             tool["annotations"]["readOnlyHint"], true,

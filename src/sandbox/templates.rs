@@ -2,7 +2,7 @@
 //! (list, import with the required-env preflight) and bundles (export of what
 //! exists, recursively; import creates the tree).
 
-use super::http::{Outcome, Reply, Req};
+use super::message::{Handled, Reply, Req};
 use super::state::{State, Workspace};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
@@ -18,14 +18,14 @@ const BUNDLE_EXTRAS: [&str; 6] = [
 ];
 
 /// `GET /templates`.
-pub(super) fn list_templates(st: &mut State, _req: &Req) -> Outcome {
+pub(super) fn list_templates(st: &mut State, _req: &Req) -> Handled {
     Reply::ok(Value::Array(st.templates.values().cloned().collect()))
 }
 
 /// `POST /templates/import`: the id is the normalised name; `config.yaml`, when
 /// given, supplies description, runtime, model and tier; `skills/<name>/...` files
 /// are the skills.
-pub(super) fn import_template(st: &mut State, req: &Req) -> Outcome {
+pub(super) fn import_template(st: &mut State, req: &Req) -> Handled {
     if let Some(n) = req
         .json()
         .and_then(|b| b.get("files").and_then(Value::as_object).map(Map::len))
@@ -94,7 +94,7 @@ fn template_id(name: &str) -> String {
 }
 
 /// `GET /org/templates`.
-pub(super) fn list_org_templates(st: &mut State, _req: &Req) -> Outcome {
+pub(super) fn list_org_templates(st: &mut State, _req: &Req) -> Handled {
     let rows = st.org_templates.iter().map(|t| {
         let tpl = &t.template;
         json!({
@@ -114,7 +114,7 @@ fn count_nodes(nodes: &Value) -> usize {
 
 /// `POST /org/import`: by `dir` or inline `template`; 412 when a required env var
 /// is not an org secret (unless `force`); creates the workspace tree.
-pub(super) fn import_org(st: &mut State, req: &Req) -> Outcome {
+pub(super) fn import_org(st: &mut State, req: &Req) -> Handled {
     let raw = req
         .object()
         .ok_or_else(|| Reply::error(400, "invalid request body"))?;
@@ -213,7 +213,7 @@ fn spawn_node(st: &mut State, node: &Value, parent: Option<&str>, out: &mut Vec<
 }
 
 /// `GET /bundles/export/{id}`: any failure is the tenant's 404 `bundle not found`.
-pub(super) fn export_bundle(st: &mut State, req: &Req) -> Outcome {
+pub(super) fn export_bundle(st: &mut State, req: &Req) -> Handled {
     st.live(req.id())
         .map(|ws| bundle(st, ws))
         .map_or_else(|| Err(Reply::error(404, "bundle not found")), Reply::ok)
@@ -238,7 +238,7 @@ fn bundle(st: &State, ws: &Workspace) -> Value {
 }
 
 /// `POST /bundles/import`: 201 with one result per workspace created.
-pub(super) fn import_bundle(st: &mut State, req: &Req) -> Outcome {
+pub(super) fn import_bundle(st: &mut State, req: &Req) -> Handled {
     let body = req.body("invalid bundle")?;
     let result = import_tree(st, body, None);
     st.event(
