@@ -392,18 +392,6 @@ fn embedded_overrides(overrides: &[spec::overrides::Override], root: &Path) -> R
     Ok(s)
 }
 
-fn pascal(snake: &str) -> String {
-    snake
-        .split('_')
-        .map(|w| {
-            let mut c = w.chars();
-            c.next()
-                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                .unwrap_or_default()
-        })
-        .collect()
-}
-
 fn operations_source(ops: &[(&str, spec::inventory::Endpoint)]) -> Result<String> {
     let mut seen = std::collections::BTreeSet::new();
     for (_, op) in ops {
@@ -421,18 +409,18 @@ fn operations_source(ops: &[(&str, spec::inventory::Endpoint)]) -> Result<String
             "    /// `{} {}` ({api} spec)\n    {},\n",
             op.method,
             op.path,
-            pascal(&op.id)
+            spec::landing::variant(&op.id)
         );
     }
     s += "}\n\nimpl Operation {\n    /// All operations, in spec order.\n    pub const ALL: &'static [Operation] = &[\n";
     for (_, op) in ops {
-        s += &format!("        Operation::{},\n", pascal(&op.id));
+        s += &format!("        Operation::{},\n", spec::landing::variant(&op.id));
     }
     s += "    ];\n\n    /// The spec's `operationId`.\n    pub const fn operation_id(self) -> &'static str {\n        match self {\n";
     for (_, op) in ops {
         s += &format!(
             "            Operation::{} => {:?},\n",
-            pascal(&op.id),
+            spec::landing::variant(&op.id),
             op.id
         );
     }
@@ -445,7 +433,7 @@ fn operations_source(ops: &[(&str, spec::inventory::Endpoint)]) -> Result<String
         };
         s += &format!(
             "            Operation::{} => Api::{variant},\n",
-            pascal(&op.id)
+            spec::landing::variant(&op.id)
         );
     }
     s += "        }\n    }\n}\n";
@@ -590,7 +578,7 @@ impl Operation {
         let client = if *api == "management" { "tenant" } else { "cp" };
         s += &format!(
             "            Operation::{} => Box::pin({client}.{}({})),\n",
-            pascal(&op.id),
+            spec::landing::variant(&op.id),
             op.id,
             args.join(", ")
         );

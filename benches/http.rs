@@ -6,54 +6,20 @@
 //! drained by the bench). No assertions: the targets are read off the numbers.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark may panic on the unexpected
 
+#[path = "common/mod.rs"]
+mod common;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 const BIN: &str = env!("CARGO_BIN_EXE_molecule-mcp");
 const CLIENTS: usize = 100;
 const WARM_UP: Duration = Duration::from_secs(2);
 const MEASURE: Duration = Duration::from_secs(10);
 const BODY: &str = r#"{"tokens":[{"id":"t-1","prefix":"mol_ab12","name":"ci","created_at":"2026-11-30T00:00:00Z"}],"count":1}"#;
-
-/// A minimal keep-alive HTTP/1.1 tenant: every request gets the same 200 JSON body.
-async fn tenant() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let response = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{BODY}",
-        BODY.len()
-    );
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let response = response.clone();
-            tokio::spawn(async move {
-                let _ = socket.set_nodelay(true);
-                let mut buf = Vec::with_capacity(4096);
-                let mut chunk = [0u8; 4096];
-                loop {
-                    let Ok(n) = socket.read(&mut chunk).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        buf.drain(..end + 4);
-                        if socket.write_all(response.as_bytes()).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-            });
-        }
-    });
-    url
-}
 
 /// One MCP client: a keep-alive connection sending `tools/call` POSTs, back to back
 /// (`pace: None`, closed loop: capacity) or one every `pace` (open loop: latency at an
@@ -197,7 +163,7 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let tenant = tenant().await;
+        let tenant = common::tenant(BODY).await;
         // MOLECULE_MCP_BIN runs another build of the server (e.g. the `profiling`
         // profile, which keeps symbols for perf).
         let bin = std::env::var("MOLECULE_MCP_BIN").unwrap_or_else(|_| BIN.to_string());

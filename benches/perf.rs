@@ -1,57 +1,19 @@
 //! The benchmark suite (`cargo bench --bench perf`): the release binary over stdio
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark may panic on the unexpected
 //! against a loopback tenant, next to the floor (a direct HTTP request to the same
 //! tenant). Prints a Markdown table; BENCHMARKS.md records a run. No assertions: the
 //! targets are read off the numbers, not enforced by a timed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark may panic on the unexpected
 
+#[path = "common/mod.rs"]
+mod common;
 use serde_json::{Value, json};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 const BIN: &str = env!("CARGO_BIN_EXE_molecule-mcp");
 const BODY: &str =
     r#"[{"id":"0b6f3c1e-2d4a-4c3b-9f1e-7a6b5c4d3e2f","name":"alpha","status":"online","tier":2}]"#;
-
-/// A minimal keep-alive HTTP/1.1 tenant: every request gets the same 200 JSON body.
-async fn tenant() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let response = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{BODY}",
-        BODY.len()
-    );
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            let response = response.clone();
-            tokio::spawn(async move {
-                let _ = socket.set_nodelay(true);
-                let mut buf = Vec::with_capacity(4096);
-                let mut chunk = [0u8; 4096];
-                loop {
-                    let Ok(n) = socket.read(&mut chunk).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        buf.drain(..end + 4);
-                        if socket.write_all(response.as_bytes()).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-            });
-        }
-    });
-    url
-}
 
 /// The server under test, driven directly from the measuring task: no helper tasks or
 /// channels on the bench side, so their wake-ups are not counted as server time.
@@ -197,7 +159,7 @@ fn synthetic_inputs() -> molecule_mcp::drift::Inputs {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let url = tenant().await;
+    let url = common::tenant(BODY).await;
     println!("| Measure | Result |\n|---|---|");
 
     // 1. Cold start.
