@@ -8,7 +8,7 @@ mod args;
 mod present;
 mod validate;
 
-pub use present::Success;
+pub use crate::result::Success;
 pub use validate::validate;
 
 use crate::client::{self, Caller};

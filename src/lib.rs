@@ -1,10 +1,13 @@
 //! molecule-mcp: an MCP server for the Molecule AI management API.
 //!
-//! The pipeline, one module per stage: [`spec`] (vendored spec + overrides, shared with
-//! build.rs) → [`client`] (progenitor clients generated in `OUT_DIR`) → [`tools`] (the
-//! hand-written tool table and the schemas derived from the patched spec) → [`call`]
+//! The pipeline, one module per stage, each importing only earlier ones: [`spec`]
+//! (vendored spec + overrides, shared with build.rs) → [`client`] (progenitor clients
+//! generated in `OUT_DIR`, the path encoder, the caller whose credentials each request
+//! carries) → [`tools`] (the hand-written tool table and the schemas derived from the
+//! patched spec) → [`result`] (a call's success and its bounded MCP result) → [`call`]
 //! (validation, auth gate, the generated call of each operation, outcome mapping) →
-//! [`server`] (rmcp over stdio).
+//! [`remote`] (who an HTTP caller is) → [`server`] (the rmcp handler) → [`stdio`] /
+//! [`http`] (the transports).
 
 pub mod call;
 pub mod client;
@@ -15,6 +18,7 @@ pub mod error;
 mod hints;
 pub mod http;
 mod redact;
+pub mod remote;
 pub mod result;
 pub mod sandbox;
 pub mod server;

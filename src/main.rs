@@ -302,8 +302,8 @@ fn run() -> Result<ExitCode> {
         Command::Serve { .. } if http_addr.is_some() => {
             let addr = http_addr.unwrap_or_default();
             let options =
-                molecule_mcp::http::HttpOptions::from_lookup(&addr, |k| std::env::var(k).ok())?;
-            let remote = molecule_mcp::http::Remote {
+                molecule_mcp::remote::HttpOptions::from_lookup(&addr, |k| std::env::var(k).ok())?;
+            let remote = molecule_mcp::remote::Remote {
                 sandbox: want_sandbox,
                 options,
             };

@@ -6,7 +6,6 @@
 //! `RESULT_TOO_LARGE` (never cut JSON); an error over it is fitted by clipping its
 //! largest pieces, each with a marker, until it fits.
 
-use crate::call::Success;
 use crate::error::ToolError;
 use crate::tools::Entry;
 use rmcp::model::{CallToolResult, ContentBlock};
@@ -15,6 +14,20 @@ use serde_json::Value;
 pub use crate::config::MIN_BOUND;
 
 pub use crate::clip::{CUT, clip, clipped};
+
+/// A successful call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Success {
+    /// What the text shows: the decoded JSON body, or `{"raw", "status"}` for an empty
+    /// or non-JSON body (the TypeScript server's wrapper).
+    pub value: Value,
+    /// The result's `structuredContent`: present exactly when the tool declares an
+    /// `outputSchema`, and then valid against it (the official SDK clients reject a
+    /// success without it). An empty body gives `{}`.
+    pub structured: Option<Value>,
+    /// `value` pretty-printed: the result's text content.
+    pub text: String,
+}
 
 /// The result of a successful call: the text, plus `structuredContent` when the tool
 /// declares an output schema.

@@ -5,7 +5,7 @@ use crate::call::Engine;
 use crate::client::Caller;
 use crate::config::Selection;
 use crate::error::ToolError;
-use crate::http::Remote;
+use crate::remote::Remote;
 use crate::result::{self, clipped};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, Implementation, InitializeResult, ListToolsResult,

@@ -3,22 +3,9 @@
 
 use crate::error::ToolError;
 use crate::redact::Redactor;
+use crate::result::Success;
 use crate::tools::Entry;
 use serde_json::{Value, json};
-
-/// A successful call.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Success {
-    /// What the text shows: the decoded JSON body, or `{"raw", "status"}` for an empty
-    /// or non-JSON body (the TypeScript server's wrapper).
-    pub value: Value,
-    /// The result's `structuredContent`: present exactly when the tool declares an
-    /// `outputSchema`, and then valid against it (the official SDK clients reject a
-    /// success without it). An empty body gives `{}`.
-    pub structured: Option<Value>,
-    /// `value` pretty-printed: the result's text content.
-    pub text: String,
-}
 
 /// A 2xx body as a success (docs/security.md, "Every 2xx"), redacted. For a tool with
 /// an output schema: an object that fits it, or an empty body (`{}`); anything else
