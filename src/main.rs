@@ -5,6 +5,8 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use molecule_mcp::call::Engine;
+use molecule_mcp::drift::FailOn;
+use molecule_mcp::drift::render::Format as DriftFormat;
 use molecule_mcp::server::McpServer;
 use molecule_mcp::startup;
 use molecule_mcp::tools::doc;
@@ -127,22 +129,6 @@ const CALL_EXAMPLES: &str = "Examples (the sandbox seeds the same ids on every s
 enum Format {
     Json,
     Markdown,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum DriftFormat {
-    Text,
-    Markdown,
-    Json,
-    Github,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum FailOn {
-    Conflict,
-    Breaking,
-    Any,
-    Never,
 }
 
 fn main() -> ExitCode {
@@ -390,28 +376,14 @@ fn drift(
     use molecule_mcp::drift::{self, render};
     let inputs = drift::load_inputs(spec, cp_spec, overrides)?;
     let report = drift::run(&inputs);
-    let text = render::render(
-        &report,
-        match format {
-            DriftFormat::Text => render::Format::Text,
-            DriftFormat::Markdown => render::Format::Markdown,
-            DriftFormat::Json => render::Format::Json,
-            DriftFormat::Github => render::Format::Github,
-        },
-    );
+    let text = render::render(&report, format);
     match output {
         Some(path) => {
             std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?
         }
         None => emit(&text)?,
     }
-    let level = match fail_on {
-        FailOn::Conflict => drift::FailOn::Conflict,
-        FailOn::Breaking => drift::FailOn::Breaking,
-        FailOn::Any => drift::FailOn::Any,
-        FailOn::Never => drift::FailOn::Never,
-    };
-    Ok(if report.fails(level) {
+    Ok(if report.fails(fail_on) {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

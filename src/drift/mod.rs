@@ -206,8 +206,8 @@ pub struct Report {
     pub summary: Summary,
 }
 
-/// The `--fail-on` level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// The `--fail-on` level (also its command-line values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
 pub enum FailOn {
     /// Never fail.
     Never,

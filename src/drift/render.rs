@@ -5,8 +5,8 @@
 use super::locate::Location;
 use super::{ChangeFinding, Report};
 
-/// Output formats of `molecule-mcp drift`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Output formats of `molecule-mcp drift` (also its `--format` values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// Plain text for a terminal.
     Text,
