@@ -10,6 +10,8 @@ mod drift;
 mod driver;
 mod e2e;
 mod landing;
+mod mutants_calls;
+mod mutants_overrides;
 mod overrides;
 mod properties;
 mod readme;
