@@ -11,6 +11,7 @@ mod driver;
 mod e2e;
 mod landing;
 mod mutants_calls;
+mod mutants_drift;
 mod mutants_overrides;
 mod overrides;
 mod properties;

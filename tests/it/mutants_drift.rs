@@ -1,0 +1,124 @@
+//! Drift behaviour pinned where mutation testing (TESTING.md) found the suite blind:
+//! which findings fail `--fail-on any`, and the warning for keywords a 3.1 candidate
+//! loses in response-only schemas.
+
+use molecule_mcp::drift::{FailOn, Operations, Report, Summary};
+use std::path::Path;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_molecule-mcp");
+
+fn report(summary: Summary) -> Report {
+    Report {
+        candidate: "candidate.yaml".into(),
+        overrides: vec![],
+        operations: Operations {
+            added: vec![],
+            removed: vec![],
+            changed: vec![],
+        },
+        tools: vec![],
+        unbound_operations: vec![],
+        summary,
+    }
+}
+
+/// Each kind of finding alone, and the least `--fail-on` level it reaches.
+#[test]
+fn each_finding_alone_fails_exactly_the_levels_it_belongs_to() {
+    type Set = fn(&mut Summary);
+    let cases: [(&str, Set, FailOn); 9] = [
+        (
+            "overrides_conflict",
+            |s| s.overrides_conflict = 1,
+            FailOn::Conflict,
+        ),
+        (
+            "tools_missing_operation",
+            |s| s.tools_missing_operation = 1,
+            FailOn::Conflict,
+        ),
+        (
+            "breaking_changes",
+            |s| s.breaking_changes = 1,
+            FailOn::Breaking,
+        ),
+        (
+            "overrides_redundant",
+            |s| s.overrides_redundant = 1,
+            FailOn::Any,
+        ),
+        ("operations_added", |s| s.operations_added = 1, FailOn::Any),
+        (
+            "operations_removed",
+            |s| s.operations_removed = 1,
+            FailOn::Any,
+        ),
+        (
+            "operations_changed",
+            |s| s.operations_changed = 1,
+            FailOn::Any,
+        ),
+        (
+            "tools_schema_changed",
+            |s| s.tools_schema_changed = 1,
+            FailOn::Any,
+        ),
+        (
+            "unbound_operations",
+            |s| s.unbound_operations = 1,
+            FailOn::Any,
+        ),
+    ];
+    for (name, set, least) in cases {
+        let mut summary = Summary::default();
+        set(&mut summary);
+        let r = report(summary);
+        for level in [
+            FailOn::Never,
+            FailOn::Conflict,
+            FailOn::Breaking,
+            FailOn::Any,
+        ] {
+            let expected = level != FailOn::Never && level >= least;
+            assert_eq!(r.fails(level), expected, "{name} at {level:?}");
+        }
+    }
+    // Needed overrides and unaffected tools are no finding.
+    let quiet = report(Summary {
+        overrides_needed: 3,
+        tools_ok: 30,
+        ..Summary::default()
+    });
+    assert!(!quiet.fails(FailOn::Any));
+}
+
+/// A 3.1 candidate whose response-only schema uses a keyword 3.0 cannot say: the report
+/// is made without it, and stderr says what was dropped and where.
+#[test]
+fn keywords_dropped_from_a_3_1_candidate_are_said_on_stderr() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text =
+        std::fs::read_to_string(root.join("tests/fixtures/landing/management.3.1.yaml")).unwrap();
+    let anchor = "    WorkspaceBudget:\n      type: object\n";
+    assert!(text.contains(anchor));
+    let text = text.replacen(
+        anchor,
+        &format!("{anchor}      patternProperties: {{'^x-': {{type: string}}}}\n"),
+        1,
+    );
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("mutants-drift");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("candidate.3.1.yaml"), text).unwrap();
+    let out = Command::new(BIN)
+        .current_dir(&dir)
+        .args(["drift", "--spec", "candidate.3.1.yaml"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("patternProperties")
+            && stderr.contains("/components/schemas/WorkspaceBudget"),
+        "{stderr}"
+    );
+}
