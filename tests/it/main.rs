@@ -12,6 +12,7 @@ mod e2e;
 mod landing;
 mod mutants_calls;
 mod mutants_drift;
+mod mutants_hints;
 mod mutants_overrides;
 mod overrides;
 mod properties;
