@@ -122,3 +122,68 @@ fn keywords_dropped_from_a_3_1_candidate_are_said_on_stderr() {
         "{stderr}"
     );
 }
+
+/// A one-operation spec whose GET takes these parameters.
+fn with_parameters(parameters: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "openapi": "3.0.3",
+        "info": { "title": "t", "version": "1" },
+        "paths": { "/things": { "get": {
+            "operationId": "listThings",
+            "parameters": parameters,
+            "responses": { "200": { "description": "ok" } }
+        } } }
+    })
+}
+
+fn parameter_changes(old: serde_json::Value, new: serde_json::Value) -> Vec<(String, bool)> {
+    use molecule_mcp::drift::diff::diff_operation;
+    use molecule_mcp::spec::inventory::operations;
+    let (old, new) = (with_parameters(old), with_parameters(new));
+    let (a, b) = (operations(&old), operations(&new));
+    diff_operation(&old, &a[0], &new, &b[0])
+        .into_iter()
+        .map(|c| (c.kind.to_string(), c.breaking))
+        .collect()
+}
+
+/// An optional parameter added is not breaking; a required one is; an optional one
+/// becoming required is.
+#[test]
+fn parameters_added_or_made_required_are_classified_by_whether_they_are_required() {
+    let limit = |required: Option<bool>| {
+        let mut p =
+            serde_json::json!({ "name": "limit", "in": "query", "schema": { "type": "integer" } });
+        if let Some(r) = required {
+            p["required"] = serde_json::json!(r);
+        }
+        p
+    };
+    let none = serde_json::json!([]);
+    assert_eq!(
+        parameter_changes(none.clone(), serde_json::json!([limit(None)])),
+        [("parameter_added".to_string(), false)]
+    );
+    assert_eq!(
+        parameter_changes(none.clone(), serde_json::json!([limit(Some(false))])),
+        [("parameter_added".to_string(), false)]
+    );
+    assert_eq!(
+        parameter_changes(none, serde_json::json!([limit(Some(true))])),
+        [("required_parameter_added".to_string(), true)]
+    );
+    assert_eq!(
+        parameter_changes(
+            serde_json::json!([limit(None)]),
+            serde_json::json!([limit(Some(true))])
+        ),
+        [("parameter_now_required".to_string(), true)]
+    );
+    assert_eq!(
+        parameter_changes(
+            serde_json::json!([limit(Some(true))]),
+            serde_json::json!([limit(Some(true))])
+        ),
+        []
+    );
+}
