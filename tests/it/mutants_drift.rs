@@ -187,3 +187,58 @@ fn parameters_added_or_made_required_are_classified_by_whether_they_are_required
         []
     );
 }
+
+/// A parameter's schema change, as the drift report classifies it.
+fn schema_change(old: serde_json::Value, new: serde_json::Value) -> Vec<(String, bool)> {
+    let param = |schema| serde_json::json!([{ "name": "q", "in": "query", "schema": schema }]);
+    parameter_changes(param(old), param(new))
+}
+
+/// What the server sends must still be accepted: a lower maximum or a higher minimum
+/// refuses values it sent before (breaking); the reverse never does.
+#[test]
+fn a_tighter_limit_on_what_is_sent_is_breaking_and_a_looser_one_is_not() {
+    let s = |max: u64, min: u64| serde_json::json!({ "type": "string", "maxLength": max, "minLength": min });
+    let breaking = |changes: Vec<(String, bool)>| -> Vec<bool> {
+        changes.into_iter().map(|(_, b)| b).collect()
+    };
+    assert_eq!(breaking(schema_change(s(10, 1), s(5, 1))), [true]);
+    assert_eq!(breaking(schema_change(s(10, 1), s(20, 1))), [false]);
+    assert_eq!(breaking(schema_change(s(10, 1), s(10, 3))), [true]);
+    assert_eq!(breaking(schema_change(s(10, 3), s(10, 1))), [false]);
+    assert_eq!(schema_change(s(10, 1), s(10, 1)), []);
+}
+
+/// A changed type, or a value that may no longer be null, is a change the report
+/// names; the same type written the 3.1 way is none.
+#[test]
+fn type_and_nullability_changes_are_found_however_they_are_written() {
+    let int = serde_json::json!({ "type": "integer" });
+    let string = serde_json::json!({ "type": "string" });
+    assert!(!schema_change(int.clone(), string).is_empty());
+    let nullable = serde_json::json!({ "type": "integer", "nullable": true });
+    assert!(!schema_change(nullable.clone(), int.clone()).is_empty());
+    let nullable_3_1 = serde_json::json!({ "type": ["null", "integer"] });
+    assert_eq!(schema_change(nullable, nullable_3_1), []);
+    assert_eq!(schema_change(int.clone(), int), []);
+}
+
+/// A finding about one of two query parameters points at that parameter's own line.
+#[test]
+fn a_parameter_finding_points_at_the_parameter_with_that_name() {
+    use molecule_mcp::drift::locate::document_pointer;
+    let doc = with_parameters(serde_json::json!([
+        { "name": "limit", "in": "query", "schema": { "type": "integer" } },
+        { "name": "cursor", "in": "query", "schema": { "type": "string" } },
+        { "name": "cursor", "in": "header", "schema": { "type": "string" } },
+    ]));
+    let op = "/paths/~1things/get";
+    assert_eq!(
+        document_pointer(&doc, op, "/parameters/query/cursor"),
+        (format!("{op}/parameters/1/schema"), true)
+    );
+    assert_eq!(
+        document_pointer(&doc, op, "/parameters/header/cursor"),
+        (format!("{op}/parameters/2/schema"), true)
+    );
+}
