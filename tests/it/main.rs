@@ -14,6 +14,7 @@ mod mutants_calls;
 mod mutants_drift;
 mod mutants_hints;
 mod mutants_overrides;
+mod mutants_sandbox;
 mod overrides;
 mod properties;
 mod readme;
