@@ -207,6 +207,9 @@ fn a_tighter_limit_on_what_is_sent_is_breaking_and_a_looser_one_is_not() {
     assert_eq!(breaking(schema_change(s(10, 1), s(10, 3))), [true]);
     assert_eq!(breaking(schema_change(s(10, 3), s(10, 1))), [false]);
     assert_eq!(schema_change(s(10, 1), s(10, 1)), []);
+    // The same limit written as a float is not tighter.
+    let float = serde_json::json!({ "type": "string", "maxLength": 10.0, "minLength": 1.0 });
+    assert_eq!(breaking(schema_change(s(10, 1), float)), [false, false]);
 }
 
 /// A changed type, or a value that may no longer be null, is a change the report
