@@ -58,3 +58,51 @@ async fn the_sandbox_refuses_template_files_outside_the_template() {
         assert_eq!(e["status"], 400, "{path:?}: {e}");
     }
 }
+
+/// A monthly limit of zero is a limit (spend nothing), not an error.
+#[tokio::test]
+async fn the_sandbox_takes_a_zero_monthly_limit() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let engine = engine(sandbox.config());
+    let org = sandbox.config().org_id.unwrap();
+    call(
+        &engine,
+        "set_workspace_budget",
+        json!({ "workspace_id": org, "budget_limit": 0 }),
+    )
+    .await
+    .unwrap();
+    let read = call(
+        &engine,
+        "get_workspace_budget",
+        json!({ "workspace_id": org }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(read["budget_limit"], 0, "{read}");
+}
+
+/// Allowlist entries carry when they were enabled, as an RFC 3339 UTC time.
+#[tokio::test]
+async fn the_sandbox_stamps_allowlist_entries_with_the_time() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let engine = engine(sandbox.config());
+    call(
+        &engine,
+        "set_org_plugin_allowlist",
+        json!({ "plugins": ["web-search"], "enabled_by": "walk" }),
+    )
+    .await
+    .unwrap();
+    let read = call(&engine, "get_org_plugin_allowlist", json!({}))
+        .await
+        .unwrap();
+    let stamp = read["plugins"][0]["enabled_at"]
+        .as_str()
+        .unwrap_or_default();
+    let b = stamp.as_bytes();
+    assert!(
+        b.len() == 20 && b[4] == b'-' && b[10] == b'T' && b[19] == b'Z' && stamp.starts_with("20"),
+        "{read}"
+    );
+}
