@@ -245,3 +245,32 @@ fn a_parameter_finding_points_at_the_parameter_with_that_name() {
         (format!("{op}/parameters/2/schema"), true)
     );
 }
+
+/// An operation's own parameter replaces the path item's shared one of the same place
+/// and name (OpenAPI's rule); the other shared ones stay.
+#[test]
+fn an_operations_own_parameter_overrides_the_shared_one() {
+    use molecule_mcp::spec::inventory::parameters;
+    let doc = serde_json::json!({ "paths": { "/things": {
+        "parameters": [
+            { "name": "limit", "in": "query", "schema": { "type": "integer" } },
+            { "name": "tenant", "in": "header", "schema": { "type": "string" } }
+        ],
+        "get": { "parameters": [
+            { "name": "limit", "in": "query", "schema": { "type": "string" } }
+        ] }
+    } } });
+    let op = "/paths/~1things/get";
+    let found = parameters(&doc, op, doc.pointer(op).unwrap());
+    let seen: Vec<(String, String)> = found
+        .iter()
+        .map(|p| (p["name"].to_string(), p["schema"]["type"].to_string()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("\"tenant\"".to_string(), "\"string\"".to_string()),
+            ("\"limit\"".to_string(), "\"string\"".to_string())
+        ]
+    );
+}
