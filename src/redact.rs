@@ -334,6 +334,69 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_ending_or_starting_in_an_escape_is_removed_with_the_whole_escape() {
+        for secret in [
+            "sk-1234\"",
+            "sk-1234\\",
+            "sk-1234/",
+            "sk-1234\n",
+            "\"sk-1234",
+        ] {
+            let escaped = serde_json::to_string(secret).unwrap();
+            let quoted = &escaped[1..escaped.len() - 1];
+            let out = redacted(&[secret], &format!("[{quoted}]"));
+            assert_eq!(out, "[[redacted]]", "{secret:?} as {quoted}");
+        }
+        // \u escapes at either end, and a surrogate pair as the last character.
+        for (secret, shown) in [
+            ("sk-1234<", r"sk-1234\u003c"),
+            ("<sk-1234", r"\u003Csk-1234"),
+            ("sk-1234\u{1F600}", r"sk-1234\ud83d\ude00"),
+        ] {
+            assert_eq!(redacted(&[secret], &format!("[{shown}]")), "[[redacted]]");
+        }
+    }
+
+    #[test]
+    fn slack_covers_the_longest_rendition_of_every_secret() {
+        let to_json = |s: &str| serde_json::to_string(s).unwrap();
+        // Every character as \uXXXX (UTF-16 units: a surrogate pair beyond the BMP).
+        let every_char_u = |s: &str| {
+            s.encode_utf16()
+                .map(|u| format!("\\u{u:04x}"))
+                .collect::<String>()
+        };
+        for secret in ["x", "sk-org-0123456789", "sk-\u{1F600}\u{e9}\"<>&/ +%"] {
+            let redactor = Redactor::new([secret]);
+            let percent: String = secret.bytes().map(|b| format!("%{b:02X}")).collect();
+            let renditions = [
+                secret.to_string(),
+                to_json(secret),
+                to_json(&to_json(secret)),
+                every_char_u(secret),
+                to_json(&every_char_u(secret)),
+                percent.clone(),
+                // Percent-encoded text inside a JSON string, its `%` escaped as \u0025.
+                percent.replace('%', "\\u0025"),
+            ];
+            for r in renditions {
+                assert!(
+                    r.len() <= redactor.slack(),
+                    "{secret:?}: rendition {r} ({} bytes) > slack {}",
+                    r.len(),
+                    redactor.slack()
+                );
+                // And it is a rendition the redactor knows.
+                assert!(
+                    !redacted(&[secret], &format!("<{r}>")).contains(&r),
+                    "{secret:?} as {r}"
+                );
+            }
+        }
+        assert_eq!(Redactor::new([]).slack(), 0);
+    }
+
+    #[test]
     fn debug_never_shows_a_secret() {
         assert_eq!(
             format!("{:?}", Redactor::new(["sk-1234567"])),

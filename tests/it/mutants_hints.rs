@@ -1,0 +1,28 @@
+//! Hints pinned where mutation testing (TESTING.md) found the suite blind.
+
+use molecule_mcp::Api;
+use molecule_mcp::error::ToolError;
+use molecule_mcp::hints::hint;
+use molecule_mcp::tools::Catalog;
+use serde_json::json;
+
+/// The tenant's "X-Confirm-Name: NAME" may sit in any string of the body, inside an
+/// array too: the agent is still told the tool argument and the name to give.
+#[test]
+fn a_confirm_name_asked_for_inside_an_array_is_named_as_the_tool_argument() {
+    let catalog = Catalog::load().unwrap();
+    let entry = catalog.get("deprovision_workspace").unwrap();
+    let error = ToolError::Http {
+        api: Api::Tenant,
+        status: 400,
+        body: json!({
+            "error": "destructive_action_requires_confirmation",
+            "details": [{ "hints": ["Re-send with header X-Confirm-Name: Acme HQ"] }]
+        })
+        .to_string(),
+        cut: false,
+        attempts: 1,
+    };
+    let h = hint(entry, &error).unwrap();
+    assert!(h.contains(r#"confirm_name: "Acme HQ""#), "{h}");
+}

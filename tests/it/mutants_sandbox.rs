@@ -1,0 +1,108 @@
+//! Sandbox behaviour pinned where mutation testing (TESTING.md) found the suite blind.
+
+use crate::common::*;
+use molecule_mcp::sandbox::Sandbox;
+use serde_json::json;
+
+/// `--sandbox` points every credential and routing value at the sandbox, the org slug
+/// included, whatever the environment said.
+#[tokio::test]
+async fn the_sandbox_replaces_the_configured_org_slug_too() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let base = config(&[
+        ("MOLECULE_API_URL", "http://127.0.0.1:1"),
+        ("MOLECULE_ORG_API_KEY", KEY),
+        ("MOLECULE_ORG_SLUG", "elsewhere"),
+    ]);
+    let applied = sandbox.apply(base);
+    let own = sandbox.config();
+    assert_eq!(applied.org_slug, own.org_slug);
+    assert_ne!(applied.org_slug.as_deref(), Some("elsewhere"));
+    assert_eq!(applied.org_id, own.org_id);
+}
+
+/// Plugin names are one path segment: a `/`, a `\` or a `..` alone is refused.
+#[tokio::test]
+async fn the_sandbox_refuses_a_plugin_name_with_any_one_path_character() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let engine = engine(sandbox.config());
+    for name in ["a/b", "a\\b", "..b"] {
+        let e = call(
+            &engine,
+            "set_org_plugin_allowlist",
+            json!({ "plugins": [name], "enabled_by": "walk" }),
+        )
+        .await
+        .unwrap_err()
+        .envelope();
+        assert_eq!(e["status"], 400, "{name}: {e}");
+        assert!(e.to_string().contains("invalid plugin name"), "{name}: {e}");
+    }
+}
+
+/// A template file path must stay inside the template: empty, absolute, with a `\` or
+/// a `..` segment is refused.
+#[tokio::test]
+async fn the_sandbox_refuses_template_files_outside_the_template() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let engine = engine(sandbox.config());
+    for path in ["", "/etc/passwd", "a\\b", "a/../../b"] {
+        let e = call(
+            &engine,
+            "import_template",
+            json!({ "name": "x", "files": { path: "b" } }),
+        )
+        .await
+        .unwrap_err()
+        .envelope();
+        assert_eq!(e["status"], 400, "{path:?}: {e}");
+    }
+}
+
+/// A monthly limit of zero is a limit (spend nothing), not an error.
+#[tokio::test]
+async fn the_sandbox_takes_a_zero_monthly_limit() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let engine = engine(sandbox.config());
+    let org = sandbox.config().org_id.unwrap();
+    call(
+        &engine,
+        "set_workspace_budget",
+        json!({ "workspace_id": org, "budget_limit": 0 }),
+    )
+    .await
+    .unwrap();
+    let read = call(
+        &engine,
+        "get_workspace_budget",
+        json!({ "workspace_id": org }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(read["budget_limit"], 0, "{read}");
+}
+
+/// Allowlist entries carry when they were enabled, as an RFC 3339 UTC time.
+#[tokio::test]
+async fn the_sandbox_stamps_allowlist_entries_with_the_time() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let engine = engine(sandbox.config());
+    call(
+        &engine,
+        "set_org_plugin_allowlist",
+        json!({ "plugins": ["web-search"], "enabled_by": "walk" }),
+    )
+    .await
+    .unwrap();
+    let read = call(&engine, "get_org_plugin_allowlist", json!({}))
+        .await
+        .unwrap();
+    let stamp = read["plugins"][0]["enabled_at"]
+        .as_str()
+        .unwrap_or_default();
+    let b = stamp.as_bytes();
+    assert!(
+        b.len() == 20 && b[4] == b'-' && b[10] == b'T' && b[19] == b'Z' && stamp.starts_with("20"),
+        "{read}"
+    );
+}
