@@ -2,7 +2,6 @@
 
 use molecule_mcp::Api;
 use molecule_mcp::error::ToolError;
-use molecule_mcp::hints::hint;
 use molecule_mcp::tools::Catalog;
 use serde_json::json;
 
@@ -23,6 +22,10 @@ fn a_confirm_name_asked_for_inside_an_array_is_named_as_the_tool_argument() {
         cut: false,
         attempts: 1,
     };
-    let h = hint(entry, &error).unwrap();
+    // As the agent receives it: the error result's envelope.
+    let result = molecule_mcp::result::error(entry, &error, 100_000);
+    let text = &result.content[0].as_text().unwrap().text;
+    let envelope: serde_json::Value = serde_json::from_str(text).unwrap();
+    let h = envelope["hint"].as_str().unwrap();
     assert!(h.contains(r#"confirm_name: "Acme HQ""#), "{h}");
 }
