@@ -97,13 +97,15 @@ fn error_result(envelope: &Value) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(text)])
 }
 
-/// Takes at least `excess` encoded bytes out of `value`, from its largest piece: a
-/// string is clipped; a container whose size no one child dominates becomes its
-/// clipped compact JSON text.
+/// Takes up to `excess` encoded bytes out of `value`, from its largest piece, but at
+/// most half of that piece per round, so that what is left is shared among the large
+/// pieces: a string is clipped; a container whose size no one child dominates becomes
+/// its clipped compact JSON text.
 fn shrink(value: &mut Value, excess: usize) {
     match value {
         Value::String(s) => {
-            let keep = wire_len(s).saturating_sub(excess + CUT.len());
+            let size = wire_len(s);
+            let keep = size.saturating_sub(excess.min(size / 2) + CUT.len());
             clip_encoded(s, keep);
         }
         Value::Array(_) | Value::Object(_) => {
@@ -114,12 +116,14 @@ fn shrink(value: &mut Value, excess: usize) {
                 _ => None,
             };
             match largest {
-                Some(child) if encoded_len(child) * 2 >= total || child.is_string() => {
-                    shrink(child, excess)
-                }
+                // Descend only into a child that is most of the container; a container
+                // of many small pieces becomes one text, clipped at once (clipping its
+                // small strings one per round would not converge).
+                Some(child) if encoded_len(child) * 2 >= total => shrink(child, excess),
                 _ => {
                     let mut text = value.to_string();
-                    let keep = wire_len(&text).saturating_sub(excess + CUT.len());
+                    let size = wire_len(&text);
+                    let keep = size.saturating_sub(excess.min(size / 2) + CUT.len());
                     clip_encoded(&mut text, keep);
                     *value = Value::String(text);
                 }
@@ -209,6 +213,29 @@ mod tests {
             body: Value::Array(body),
         };
         assert!(size_of(&e, 20_000) <= 20_000);
+    }
+
+    #[test]
+    fn an_error_of_many_small_strings_is_fitted_not_replaced() {
+        let e = ToolError::ContractMismatch {
+            errors: (0..2_000)
+                .map(|i| format!("/items/{i}: is not a string"))
+                .collect(),
+            body: Value::Array((0..2_000).map(|i| serde_json::json!(i)).collect()),
+        };
+        let result = error(entry(), &e, MIN_BOUND);
+        assert!(encoded_len(&result) <= MIN_BOUND);
+        let text = result.content[0]
+            .as_text()
+            .map(|t| t.text.clone())
+            .unwrap_or_default();
+        let envelope: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(envelope["error"], "UPSTREAM_CONTRACT_MISMATCH");
+        assert!(
+            !text.contains("too large to return"),
+            "the last resort is for the impossible: {text}"
+        );
+        assert!(text.contains("/items/0: is not a string"), "{text}");
     }
 
     #[test]
