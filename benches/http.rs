@@ -30,7 +30,7 @@ async fn client(
     key: String,
     stop: Arc<AtomicBool>,
     measuring: Arc<AtomicBool>,
-    pace: Option<Duration>,
+    pace: Option<(Duration, Duration)>,
 ) -> Vec<u32> {
     let mut socket = TcpStream::connect(&addr).await.unwrap();
     socket.set_nodelay(true).unwrap();
@@ -42,11 +42,13 @@ async fn client(
     let mut latencies = Vec::new();
     let mut buf = Vec::with_capacity(8192);
     let mut chunk = vec![0u8; 16384];
-    let origin = tokio::time::Instant::now();
+    // Each client's schedule starts at its own phase, so the offered load arrives
+    // evenly instead of as 100 calls at once every period.
+    let origin = tokio::time::Instant::now() + pace.map_or(Duration::ZERO, |(_, phase)| phase);
     let mut n: u32 = 0;
     while !stop.load(Ordering::Relaxed) {
         let started = match pace {
-            Some(pace) => {
+            Some((pace, _)) => {
                 let at = origin + pace * n;
                 tokio::time::sleep_until(at).await;
                 at.into_std()
@@ -129,7 +131,7 @@ async fn run(addr: &str, pid: u32, pace: Option<Duration>) -> Run {
                 format!("sk-bench-key-{}", i % 10),
                 stop.clone(),
                 measuring.clone(),
-                pace,
+                pace.map(|p| (p, p * i as u32 / CLIENTS as u32)),
             ))
         })
         .collect();
