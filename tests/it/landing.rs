@@ -8,6 +8,7 @@
 //! A real `cargo build` of a copy of the crate is the ignored test at the end (minutes
 //! on two cores).
 
+use crate::overrides::{patched, root};
 use molecule_mcp::drift;
 use molecule_mcp::spec::inventory;
 use molecule_mcp::spec::landing::{self, Plan, Step};
@@ -16,10 +17,6 @@ use molecule_mcp::spec::overrides::{self, Applied};
 use molecule_mcp::tools::{Catalog, schema, table};
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn fixtures() -> PathBuf {
     root().join("tests/fixtures/landing")
@@ -31,19 +28,24 @@ fn work_dir() -> PathBuf {
     dir
 }
 
-fn patched() -> Value {
-    serde_json::from_str(molecule_mcp::PATCHED_MANAGEMENT_SPEC).unwrap()
-}
-
 /// What build.rs computes for a `spec/management.yaml` with this text.
-struct Build {
-    applied: Applied,
-    plan: Plan,
+pub struct Build {
+    pub applied: Applied,
+    pub plan: Plan,
 }
 
 fn build_with(text: &str, overrides: &[overrides::Override], sources: &[landing::Source]) -> Build {
     let tenant = load::parse("spec/management.yaml", text).unwrap().doc;
-    let applied = overrides::apply_all(&tenant, overrides);
+    build_doc(&tenant, overrides, sources)
+}
+
+/// What build.rs computes for the (normalised) tenant spec `tenant`.
+pub fn build_doc(
+    tenant: &Value,
+    overrides: &[overrides::Override],
+    sources: &[landing::Source],
+) -> Build {
+    let applied = overrides::apply_all(tenant, overrides);
     let cp = load::load_openapi(&root().join("spec/cp-admin.yaml")).unwrap();
     let (tenant_ops, cp_ops) = (
         inventory::operations(&applied.doc),

@@ -3,27 +3,13 @@
 //! is (op index and name, tests counted), shape comparison of arrays, the clipping of
 //! long values in a conflict, and the sub-schemas of `anyOf`/`oneOf`/`allOf`.
 
-use molecule_mcp::spec::inventory;
-use molecule_mcp::spec::landing::{self, Plan};
-use molecule_mcp::spec::load::load_openapi;
+use crate::overrides::{patched, root, vendored};
+use molecule_mcp::spec::landing;
 use molecule_mcp::spec::overrides::{
-    Applied, Conflict, Override, Status, apply_all, classify, load_dir, parse, same_shape,
+    Applied, Conflict, Override, Status, classify, load_dir, parse, same_shape,
 };
 use molecule_mcp::tools::schema::exact_schema;
 use serde_json::{Value, json};
-use std::path::PathBuf;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn vendored() -> Value {
-    load_openapi(&root().join("spec/management.yaml")).unwrap()
-}
-
-fn patched() -> Value {
-    serde_json::from_str(molecule_mcp::PATCHED_MANAGEMENT_SPEC).unwrap()
-}
 
 fn repo_overrides() -> Vec<Override> {
     load_dir(&root().join("overrides")).unwrap()
@@ -32,20 +18,8 @@ fn repo_overrides() -> Vec<Override> {
 /// What build.rs prints for the tenant spec `doc` with these overrides: its warnings
 /// (a build that goes on) or the message it stops with.
 fn build_output(doc: &Value, overrides: &[Override]) -> (Applied, Result<Vec<String>, String>) {
-    let applied = apply_all(doc, overrides);
-    let cp = load_openapi(&root().join("spec/cp-admin.yaml")).unwrap();
-    let (tenant_ops, cp_ops) = (
-        inventory::operations(&applied.doc),
-        inventory::operations(&cp),
-    );
-    let plan = Plan::new(
-        &[
-            ("spec/management.yaml", &tenant_ops),
-            ("spec/cp-admin.yaml", &cp_ops),
-        ],
-        &applied,
-        &landing::crate_sources(&root()).unwrap(),
-    );
+    let crate::landing::Build { applied, plan } =
+        crate::landing::build_doc(doc, overrides, &landing::crate_sources(&root()).unwrap());
     let output = if plan.blocks() {
         Err(plan.failure(None))
     } else {

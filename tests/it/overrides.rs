@@ -6,15 +6,18 @@ use molecule_mcp::spec::overrides::{Status, apply_all, classify, load_dir, parse
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
-fn root() -> PathBuf {
+/// The crate's root (where `spec/` and `overrides/` are).
+pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn vendored() -> Value {
+/// The vendored management spec, normalised, before overrides.
+pub fn vendored() -> Value {
     load_openapi(&root().join("spec/management.yaml")).unwrap()
 }
 
-fn patched() -> Value {
+/// The management spec as built: vendored plus overrides.
+pub fn patched() -> Value {
     serde_json::from_str(molecule_mcp::PATCHED_MANAGEMENT_SPEC).unwrap()
 }
 
