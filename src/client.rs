@@ -80,10 +80,10 @@ pub async fn as_caller<F: std::future::Future>(
     CALLER.scope(caller, call).await
 }
 
-/// The hook's error type is progenitor's, whose size is not ours to choose.
-#[allow(clippy::result_large_err)]
-/// Sets `name` on `request` from the current caller; outside [`as_caller`] nothing is
-/// set, so a request made by mistake goes out without credentials (and fails closed).
+/// Sets the headers `pick` chooses from the current caller on `request`; outside
+/// [`as_caller`] nothing is set, so a request made by mistake goes out without
+/// credentials (and fails closed). Also removes progenitor's `api-version` header.
+#[allow(clippy::result_large_err)] // the error type is progenitor's hook's, not ours
 fn attach<E>(
     request: &mut reqwest::Request,
     pick: impl Fn(&Caller) -> Vec<(HeaderName, String, bool)>,
