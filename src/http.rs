@@ -96,7 +96,7 @@ async fn gate(
 ) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     let bytes = match axum::body::to_bytes(body, gate.remote.options.max_body_bytes).await {
         Ok(b) => b,
         Err(_) => {
@@ -117,11 +117,20 @@ async fn gate(
         access(&method, (&rpc, &tool), response.status(), started);
         response
     };
-    let key = if gate.remote.sandbox || method != axum::http::Method::POST {
+    // Who calls is decided here, once per request, and handed to the MCP handler in the
+    // request's extensions (src/server.rs reads it from there).
+    let key = if gate.remote.sandbox {
+        parts.extensions.insert(gate.engine.caller().clone());
+        None
+    } else if method != axum::http::Method::POST {
         None
     } else {
         match gate.remote.caller(&parts.headers, &gate.engine) {
-            Ok(caller) => caller.org_api_key.map(|k| bucket(k.expose())),
+            Ok(caller) => {
+                let key = caller.org_api_key.as_ref().map(|k| bucket(k.expose()));
+                parts.extensions.insert(std::sync::Arc::new(caller));
+                key
+            }
             Err(Refusal::NoKey) => {
                 return respond(refusal(
                     StatusCode::UNAUTHORIZED,

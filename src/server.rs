@@ -51,23 +51,20 @@ impl McpServer {
         &self,
         context: &RequestContext<RoleServer>,
     ) -> Result<(Arc<Caller>, Option<Selection>), ErrorData> {
-        let Some(remote) = &self.remote else {
+        if self.remote.is_none() {
             return Ok((self.engine.caller().clone(), None));
-        };
-        let headers = context
+        }
+        let parts = context
             .extensions
             .get::<axum::http::request::Parts>()
-            .map(|p| &p.headers)
             .ok_or_else(|| ErrorData::internal_error("no HTTP request parts", None))?;
-        let narrow = Remote::narrowing(headers);
-        if remote.sandbox {
-            return Ok((self.engine.caller().clone(), narrow));
-        }
-        // The gate in front has refused these already; this is the second lock.
-        let caller = remote
-            .caller(headers, &self.engine)
-            .map_err(|_| ErrorData::invalid_request("missing or malformed credentials", None))?;
-        Ok((Arc::new(caller), narrow))
+        // src/http.rs's gate decided the caller (or refused the request) before rmcp saw it.
+        let caller = parts
+            .extensions
+            .get::<Arc<Caller>>()
+            .cloned()
+            .ok_or_else(|| ErrorData::invalid_request("missing or malformed credentials", None))?;
+        Ok((caller, Remote::narrowing(&parts.headers)))
     }
 }
 
