@@ -212,7 +212,19 @@ mod tests {
             errors: vec!["(body): is not of type object".into(); 300],
             body: Value::Array(body),
         };
-        assert!(size_of(&e, 20_000) <= 20_000);
+        for bound in [MIN_BOUND, 5_000, 20_000] {
+            let result = error(entry(), &e, bound);
+            let size = encoded_len(&result);
+            assert!(size <= bound, "{size} > {bound}");
+            let text = result.content[0]
+                .as_text()
+                .map(|t| t.text.clone())
+                .unwrap_or_default();
+            assert!(
+                !text.contains("too large to return"),
+                "fitted, not replaced by the last resort, at {bound}: {text}"
+            );
+        }
     }
 
     #[test]
