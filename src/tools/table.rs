@@ -597,12 +597,63 @@ const fn routes(route: Route, op: Operation) -> bool {
     }
 }
 
+/// Why `op` is skipped in `skipped`, when it is.
+const fn skip_reason_in(
+    skipped: &[(Operation, &'static str)],
+    op: Operation,
+) -> Option<&'static str> {
+    let mut i = 0;
+    while i < skipped.len() {
+        if skipped[i].0 as usize == op as usize {
+            return Some(skipped[i].1);
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Why `op` is skipped, when it is.
 const fn skip_reason(op: Operation) -> Option<&'static str> {
+    skip_reason_in(SKIPPED, op)
+}
+
+/// How a table fails to decide an operation exactly once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Undecided {
+    /// Neither bound nor skipped: add a row to TOOLS or an entry to SKIPPED.
+    Neither,
+    /// Routed by two rows: one operation, one tool.
+    TwoRows,
+    /// Both routed by a row and skipped: remove one.
+    RowAndSkipped,
+}
+
+/// The first operation (in spec order) that `tools` and `skipped` do not decide
+/// exactly once, and how.
+const fn first_undecided(
+    tools: &[ToolRow],
+    skipped: &[(Operation, &'static str)],
+) -> Option<(Operation, Undecided)> {
     let mut i = 0;
-    while i < SKIPPED.len() {
-        if SKIPPED[i].0 as usize == op as usize {
-            return Some(SKIPPED[i].1);
+    while i < Operation::ALL.len() {
+        let op = Operation::ALL[i];
+        let mut rows = 0;
+        let mut r = 0;
+        while r < tools.len() {
+            if routes(tools[r].route, op) {
+                rows += 1;
+            }
+            r += 1;
+        }
+        let skipped = skip_reason_in(skipped, op).is_some();
+        if rows == 0 && !skipped {
+            return Some((op, Undecided::Neither));
+        }
+        if rows > 1 {
+            return Some((op, Undecided::TwoRows));
+        }
+        if rows == 1 && skipped {
+            return Some((op, Undecided::RowAndSkipped));
         }
         i += 1;
     }
@@ -611,33 +662,55 @@ const fn skip_reason(op: Operation) -> Option<&'static str> {
 
 /// Every operation of the specs is routed by exactly one row of [`TOOLS`] or listed in
 /// [`SKIPPED`], never both: evaluated by the compiler, so a table that leaves an
-/// operation undecided does not build. (build.rs says the same with the line to write
-/// when a new spec operation arrives; this also covers edits to this file.)
-const _: () = {
-    let mut i = 0;
-    while i < Operation::ALL.len() {
-        let op = Operation::ALL[i];
-        let mut rows = 0;
-        let mut r = 0;
-        while r < TOOLS.len() {
-            if routes(TOOLS[r].route, op) {
-                rows += 1;
-            }
-            r += 1;
-        }
-        let skipped = skip_reason(op).is_some();
-        if rows == 0 && !skipped {
-            // Neither bound nor skipped: add a row to TOOLS or an entry to SKIPPED.
-            panic!("{}", op.operation_id());
-        }
-        if rows > 1 {
-            // Routed by two rows: one operation, one tool.
-            panic!("{}", op.operation_id());
-        }
-        if rows == 1 && skipped {
-            // Both routed by a row and skipped: remove one.
-            panic!("{}", op.operation_id());
-        }
-        i += 1;
-    }
+/// operation undecided does not build; the panic names the operation, and
+/// [`Undecided`] says what to do. (build.rs says the same with the line to write when a
+/// new spec operation arrives; this also covers edits to this file.)
+// The compiler shows the operation and the panicking line, with what to do at its end.
+const _: () = match first_undecided(TOOLS, SKIPPED) {
+    None => {}
+    Some((op, Undecided::Neither)) => panic!("{}", op.operation_id()), // add a row or skip it
+    Some((op, Undecided::TwoRows)) => panic!("{}", op.operation_id()), // one op, one row
+    Some((op, Undecided::RowAndSkipped)) => panic!("{}", op.operation_id()), // remove one
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_decides_every_operation_exactly_once() {
+        assert_eq!(first_undecided(TOOLS, SKIPPED), None);
+    }
+
+    /// The check the compiler runs names the first operation a table gets wrong, and how.
+    #[test]
+    fn a_table_that_decides_an_operation_twice_or_never_names_it() {
+        // The operations the first row routes, in spec order.
+        let ops: Vec<Operation> = Operation::ALL
+            .iter()
+            .copied()
+            .filter(|&op| routes(TOOLS[0].route, op))
+            .collect();
+        let op = ops[0];
+        let without_first = &TOOLS[1..];
+        assert_eq!(
+            first_undecided(without_first, SKIPPED),
+            Some((op, Undecided::Neither))
+        );
+        let skipped: Vec<(Operation, &str)> = ops.iter().map(|&op| (op, "why")).collect();
+        assert_eq!(first_undecided(without_first, &skipped), None);
+        let twice: Vec<ToolRow> = std::iter::once(TOOLS[0])
+            .chain(TOOLS.iter().copied())
+            .collect();
+        assert_eq!(
+            first_undecided(&twice, SKIPPED),
+            Some((op, Undecided::TwoRows))
+        );
+        assert_eq!(
+            first_undecided(TOOLS, &skipped),
+            Some((op, Undecided::RowAndSkipped))
+        );
+        assert_eq!(skip_reason_in(&skipped, op), Some("why"));
+        assert_eq!(skip_reason_in(&skipped[1..], op), None);
+    }
+}

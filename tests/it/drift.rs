@@ -153,6 +153,33 @@ fn a_removed_operation_leaves_its_tool_without_an_operation_and_fails_by_default
     }
 }
 
+/// A removal counts once among the breaking changes, and never eats the count of the
+/// non-breaking ones that landed with it: the verdict a maintainer reads first says both.
+#[test]
+fn the_verdict_counts_a_removed_operation_with_the_changes_beside_it() {
+    let mut doc = patched("removed-operation");
+    let text = std::fs::read_to_string(fixtures().join("added-optional-field.patch.yaml")).unwrap();
+    let patch: json_patch::Patch = yaml_serde::from_str(&text).unwrap();
+    json_patch::patch(&mut doc, &patch.0).unwrap();
+    let file = "removed-and-added-field.json";
+    std::fs::write(
+        work_dir().join(file),
+        serde_json::to_string_pretty(&doc).unwrap(),
+    )
+    .unwrap();
+    let (_, report) = json_report(file, "never");
+    assert_eq!(report["summary"]["operations_removed"], 1);
+    let (_, stdout, _) = drift(&["--spec", file, "--format", "markdown"]);
+    assert_eq!(
+        stdout.lines().next(),
+        Some(
+            "**Blocked:** Rebind or skip 1 tool whose operation is gone, review 2 breaking \
+             changes and note 2 non-breaking changes; the build fails until then."
+        ),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn an_added_operation_is_unbound_but_only_fails_at_any() {
     let spec = candidate("added-operation");
