@@ -139,8 +139,18 @@ pub enum ConfigError {
     BadUrl {
         /// The variable name.
         var: &'static str,
-        /// Its value (URLs are not secret).
+        /// Its value, any `user:password@` part masked (docs/security.md).
         value: String,
+    },
+    /// A base URL carries a user name or password, which would be printed wherever the
+    /// URL is (banner, "unreachable at" errors, logs).
+    #[error(
+        "{var} must not carry a user name or password (`user:password@`): URLs are printed \
+         in logs and errors; the credentials go in MOLECULE_ORG_API_KEY and CP_ADMIN_API_TOKEN"
+    )]
+    UrlWithUserinfo {
+        /// The variable name.
+        var: &'static str,
     },
 }
 
@@ -285,10 +295,29 @@ fn names(
 
 fn checked_url(var: &'static str, value: String) -> Result<String, ConfigError> {
     match reqwest::Url::parse(&value) {
+        Ok(url) if !url.username().is_empty() || url.password().is_some() => {
+            Err(ConfigError::UrlWithUserinfo { var })
+        }
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
             Ok(value.trim_end_matches('/').to_string())
         }
-        _ => Err(ConfigError::BadUrl { var, value }),
+        _ => Err(ConfigError::BadUrl {
+            var,
+            value: masked_userinfo(&value),
+        }),
+    }
+}
+
+/// `value` with whatever stands between `://` and the last `@` before the next `/`
+/// replaced by `***`: a URL too broken to parse may still carry a password.
+fn masked_userinfo(value: &str) -> String {
+    let Some(start) = value.find("://").map(|i| i + 3) else {
+        return value.to_string();
+    };
+    let authority_end = value[start..].find('/').map_or(value.len(), |i| start + i);
+    match value[start..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &value[..start], &value[start + at..]),
+        None => value.to_string(),
     }
 }
 
@@ -410,5 +439,37 @@ mod tests {
             config(&[("MOLECULE_API_URL", "localhost:8080")]),
             Err(ConfigError::BadUrl { .. })
         ));
+    }
+
+    /// A password in a base URL would be printed in the banner and in every
+    /// "unreachable at" error: refused, and never echoed, even when the URL is broken.
+    #[test]
+    fn a_url_with_a_user_or_password_is_refused_without_echoing_it() {
+        for url in [
+            "https://admin:hunter22@tenant.example.com",
+            "https://hunter22@tenant.example.com/",
+            "http://:hunter22@127.0.0.1:8080",
+        ] {
+            let err = config(&[("MOLECULE_API_URL", url)]).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    ConfigError::UrlWithUserinfo {
+                        var: "MOLECULE_API_URL"
+                    }
+                ),
+                "{url}: {err:?}"
+            );
+            assert!(!err.to_string().contains("hunter22"), "{err}");
+        }
+        let err =
+            config(&[("MOLECULE_CP_URL", "https://u:hunter22@cp example.com/x@y")]).unwrap_err();
+        assert!(matches!(err, ConfigError::BadUrl { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "MOLECULE_CP_URL=\"https://***@cp example.com/x@y\" is not an absolute http(s) URL"
+        );
+        assert_eq!(masked_userinfo("no scheme@host"), "no scheme@host");
+        assert_eq!(masked_userinfo("https://host/a@b"), "https://host/a@b");
     }
 }
