@@ -511,8 +511,8 @@ fn check_tool(row: &ToolRow, specs: &Specs) -> ToolFinding {
     let bound = ops[0].operation_id();
     // A gone operation is shown where it was (the vendored spec); any other change where
     // it is now.
-    let locate = |c: &Change| match c.pointer.strip_prefix("/operations/") {
-        Some(gone) if c.kind == "operation_missing" => old.locate_tool_change(gone, "/", c.kind),
+    let locate = |c: &Change| match (c.kind, c.pointer.strip_prefix("/operations/")) {
+        ("operation_missing", Some(gone)) => old.locate_tool_change(gone, "/", c.kind),
         _ => new.locate_tool_change(bound, &c.pointer, c.kind),
     };
     ToolFinding {
