@@ -104,6 +104,20 @@ pub(super) fn sample(doc: &Value, schema: &Value, depth: usize) -> Value {
 
 #[cfg(test)]
 mod tests {
+    /// A reply body the spec leaves untyped is an object (what every tenant reply is);
+    /// an untyped field inside one is `null`, the one value that fits any schema.
+    #[test]
+    fn an_untyped_body_is_an_object_and_an_untyped_field_is_null() {
+        let doc = serde_json::json!({});
+        let any = serde_json::json!({ "description": "anything" });
+        assert_eq!(super::sample(&doc, &any, 0), serde_json::json!({}));
+        let outer = serde_json::json!({ "type": "object", "properties": { "meta": any } });
+        assert_eq!(
+            super::sample(&doc, &outer, 0),
+            serde_json::json!({ "meta": null })
+        );
+    }
+
     #[test]
     fn a_sample_takes_examples_first_and_fills_every_property() {
         let doc = serde_json::json!({ "components": { "schemas": { "Id": {

@@ -590,3 +590,36 @@ fn the_readme_shows_what_ci_prints_for_the_example_candidate() {
         "the README's drift CI example is stale: `UPDATE_README=1 cargo test --test it drift` rewrites it"
     );
 }
+
+/// A change inside a response schema is annotated at the changed property of the
+/// candidate, not at the operation: the maintainer lands on the line to read.
+#[test]
+fn a_response_field_change_is_annotated_at_the_field() {
+    let vendored =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("spec/management.yaml"))
+            .unwrap();
+    let anchor = "    RevokedOrgToken:\n      type: object\n      description: Token revoked.\n      required: [revoked]\n      properties:\n";
+    assert!(vendored.contains(anchor));
+    let text = vendored.replacen(
+        anchor,
+        &format!(
+            "{anchor}        revoked_at:\n          type: string\n          description: When.\n"
+        ),
+        1,
+    );
+    let file = "response-field-added.yaml";
+    std::fs::write(work_dir().join(file), &text).unwrap();
+    let line = text
+        .lines()
+        .position(|l| l == "        revoked_at:")
+        .unwrap()
+        + 1;
+    let (_, stdout, stderr) = drift(&["--spec", file, "--format", "github"]);
+    let expected = format!(
+        "file={file},line={line},title=operation changed::revoke_org_token: non-breaking field_added at /response/revoked_at:"
+    );
+    assert!(
+        stdout.lines().any(|l| l.contains(&expected)),
+        "no {expected} in\n{stdout}{stderr}"
+    );
+}

@@ -40,6 +40,31 @@ async fn the_sandbox_refuses_a_plugin_name_with_any_one_path_character() {
     }
 }
 
+/// A template is one name in the tenant's configs directory: a `/`, a `\` or a `..`
+/// anywhere is refused with the tenant's 400 before anything is created.
+#[tokio::test]
+async fn the_sandbox_refuses_a_template_name_with_any_one_path_character() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let engine = engine(sandbox.config());
+    for template in ["a/b", "a\\b", "..", "x..y"] {
+        let e = call(
+            &engine,
+            "provision_workspace",
+            json!({ "name": "T", "template": template }),
+        )
+        .await
+        .unwrap_err()
+        .envelope();
+        assert_eq!(e["status"], 400, "{template}: {e}");
+        assert!(
+            e.to_string().contains("invalid template"),
+            "{template}: {e}"
+        );
+    }
+    let listed = call(&engine, "list_workspaces", json!({})).await.unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 3, "nothing was created");
+}
+
 /// A template file path must stay inside the template: empty, absolute, with a `\` or
 /// a `..` segment is refused.
 #[tokio::test]

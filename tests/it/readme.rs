@@ -309,3 +309,43 @@ async fn an_mcp_host_gets_the_same_hint() {
     );
     d.finish().await;
 }
+
+/// The mutation-testing habit stays written down: the README's development section
+/// shows the command TESTING.md explains, and every mutant `.cargo/mutants.toml` skips
+/// has its reason on the line above it (a silent exclusion would hide a weak test).
+#[test]
+fn the_mutation_command_is_documented_and_every_exclusion_has_a_reason() {
+    let dev = &README[README
+        .find("## Development")
+        .expect("a Development section")..];
+    let command = dev
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .find(|span| span.contains("cargo mutants"))
+        .expect("the README's development section shows the mutation command");
+    let testing = include_str!("../../TESTING.md");
+    assert!(
+        testing.lines().any(|l| l.trim() == command),
+        "TESTING.md explains `{command}`"
+    );
+    let config = include_str!("../../.cargo/mutants.toml");
+    let lines: Vec<&str> = config.lines().map(str::trim).collect();
+    let start = lines
+        .iter()
+        .position(|l| l.starts_with("exclude_re = ["))
+        .expect("exclude_re");
+    let end = start + lines[start..].iter().position(|l| *l == "]").unwrap();
+    let mut excluded = 0;
+    for i in start + 1..end {
+        if lines[i].starts_with('\'') {
+            excluded += 1;
+            assert!(
+                lines[i - 1].starts_with("# ") && lines[i - 1].len() > 12,
+                "the exclusion {} has no reason above it",
+                lines[i]
+            );
+        }
+    }
+    assert!(excluded > 0, "{config}");
+}
