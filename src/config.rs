@@ -387,6 +387,12 @@ mod tests {
             !dbg.contains("sk-live-123") && !dbg.contains("cp-456"),
             "{dbg}"
         );
+        // Whoever reads the Debug output still sees that both are set.
+        assert!(
+            dbg.contains("org_api_key: Some([redacted])")
+                && dbg.contains("cp_token: Some([redacted])"),
+            "{dbg}"
+        );
     }
 
     #[test]

@@ -104,6 +104,23 @@ pub(super) fn sample(doc: &Value, schema: &Value, depth: usize) -> Value {
 
 #[cfg(test)]
 mod tests {
+    /// Arrays nest three deep, then sample empty (which ends a recursion through a list);
+    /// an array that must have items gets its `minItems` however deep it is.
+    #[test]
+    fn nested_arrays_stop_at_three_unless_items_are_required() {
+        let doc = serde_json::json!({});
+        let nest =
+            |inner: serde_json::Value| serde_json::json!({ "type": "array", "items": inner });
+        let text = serde_json::json!({ "type": "string" });
+        let four = nest(nest(nest(nest(text.clone()))));
+        assert_eq!(super::sample(&doc, &four, 0), serde_json::json!([[[[]]]]));
+        let required = serde_json::json!({ "type": "array", "minItems": 2, "items": text });
+        assert_eq!(
+            super::sample(&doc, &nest(nest(nest(required))), 0),
+            serde_json::json!([[[["x", "x"]]]])
+        );
+    }
+
     /// A reply body the spec leaves untyped is an object (what every tenant reply is);
     /// an untyped field inside one is `null`, the one value that fits any schema.
     #[test]

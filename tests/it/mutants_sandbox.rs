@@ -107,6 +107,69 @@ async fn the_sandbox_takes_a_zero_monthly_limit() {
     assert_eq!(read["budget_limit"], 0, "{read}");
 }
 
+/// A period limit of zero is a limit too, like the monthly one.
+#[tokio::test]
+async fn the_sandbox_takes_a_zero_period_limit() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let engine = engine(sandbox.config());
+    let org = sandbox.config().org_id.unwrap();
+    call(
+        &engine,
+        "set_workspace_budget",
+        json!({ "workspace_id": org, "budget_limits": { "daily": 0 } }),
+    )
+    .await
+    .unwrap();
+    let read = call(
+        &engine,
+        "get_workspace_budget",
+        json!({ "workspace_id": org }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(read["periods"]["daily"]["limit"], 0, "{read}");
+    let e = call(
+        &engine,
+        "set_workspace_budget",
+        json!({ "workspace_id": org, "budget_limits": { "daily": -1 } }),
+    )
+    .await
+    .unwrap_err()
+    .envelope();
+    // The spec's minimum: refused before any request, naming the field.
+    assert_eq!(e["error"], "INVALID_ARGUMENTS", "{e}");
+    assert!(
+        e["detail"]
+            .as_str()
+            .unwrap()
+            .contains("`budget_limits.daily`"),
+        "{e}"
+    );
+}
+
+/// A workspace counts uptime only while it is online: a paused one reports 0.
+#[tokio::test]
+async fn a_paused_workspace_reports_no_uptime() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let engine = engine(sandbox.config());
+    let writer = molecule_mcp::sandbox::seed::WRITER_WORKSPACE_ID;
+    call(
+        &engine,
+        "pause_workspace",
+        json!({ "workspace_id": writer }),
+    )
+    .await
+    .unwrap();
+    let read = call(&engine, "get_workspace", json!({ "workspace_id": writer }))
+        .await
+        .unwrap();
+    assert_eq!(
+        (&read["status"], &read["uptime_seconds"]),
+        (&json!("paused"), &json!(0)),
+        "{read}"
+    );
+}
+
 /// Allowlist entries carry when they were enabled, as an RFC 3339 UTC time.
 #[tokio::test]
 async fn the_sandbox_stamps_allowlist_entries_with_the_time() {
