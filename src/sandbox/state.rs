@@ -436,6 +436,9 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(1_780_315_199), "2026-06-01T11:59:59Z");
+        // The last day of a 400-year cycle, and the day after.
+        assert_eq!(rfc3339(13_574_563_200), "2400-02-29T00:00:00Z");
+        assert_eq!(rfc3339(13_574_649_600), "2400-03-01T00:00:00Z");
     }
 
     #[test]

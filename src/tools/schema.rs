@@ -631,4 +631,37 @@ mod tests {
         );
         assert_eq!(output, json!({ "type": "integer" }));
     }
+
+    /// The schema of a map's values is converted like any other (`nullable` and all);
+    /// in an output schema, `additionalProperties: false` is dropped, so a field the
+    /// upstream adds is not a contract mismatch.
+    #[test]
+    fn additional_properties_are_converted_and_closed_maps_open_in_output() {
+        let doc = json!({});
+        let map = json!({ "type": "object",
+            "additionalProperties": { "type": "string", "nullable": true } });
+        let exact = convert(&doc, &map, Mode::Exact, &mut Vec::new(), &mut Map::new());
+        let validator = jsonschema::draft202012::new(&exact).unwrap();
+        assert!(
+            validator.is_valid(&json!({ "a": "x", "b": null })),
+            "{exact}"
+        );
+        assert!(!validator.is_valid(&json!({ "a": 1 })), "{exact}");
+        let closed = json!({ "type": "object", "additionalProperties": false,
+            "properties": { "id": { "type": "string" } } });
+        let exact = convert(&doc, &closed, Mode::Exact, &mut Vec::new(), &mut Map::new());
+        assert_eq!(exact["additionalProperties"], false);
+        let output = convert(
+            &doc,
+            &closed,
+            Mode::Output,
+            &mut Vec::new(),
+            &mut Map::new(),
+        );
+        let validator = jsonschema::draft202012::new(&output).unwrap();
+        assert!(
+            validator.is_valid(&json!({ "id": "w", "new_field": 1 })),
+            "{output}"
+        );
+    }
 }

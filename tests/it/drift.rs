@@ -591,6 +591,35 @@ fn the_readme_shows_what_ci_prints_for_the_example_candidate() {
     );
 }
 
+/// A change inside a branch of an `anyOf` is annotated at the branch's property.
+#[test]
+fn a_change_inside_an_any_of_branch_is_annotated_in_the_branch() {
+    let vendored =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("spec/management.yaml"))
+            .unwrap();
+    let anchor = "      anyOf:\n        - required: [dir]\n        - required: [template]\n";
+    assert!(vendored.contains(anchor));
+    let text = vendored.replacen(
+        anchor,
+        &format!("{anchor}          properties:\n            template:\n              description: The inline template.\n"),
+        1,
+    );
+    let file = "any-of-branch.yaml";
+    std::fs::write(work_dir().join(file), &text).unwrap();
+    let branch = text.find(anchor).unwrap() + anchor.len();
+    let line = text[..branch].lines().count() + 2;
+    assert_eq!(text.lines().nth(line - 1), Some("            template:"));
+    let (_, stdout, stderr) = drift(&["--spec", file, "--format", "github"]);
+    let expected =
+        format!("file={file},line={line},title=operation changed::create_org_from_template:");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains(&expected) && l.contains(" at /requestBody/anyOf/1/template:")),
+        "no {expected} in\n{stdout}{stderr}"
+    );
+}
+
 /// A change inside a response schema is annotated at the changed property of the
 /// candidate, not at the operation: the maintainer lands on the line to read.
 #[test]

@@ -350,6 +350,37 @@ async fn results_over_the_limit_are_refused_with_size_and_preview_and_huge_bodie
     assert_eq!(envelope["detail"]["limit_bytes"], 5000);
 }
 
+/// Bodies are read up to the bound, plus one byte, plus the redaction slack of
+/// 12 x the longest secret + 16 (docs/security.md): a body of exactly that size is read
+/// whole and its size is exact; one byte more and the size is a lower bound.
+#[tokio::test]
+async fn a_body_of_exactly_the_read_cap_is_read_whole() {
+    let slack = 12 * KEY.len() + 16;
+    let cap = 5000 + 1 + slack;
+    for (n, lower_bound) in [(cap, false), (cap + 1, true)] {
+        let server = MockServer::start().await;
+        Mock::given(any())
+            .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![b'a'; n]))
+            .mount(&server)
+            .await;
+        let engine = crate::common::engine(crate::common::config(&[
+            ("MOLECULE_API_URL", &server.uri()),
+            ("MOLECULE_ORG_API_KEY", KEY),
+            ("MOLECULE_ORG_ID", crate::common::ORG_ID),
+            ("MOLECULE_MCP_MAX_RESULT_BYTES", "5000"),
+        ]));
+        let envelope = call(&engine, "list_workspaces", json!({}))
+            .await
+            .unwrap_err()
+            .envelope();
+        assert_eq!(envelope["error"], "RESULT_TOO_LARGE", "{n}: {envelope}");
+        assert_eq!(
+            envelope["detail"]["size_is_lower_bound"], lower_bound,
+            "{n}: {envelope}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_panic_in_a_call_becomes_an_internal_error() {
     let outcome =
