@@ -277,6 +277,28 @@ mod tests {
         s
     }
 
+    /// A hostile upstream's broken escapes (a lone surrogate, a `\u` with too few
+    /// digits, a `\` as the last byte) stay as they are, the secret beside them is still
+    /// redacted, and nothing loops or panics.
+    #[test]
+    fn broken_escapes_are_kept_and_the_secret_beside_them_still_goes() {
+        let secret = "sk-org-0123456789";
+        for (text, expected) in [
+            (
+                format!(r"a\ud800b {secret} \u12"),
+                format!(r"a\ud800b {MARK} \u12"),
+            ),
+            (
+                format!(r"\udc00\ud83dx{secret}\"),
+                format!(r"\udc00\ud83dx{MARK}\"),
+            ),
+            (format!(r"{secret}\"), format!(r"{MARK}\")),
+            (r"x\".to_string(), r"x\".to_string()),
+        ] {
+            assert_eq!(redacted(&[secret], &text), expected, "{text}");
+        }
+    }
+
     #[test]
     fn every_rendition_of_a_secret_is_removed() {
         let secret = "sk-\"a\\b<c>&é\u{1F600}/d e+f";
