@@ -309,3 +309,26 @@ async fn terminated() {
         () = term => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The access log's method and tool: a batch is named as one, anything unreadable
+    /// is `-`, and a hostile method name is clipped.
+    #[test]
+    fn the_access_log_summarises_each_kind_of_body() {
+        let of = |text: &str| summary(&Bytes::from(text.to_string()));
+        let call =
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_workspace"}}"#;
+        assert_eq!(of(call), ("tools/call".into(), "get_workspace".into()));
+        assert_eq!(
+            of(r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#),
+            ("batch".into(), "-".into())
+        );
+        assert_eq!(of("not json"), ("-".into(), "-".into()));
+        assert_eq!(of(r#"{"id":1}"#), ("-".into(), "-".into()));
+        let (method, _) = of(&format!(r#"{{"method":"{}"}}"#, "m".repeat(5000)));
+        assert!(method.len() < 100, "{method}");
+    }
+}

@@ -277,6 +277,16 @@ mod tests {
         assert!(!valid_org_id("a b") && !valid_org_id("") && !valid_org_id("x\ny"));
     }
 
+    /// With nothing set, the limits are the ones the README's configuration table and
+    /// docs/remote.md promise.
+    #[test]
+    fn the_http_limits_default_to_the_documented_values() {
+        let o = HttpOptions::from_lookup("8080", |_| None).unwrap();
+        assert_eq!(o.max_body_bytes, 4_194_304);
+        assert_eq!((o.max_per_caller, o.max_concurrent), (32, 256));
+        assert_eq!(o.shutdown_grace, Duration::from_secs(10));
+    }
+
     #[test]
     fn a_bare_port_or_localhost_listens_on_loopback() {
         let loopback = SocketAddr::from(([127, 0, 0, 1], 8080));

@@ -377,6 +377,20 @@ async fn json_rpc_edges_get_answers_and_never_end_the_server() {
         assert_eq!(reply["error"]["code"], -32602, "{params}: {reply}");
         assert_eq!(reply["id"], 8);
     }
+    // Notifications rmcp cannot read are never answered (JSON-RPC answers no
+    // notification): the next line is the ping's reply.
+    for note in [
+        r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":5}"#,
+        r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":{}}}"#,
+    ] {
+        d.send_raw(note).await;
+    }
+    d.send_raw(r#"{"jsonrpc":"2.0","id":"after","method":"ping"}"#)
+        .await;
+    assert_eq!(
+        d.raw_line().await,
+        r#"{"jsonrpc":"2.0","id":"after","result":{}}"#
+    );
     // Still serving.
     d.call(9, "list_workspaces", json!({})).await;
     assert_eq!(d.response(9).await["result"]["isError"], false);

@@ -17,12 +17,17 @@ fn work_dir() -> PathBuf {
     dir
 }
 
-/// The vendored spec with the fixture patch `name.patch.yaml` applied.
-fn patched(name: &str) -> Value {
-    let mut doc = molecule_mcp::spec::load::load_openapi(
+/// The vendored spec, as a document.
+fn vendored() -> Value {
+    molecule_mcp::spec::load::load_openapi(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("spec/management.yaml"),
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// The vendored spec with the fixture patch `name.patch.yaml` applied.
+fn patched(name: &str) -> Value {
+    let mut doc = vendored();
     let text = std::fs::read_to_string(fixtures().join(format!("{name}.patch.yaml"))).unwrap();
     let patch: json_patch::Patch = yaml_serde::from_str(&text).unwrap();
     json_patch::patch(&mut doc, &patch.0).unwrap();
@@ -588,6 +593,43 @@ fn the_readme_shows_what_ci_prints_for_the_example_candidate() {
         &readme[start..stop],
         expected,
         "the README's drift CI example is stale: `UPDATE_README=1 cargo test --test it drift` rewrites it"
+    );
+}
+
+/// A field whose type changes is a breaking `type_changed`, for the operation and for
+/// the tool whose argument it is.
+#[test]
+fn a_changed_field_type_is_breaking() {
+    let mut doc = vendored();
+    doc["components"]["schemas"]["ProvisionWorkspaceRequest"]["properties"]["template"]["type"] =
+        "integer".into();
+    let file = "changed-type.json";
+    std::fs::write(
+        work_dir().join(file),
+        serde_json::to_string_pretty(&doc).unwrap(),
+    )
+    .unwrap();
+    let (_, report) = json_report(file, "never");
+    let op = report["operations"]["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["operation_id"] == "provision_workspace")
+        .unwrap();
+    let change = op["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["pointer"] == "/requestBody/template")
+        .unwrap_or_else(|| panic!("{op}"));
+    assert_eq!(
+        (&change["kind"], &change["breaking"], &change["detail"]),
+        (
+            &Value::from("type_changed"),
+            &Value::from(true),
+            &Value::from("type `string` is now `integer`")
+        ),
+        "{change}"
     );
 }
 

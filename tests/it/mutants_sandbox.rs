@@ -147,6 +147,32 @@ async fn the_sandbox_takes_a_zero_period_limit() {
     );
 }
 
+/// Field limits are inclusive: a role of exactly 1,000 characters (the tenant's limit)
+/// is taken, one more is the tenant's 400.
+#[tokio::test]
+async fn the_sandbox_takes_a_field_of_exactly_its_limit() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let engine = engine(sandbox.config());
+    let made = call(
+        &engine,
+        "provision_workspace",
+        json!({ "name": "n".repeat(255), "role": "r".repeat(1000) }),
+    )
+    .await
+    .unwrap();
+    assert!(made["id"].is_string(), "{made}");
+    let e = call(
+        &engine,
+        "provision_workspace",
+        json!({ "name": "N", "role": "r".repeat(1001) }),
+    )
+    .await
+    .unwrap_err()
+    .envelope();
+    assert_eq!(e["status"], 400, "{e}");
+    assert!(e.to_string().contains("invalid workspace fields"), "{e}");
+}
+
 /// A workspace counts uptime only while it is online: a paused one reports 0.
 #[tokio::test]
 async fn a_paused_workspace_reports_no_uptime() {
