@@ -274,6 +274,9 @@ mod tests {
                 .unwrap()
                 .is_valid(&body)
         );
+        // An operation that takes no body ignores whatever body comes with it.
+        let (status, _) = spec_answer(Operation::GetWorkspace, &[("id", "ws-1")], "not json");
+        assert_eq!(status, 200);
         let (status, body) = spec_answer(
             Operation::ProvisionWorkspace,
             &[],

@@ -350,6 +350,37 @@ async fn results_over_the_limit_are_refused_with_size_and_preview_and_huge_bodie
     assert_eq!(envelope["detail"]["limit_bytes"], 5000);
 }
 
+/// The bound is inclusive: a result of exactly MOLECULE_MCP_MAX_RESULT_BYTES encoded
+/// bytes is returned; one byte less of room and it is RESULT_TOO_LARGE.
+#[tokio::test]
+async fn a_result_of_exactly_the_bound_is_returned() {
+    let items: Vec<Value> = (0..60)
+        .map(|i| json!({ "id": format!("w-{i}"), "name": "x".repeat(40) }))
+        .collect();
+    let server = tenant(200, json!(items)).await;
+    let with_bound = |bound: usize| {
+        crate::common::engine(crate::common::config(&[
+            ("MOLECULE_API_URL", &server.uri()),
+            ("MOLECULE_ORG_API_KEY", KEY),
+            ("MOLECULE_ORG_ID", crate::common::ORG_ID),
+            ("MOLECULE_MCP_MAX_RESULT_BYTES", &bound.to_string()),
+        ]))
+    };
+    let success = call_full(&with_bound(1_000_000), "list_workspaces", json!({}))
+        .await
+        .unwrap();
+    let exact = molecule_mcp::result::encoded_len(&molecule_mcp::result::success(&success));
+    assert!(exact > molecule_mcp::result::MIN_BOUND, "{exact}");
+    let at = call(&with_bound(exact), "list_workspaces", json!({})).await;
+    assert!(at.is_ok(), "{exact}: {at:?}");
+    let e = call(&with_bound(exact - 1), "list_workspaces", json!({}))
+        .await
+        .unwrap_err()
+        .envelope();
+    assert_eq!(e["error"], "RESULT_TOO_LARGE", "{e}");
+    assert_eq!(e["detail"]["size_bytes"], exact, "{e}");
+}
+
 /// Bodies are read up to the bound, plus one byte, plus the redaction slack of
 /// 12 x the longest secret + 16 (docs/security.md): a body of exactly that size is read
 /// whole and its size is exact; one byte more and the size is a lower bound.
