@@ -633,24 +633,33 @@ fn a_changed_field_type_is_breaking() {
     );
 }
 
-/// A change inside a branch of an `anyOf` is annotated at the branch's property.
-#[test]
-fn a_change_inside_an_any_of_branch_is_annotated_in_the_branch() {
+/// Writes `file`: the vendored YAML with `insertion` right after `anchor` (which must
+/// be there), and returns its text.
+fn vendored_with(file: &str, anchor: &str, insertion: &str) -> String {
     let vendored =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("spec/management.yaml"))
             .unwrap();
-    let anchor = "      anyOf:\n        - required: [dir]\n        - required: [template]\n";
-    assert!(vendored.contains(anchor));
-    let text = vendored.replacen(
-        anchor,
-        &format!("{anchor}          properties:\n            template:\n              description: The inline template.\n"),
-        1,
-    );
-    let file = "any-of-branch.yaml";
+    assert!(vendored.contains(anchor), "{anchor}");
+    let text = vendored.replacen(anchor, &format!("{anchor}{insertion}"), 1);
     std::fs::write(work_dir().join(file), &text).unwrap();
-    let branch = text.find(anchor).unwrap() + anchor.len();
-    let line = text[..branch].lines().count() + 2;
-    assert_eq!(text.lines().nth(line - 1), Some("            template:"));
+    text
+}
+
+/// The 1-based number of the line of `text` that is exactly `line`.
+fn line_number(text: &str, line: &str) -> usize {
+    text.lines().position(|l| l == line).unwrap() + 1
+}
+
+/// A change inside a branch of an `anyOf` is annotated at the branch's property.
+#[test]
+fn a_change_inside_an_any_of_branch_is_annotated_in_the_branch() {
+    let file = "any-of-branch.yaml";
+    let text = vendored_with(
+        file,
+        "      anyOf:\n        - required: [dir]\n        - required: [template]\n",
+        "          properties:\n            template:\n              description: The inline template.\n",
+    );
+    let line = line_number(&text, "            template:");
     let (_, stdout, stderr) = drift(&["--spec", file, "--format", "github"]);
     let expected =
         format!("file={file},line={line},title=operation changed::create_org_from_template:");
@@ -666,25 +675,13 @@ fn a_change_inside_an_any_of_branch_is_annotated_in_the_branch() {
 /// candidate, not at the operation: the maintainer lands on the line to read.
 #[test]
 fn a_response_field_change_is_annotated_at_the_field() {
-    let vendored =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("spec/management.yaml"))
-            .unwrap();
-    let anchor = "    RevokedOrgToken:\n      type: object\n      description: Token revoked.\n      required: [revoked]\n      properties:\n";
-    assert!(vendored.contains(anchor));
-    let text = vendored.replacen(
-        anchor,
-        &format!(
-            "{anchor}        revoked_at:\n          type: string\n          description: When.\n"
-        ),
-        1,
-    );
     let file = "response-field-added.yaml";
-    std::fs::write(work_dir().join(file), &text).unwrap();
-    let line = text
-        .lines()
-        .position(|l| l == "        revoked_at:")
-        .unwrap()
-        + 1;
+    let text = vendored_with(
+        file,
+        "    RevokedOrgToken:\n      type: object\n      description: Token revoked.\n      required: [revoked]\n      properties:\n",
+        "        revoked_at:\n          type: string\n          description: When.\n",
+    );
+    let line = line_number(&text, "        revoked_at:");
     let (_, stdout, stderr) = drift(&["--spec", file, "--format", "github"]);
     let expected = format!(
         "file={file},line={line},title=operation changed::revoke_org_token: non-breaking field_added at /response/revoked_at:"

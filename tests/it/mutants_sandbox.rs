@@ -2,7 +2,12 @@
 
 use crate::common::*;
 use molecule_mcp::sandbox::Sandbox;
-use serde_json::json;
+use serde_json::{Value, json};
+
+/// The error envelope of a call the sandbox (or validation) refuses.
+async fn refusal(engine: &molecule_mcp::call::Engine, tool: &str, args: Value) -> Value {
+    call(engine, tool, args).await.unwrap_err().envelope()
+}
 
 /// `--sandbox` points every credential and routing value at the sandbox, the org slug
 /// included, whatever the environment said.
@@ -27,14 +32,12 @@ async fn the_sandbox_refuses_a_plugin_name_with_any_one_path_character() {
     let sandbox = Sandbox::start().await.unwrap();
     let engine = engine(sandbox.config());
     for name in ["a/b", "a\\b", "..b"] {
-        let e = call(
+        let e = refusal(
             &engine,
             "set_org_plugin_allowlist",
             json!({ "plugins": [name], "enabled_by": "walk" }),
         )
-        .await
-        .unwrap_err()
-        .envelope();
+        .await;
         assert_eq!(e["status"], 400, "{name}: {e}");
         assert!(e.to_string().contains("invalid plugin name"), "{name}: {e}");
     }
@@ -47,14 +50,12 @@ async fn the_sandbox_refuses_a_template_name_with_any_one_path_character() {
     let sandbox = Sandbox::start().await.unwrap();
     let engine = engine(sandbox.config());
     for template in ["a/b", "a\\b", "..", "x..y"] {
-        let e = call(
+        let e = refusal(
             &engine,
             "provision_workspace",
             json!({ "name": "T", "template": template }),
         )
-        .await
-        .unwrap_err()
-        .envelope();
+        .await;
         assert_eq!(e["status"], 400, "{template}: {e}");
         assert!(
             e.to_string().contains("invalid template"),
@@ -72,14 +73,12 @@ async fn the_sandbox_refuses_template_files_outside_the_template() {
     let sandbox = Sandbox::start().await.unwrap();
     let engine = engine(sandbox.config());
     for path in ["", "/etc/passwd", "a\\b", "a/../../b"] {
-        let e = call(
+        let e = refusal(
             &engine,
             "import_template",
             json!({ "name": "x", "files": { path: "b" } }),
         )
-        .await
-        .unwrap_err()
-        .envelope();
+        .await;
         assert_eq!(e["status"], 400, "{path:?}: {e}");
     }
 }
@@ -128,14 +127,12 @@ async fn the_sandbox_takes_a_zero_period_limit() {
     .await
     .unwrap();
     assert_eq!(read["periods"]["daily"]["limit"], 0, "{read}");
-    let e = call(
+    let e = refusal(
         &engine,
         "set_workspace_budget",
         json!({ "workspace_id": org, "budget_limits": { "daily": -1 } }),
     )
-    .await
-    .unwrap_err()
-    .envelope();
+    .await;
     // The spec's minimum: refused before any request, naming the field.
     assert_eq!(e["error"], "INVALID_ARGUMENTS", "{e}");
     assert!(
@@ -161,14 +158,12 @@ async fn the_sandbox_takes_a_field_of_exactly_its_limit() {
     .await
     .unwrap();
     assert!(made["id"].is_string(), "{made}");
-    let e = call(
+    let e = refusal(
         &engine,
         "provision_workspace",
         json!({ "name": "N", "role": "r".repeat(1001) }),
     )
-    .await
-    .unwrap_err()
-    .envelope();
+    .await;
     assert_eq!(e["status"], 400, "{e}");
     assert!(e.to_string().contains("invalid workspace fields"), "{e}");
 }
