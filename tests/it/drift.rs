@@ -650,6 +650,19 @@ fn line_number(text: &str, line: &str) -> usize {
     text.lines().position(|l| l == line).unwrap() + 1
 }
 
+/// `drift --format github` on `file` has an operation-changed annotation at `line` that
+/// contains each of `parts`.
+fn assert_annotated(file: &str, line: usize, parts: &[&str]) {
+    let (_, stdout, stderr) = drift(&["--spec", file, "--format", "github"]);
+    let at = format!("file={file},line={line},title=operation changed::");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains(&at) && parts.iter().all(|p| l.contains(p))),
+        "no {at} with {parts:?} in\n{stdout}{stderr}"
+    );
+}
+
 /// A change inside a branch of an `anyOf` is annotated at the branch's property.
 #[test]
 fn a_change_inside_an_any_of_branch_is_annotated_in_the_branch() {
@@ -660,14 +673,13 @@ fn a_change_inside_an_any_of_branch_is_annotated_in_the_branch() {
         "          properties:\n            template:\n              description: The inline template.\n",
     );
     let line = line_number(&text, "            template:");
-    let (_, stdout, stderr) = drift(&["--spec", file, "--format", "github"]);
-    let expected =
-        format!("file={file},line={line},title=operation changed::create_org_from_template:");
-    assert!(
-        stdout
-            .lines()
-            .any(|l| l.contains(&expected) && l.contains(" at /requestBody/anyOf/1/template:")),
-        "no {expected} in\n{stdout}{stderr}"
+    assert_annotated(
+        file,
+        line,
+        &[
+            "create_org_from_template: ",
+            " at /requestBody/anyOf/1/template:",
+        ],
     );
 }
 
@@ -682,12 +694,9 @@ fn a_response_field_change_is_annotated_at_the_field() {
         "        revoked_at:\n          type: string\n          description: When.\n",
     );
     let line = line_number(&text, "        revoked_at:");
-    let (_, stdout, stderr) = drift(&["--spec", file, "--format", "github"]);
-    let expected = format!(
-        "file={file},line={line},title=operation changed::revoke_org_token: non-breaking field_added at /response/revoked_at:"
-    );
-    assert!(
-        stdout.lines().any(|l| l.contains(&expected)),
-        "no {expected} in\n{stdout}{stderr}"
+    assert_annotated(
+        file,
+        line,
+        &["revoke_org_token: non-breaking field_added at /response/revoked_at:"],
     );
 }
