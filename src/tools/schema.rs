@@ -544,23 +544,24 @@ fn convert(
 
 /// OpenAPI 3.0's boolean `exclusiveMinimum: true` beside `minimum: n` is JSON Schema
 /// 2020-12's numeric `exclusiveMinimum: n` (likewise maximum); `false` says nothing.
-/// A boolean left in place makes the schema invalid. Output schemas keep no bounds.
+/// A boolean left in place makes the schema invalid. Output schemas keep no bounds
+/// ([`POLICY`] has already dropped their `minimum` and `maximum`).
 fn exclusive_bounds(out: &mut Map<String, Value>, mode: Mode) {
     for (exclusive, bound) in [
         ("exclusiveMinimum", "minimum"),
         ("exclusiveMaximum", "maximum"),
     ] {
         match out.get(exclusive) {
-            Some(Value::Bool(true)) if mode != Mode::Output => {
+            Some(_) if mode == Mode::Output => {
+                out.shift_remove(exclusive);
+            }
+            Some(Value::Bool(true)) => {
                 match out.shift_remove(bound) {
                     Some(n) => out.insert(exclusive.to_string(), n),
                     None => out.shift_remove(exclusive),
                 };
             }
             Some(Value::Bool(_)) => {
-                out.shift_remove(exclusive);
-            }
-            Some(_) if mode == Mode::Output => {
                 out.shift_remove(exclusive);
             }
             _ => {}
@@ -630,6 +631,24 @@ mod tests {
             &mut Map::new(),
         );
         assert_eq!(output, json!({ "type": "integer" }));
+        // A 3.1-style numeric bound is kept in input schemas, dropped in output ones.
+        let numeric = json!({ "type": "number", "exclusiveMinimum": 5 });
+        let exact = convert(
+            &doc,
+            &numeric,
+            Mode::Exact,
+            &mut Vec::new(),
+            &mut Map::new(),
+        );
+        assert_eq!(exact, numeric);
+        let output = convert(
+            &doc,
+            &numeric,
+            Mode::Output,
+            &mut Vec::new(),
+            &mut Map::new(),
+        );
+        assert_eq!(output, json!({ "type": "number" }));
     }
 
     /// The schema of a map's values is converted like any other (`nullable` and all);
