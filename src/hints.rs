@@ -218,6 +218,11 @@ mod tests {
         );
         let h = hint(entry("get_org_plugin_allowlist"), &e).unwrap();
         assert!(h.contains("org_id") && h.contains("MOLECULE_ORG_ID"), "{h}");
+        let h = hint(entry("revoke_org_token"), &e).unwrap();
+        assert!(
+            h.contains("id: the `id` of a token from list_org_tokens"),
+            "{h}"
+        );
         // Tools with no id in the path get none.
         assert_eq!(hint(entry("list_workspaces"), &e), None);
         // Another 400 is not about the id.

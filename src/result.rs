@@ -261,6 +261,21 @@ mod tests {
         assert!(!text.contains(CUT) && text.contains("greater than 4"));
     }
 
+    /// A clipped string keeps every character whose cost still fits, counted as on the
+    /// wire: `"` costs 4 (escaped twice), a letter 1.
+    #[test]
+    fn clip_encoded_keeps_the_longest_prefix_that_fits_exactly() {
+        let clipped = |s: &str, keep: usize| {
+            let mut s = s.to_string();
+            clip_encoded(&mut s, keep);
+            s
+        };
+        assert_eq!(clipped("abcdef", 3), format!("abc{CUT}"));
+        assert_eq!(clipped("a\"bc", 5), format!("a\"{CUT}"));
+        assert_eq!(clipped("a\"bc", 4), format!("a{CUT}"));
+        assert_eq!(clipped("abc", 0), CUT);
+    }
+
     #[test]
     fn clip_keeps_whole_characters() {
         let mut s = "ééé".to_string();

@@ -121,6 +121,21 @@ mod tests {
         );
     }
 
+    /// A combinator beside `properties` only constrains them: the object is sampled
+    /// whole, every property filled (a body "by dir or by template").
+    #[test]
+    fn a_combinator_beside_properties_does_not_replace_them() {
+        let doc = serde_json::json!({});
+        let schema = serde_json::json!({
+            "properties": { "dir": { "type": "string" }, "force": { "type": "boolean" } },
+            "anyOf": [{ "required": ["dir"] }, { "required": ["template"] }],
+        });
+        assert_eq!(
+            super::sample(&doc, &schema, 0),
+            serde_json::json!({ "dir": "x", "force": false })
+        );
+    }
+
     /// A reply body the spec leaves untyped is an object (what every tenant reply is);
     /// an untyped field inside one is `null`, the one value that fits any schema.
     #[test]

@@ -285,6 +285,13 @@ async fn secrets_are_listed_by_key_and_their_values_never_come_back() {
         ]
     );
     let org = ok(&engine, "list_org_secrets", json!({})).await;
+    let org_keys: Vec<&str> = org
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(org_keys, ["ANTHROPIC_API_KEY", "GITHUB_TOKEN"], "{org}");
     for text in [listed.to_string(), org.to_string()] {
         assert!(!text.contains("sv-workspace-value") && !text.contains("sv-org-value"));
         assert!(!text.contains("sk-ant-sandbox"), "{text}");
