@@ -365,6 +365,7 @@ async fn json_rpc_edges_get_answers_and_never_end_the_server() {
     }
     // Wrong-typed name or arguments: -32602, not -32601.
     for params in [
+        r#"5"#,
         r#"{"name":5}"#,
         r#"{"name":"list_workspaces","arguments":[1]}"#,
         r#"{"name":"list_workspaces","arguments":"x"}"#,

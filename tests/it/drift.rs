@@ -1,7 +1,7 @@
 //! `molecule-mcp drift` on fixture candidates: statuses, classifications, exit codes,
 //! and every output format pinned by snapshots.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -660,6 +660,44 @@ fn assert_annotated(file: &str, line: usize, parts: &[&str]) {
             .lines()
             .any(|l| l.contains(&at) && parts.iter().all(|p| l.contains(p))),
         "no {at} with {parts:?} in\n{stdout}{stderr}"
+    );
+}
+
+/// A field that may now be null loosens a request (non-breaking) but can break a
+/// caller reading a response (breaking).
+#[test]
+fn null_allowed_is_breaking_in_a_response_only() {
+    let mut doc = vendored();
+    let schemas = &mut doc["components"]["schemas"];
+    schemas["ProvisionWorkspaceRequest"]["properties"]["role"]["nullable"] = true.into();
+    schemas["RevokedOrgToken"]["properties"]["revoked"]["nullable"] = true.into();
+    let file = "nullable-added.json";
+    std::fs::write(
+        work_dir().join(file),
+        serde_json::to_string_pretty(&doc).unwrap(),
+    )
+    .unwrap();
+    let (_, report) = json_report(file, "never");
+    let change = |op: &str, pointer: &str| {
+        report["operations"]["changed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["operation_id"] == op)
+            .flat_map(|o| o["changes"].as_array().unwrap())
+            .find(|c| c["pointer"] == pointer)
+            .unwrap_or_else(|| panic!("no {pointer} change for {op} in {report}"))
+            .clone()
+    };
+    let request = change("provision_workspace", "/requestBody/role");
+    let response = change("revoke_org_token", "/response/revoked");
+    assert_eq!(
+        (&request["kind"], &request["breaking"]),
+        (&json!("nullable_added"), &json!(false))
+    );
+    assert_eq!(
+        (&response["kind"], &response["breaking"]),
+        (&json!("nullable_added"), &json!(true))
     );
 }
 
