@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 /// What the middleware shares.
@@ -32,7 +32,67 @@ struct Gate {
     remote: Arc<Remote>,
     engine: Arc<Engine>,
     total: Arc<Semaphore>,
-    per_caller: Mutex<HashMap<u64, Arc<Semaphore>>>,
+    per_caller: Buckets,
+}
+
+/// Requests in progress per caller key: at most `limit` each, and no entry for a caller
+/// with none in progress, so a stream of distinct keys cannot grow the map.
+struct Buckets {
+    limit: usize,
+    map: Mutex<HashMap<u64, Arc<Semaphore>>>,
+}
+
+/// One request's place in its caller's bucket; on drop it is freed, and the bucket is
+/// forgotten if no request holds or awaits it.
+struct Slot<'a> {
+    buckets: &'a Buckets,
+    key: u64,
+    semaphore: Arc<Semaphore>,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Buckets {
+    fn new(limit: usize) -> Self {
+        Buckets {
+            limit,
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Semaphore>>> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A place for `key`, or `None` when its `limit` requests are already in progress
+    /// (whoever holds them forgets the bucket when done).
+    fn take(&self, key: u64) -> Option<Slot<'_>> {
+        let semaphore = self
+            .lock()
+            .entry(key)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.limit)))
+            .clone();
+        let permit = semaphore.clone().try_acquire_owned().ok()?;
+        Some(Slot {
+            buckets: self,
+            key,
+            semaphore,
+            permit: Some(permit),
+        })
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.permit.take();
+        let mut map = self.buckets.lock();
+        // Idle: only the map and this slot hold the bucket (a request that found it
+        // holds a third reference until it is done), and every permit is back.
+        if Arc::strong_count(&self.semaphore) <= 2
+            && self.semaphore.available_permits() == self.buckets.limit
+        {
+            map.remove(&self.key);
+        }
+    }
 }
 
 fn refusal(status: StatusCode, error: &str, detail: &str) -> Response {
@@ -155,17 +215,10 @@ async fn gate(
             "too many requests in progress on this server (MOLECULE_MCP_MAX_CONCURRENT); retry",
         ));
     };
-    let mine = key.map(|k| {
-        let mut buckets = gate.per_caller.lock().unwrap_or_else(|e| e.into_inner());
-        buckets
-            .entry(k)
-            .or_insert_with(|| Arc::new(Semaphore::new(gate.remote.options.max_per_caller)))
-            .clone()
-    });
-    let _permit = match &mine {
-        Some(semaphore) => match semaphore.clone().try_acquire_owned() {
-            Ok(p) => Some(p),
-            Err(_) => {
+    let _slot = match key {
+        Some(k) => match gate.per_caller.take(k) {
+            Some(slot) => Some(slot),
+            None => {
                 return respond(refusal(
                     StatusCode::TOO_MANY_REQUESTS,
                     "too many requests",
@@ -178,16 +231,6 @@ async fn gate(
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
-    drop(_permit);
-    if let (Some(k), Some(semaphore)) = (key, mine) {
-        let mut buckets = gate.per_caller.lock().unwrap_or_else(|e| e.into_inner());
-        // Forget an idle caller (the map and this handle are the only references).
-        if Arc::strong_count(&semaphore) <= 2
-            && semaphore.available_permits() == gate.remote.options.max_per_caller
-        {
-            buckets.remove(&k);
-        }
-    }
     respond(response)
 }
 
@@ -234,7 +277,7 @@ pub async fn serve(engine: Arc<Engine>, remote: Remote) -> anyhow::Result<()> {
         remote: remote.clone(),
         engine: engine.clone(),
         total: Arc::new(Semaphore::new(options.max_concurrent)),
-        per_caller: Mutex::new(HashMap::new()),
+        per_caller: Buckets::new(options.max_per_caller),
     });
     let app = axum::Router::new()
         .route_service("/mcp", mcp)
@@ -313,6 +356,27 @@ async fn terminated() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each key has at most `limit` requests in progress, and a key with none in
+    /// progress leaves nothing behind: ten thousand distinct keys (any bearer string
+    /// makes one) do not grow the map.
+    #[test]
+    fn buckets_limit_each_key_and_forget_idle_ones() {
+        let buckets = Buckets::new(2);
+        for key in 0..10_000 {
+            drop(buckets.take(key).unwrap());
+        }
+        assert_eq!(buckets.lock().len(), 0);
+        let a = buckets.take(7).unwrap();
+        let b = buckets.take(7).unwrap();
+        assert!(buckets.take(7).is_none(), "a third at once is refused");
+        assert!(buckets.take(8).is_some(), "another key is not held up");
+        drop(a);
+        assert_eq!(buckets.lock().len(), 1, "7 is still in progress");
+        let c = buckets.take(7).unwrap();
+        drop((b, c));
+        assert_eq!(buckets.lock().len(), 0);
+    }
 
     /// The access log's method and tool: a batch is named as one, anything unreadable
     /// is `-`, and a hostile method name is clipped.
