@@ -336,6 +336,9 @@ mod tests {
             "a[redacted]s",
             "long values go wherever they occur"
         );
+        // The line is at SHORT bytes: 8 go anywhere, 7 only alone.
+        assert_eq!(redacted(&["abcd1234"], "xabcd1234y"), "x[redacted]y");
+        assert_eq!(redacted(&["abcd123"], "xabcd123y"), "xabcd123y");
     }
 
     #[test]
