@@ -583,7 +583,7 @@ pub enum Binding {
 pub fn binding(op: Operation) -> Binding {
     match TOOLS.iter().find(|row| routes(row.route, op)) {
         Some(row) => Binding::Tool(row.name),
-        None => Binding::Skipped(skip_reason(op).unwrap_or_default()),
+        None => Binding::Skipped(skip_reason_in(SKIPPED, op).unwrap_or_default()),
     }
 }
 
@@ -610,11 +610,6 @@ const fn skip_reason_in(
         i += 1;
     }
     None
-}
-
-/// Why `op` is skipped, when it is.
-const fn skip_reason(op: Operation) -> Option<&'static str> {
-    skip_reason_in(SKIPPED, op)
 }
 
 /// How a table fails to decide an operation exactly once.

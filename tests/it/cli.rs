@@ -50,6 +50,28 @@ fn a_closed_stdout_is_a_normal_end() {
     }
 }
 
+/// A closed pipe is a normal end, but any other write failure is not: a full disk is
+/// an error that says what failed, never a silent success.
+#[test]
+fn a_failed_write_to_stdout_is_an_error() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = Command::new(BIN)
+        .arg("tools")
+        .env_clear()
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains("writing to stdout"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn drift_lists_only_its_own_flags_and_tools_starts_no_sandbox() {
     let help = String::from_utf8(run(&["drift", "--help"]).stdout).unwrap();
@@ -63,13 +85,21 @@ fn drift_lists_only_its_own_flags_and_tools_starts_no_sandbox() {
         assert!(!stderr(&out).contains("sandbox tenant at"), "{args:?}");
         assert!(out.stdout.is_empty(), "{args:?}");
     }
-    let out = run(&["--read-only", "drift"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("do not apply to `drift`"),
-        "{}",
-        stderr(&out)
-    );
+    // Each serving flag alone, before `drift`, is refused.
+    for flag in [
+        &["--sandbox"][..],
+        &["--read-only"][..],
+        &["--toolsets", "tokens"][..],
+        &["--tools", "get_workspace"][..],
+    ] {
+        let out = run(&[flag, &["drift"][..]].concat());
+        assert_eq!(out.status.code(), Some(2), "{flag:?}");
+        assert!(
+            stderr(&out).contains("do not apply to `drift`"),
+            "{flag:?}: {}",
+            stderr(&out)
+        );
+    }
     // Serving flags keep working before a subcommand that takes them, and after it.
     let out = run(&["--read-only", "tools", "--toolsets", "tokens"]);
     let tools: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
