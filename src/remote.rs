@@ -285,6 +285,12 @@ mod tests {
         assert_eq!(o.max_body_bytes, 4_194_304);
         assert_eq!((o.max_per_caller, o.max_concurrent), (32, 256));
         assert_eq!(o.shutdown_grace, Duration::from_secs(10));
+        // A list setting is split on commas, trimmed, and empty items are dropped.
+        let o = HttpOptions::from_lookup("8080", |k| {
+            (k == "MOLECULE_MCP_ALLOWED_HOSTS").then(|| "mcp.example.com, ,10.0.0.5,".to_string())
+        })
+        .unwrap();
+        assert_eq!(o.allowed_hosts, ["mcp.example.com", "10.0.0.5"]);
     }
 
     #[test]
