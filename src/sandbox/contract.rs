@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 /// What the specs say about one operation.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct OpContract {
     /// Upper-case HTTP method.
     pub method: String,

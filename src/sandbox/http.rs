@@ -234,10 +234,21 @@ mod tests {
     /// An operation without a stateful handler, served through the same path as every
     /// route: guard and gate, then the answer from the spec.
     fn spec_answer(op: Operation, params: &[(&str, &str)], body: &str) -> (u16, Value) {
+        let contract = &super::contract::contracts().unwrap()[&op];
+        spec_answer_with(op, contract, params, None, body)
+    }
+
+    /// [`spec_answer`] with a given contract and query string.
+    fn spec_answer_with(
+        op: Operation,
+        contract: &super::contract::OpContract,
+        params: &[(&str, &str)],
+        query: Option<&str>,
+        body: &str,
+    ) -> (u16, Value) {
         let (state, key) = State::seeded();
         let org_id = state.org_id.clone();
         let shared: Shared = Arc::new(Mutex::new(state));
-        let contract = &super::contract::contracts().unwrap()[&op];
         let mut headers = HeaderMap::new();
         headers.insert("x-molecule-org-id", org_id.parse().unwrap());
         headers.insert(AUTHORIZATION, format!("Bearer {key}").parse().unwrap());
@@ -250,7 +261,7 @@ mod tests {
             op,
             contract,
             (ops::gate(op), from_spec::answer),
-            (params, None, &headers, body.as_bytes()),
+            (params, query.map(str::to_string), &headers, body.as_bytes()),
         );
         let status = response.status().as_u16();
         let bytes =
@@ -273,6 +284,34 @@ mod tests {
                 .response(200)
                 .unwrap()
                 .is_valid(&body)
+        );
+        // A required query parameter or header (none in today's specs) must be sent.
+        let mut strict = contracts[&Operation::GetWorkspace].clone();
+        strict.required = vec![
+            ("query".into(), "confirm".into()),
+            ("header".into(), "x-trace".into()),
+        ];
+        let ask = |query| {
+            spec_answer_with(
+                Operation::GetWorkspace,
+                &strict,
+                &[("id", "ws-1")],
+                query,
+                "",
+            )
+        };
+        let (status, body) = ask(None);
+        assert_eq!(status, 400);
+        assert!(
+            body.to_string().contains("missing query parameter confirm"),
+            "{body}"
+        );
+        let (status, body) = ask(Some("confirm=true"));
+        assert_eq!(status, 400);
+        assert!(
+            body.to_string()
+                .contains("missing header parameter x-trace"),
+            "{body}"
         );
         // An operation that takes no body ignores whatever body comes with it.
         let (status, _) = spec_answer(Operation::GetWorkspace, &[("id", "ws-1")], "not json");
