@@ -310,7 +310,7 @@ fn checked_url(var: &'static str, value: String) -> Result<String, ConfigError> 
 
 /// `value` with whatever stands between `://` and the last `@` before the next `/`
 /// replaced by `***`: a URL too broken to parse may still carry a password.
-fn masked_userinfo(value: &str) -> String {
+pub(crate) fn masked_userinfo(value: &str) -> String {
     let Some(start) = value.find("://").map(|i| i + 3) else {
         return value.to_string();
     };

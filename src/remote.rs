@@ -4,7 +4,7 @@
 
 use crate::call::Engine;
 use crate::client::Caller;
-use crate::config::{ConfigError, Secret, Selection};
+use crate::config::{ConfigError, Secret, Selection, masked_userinfo};
 use axum::http::{HeaderMap, header};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -73,6 +73,12 @@ impl HttpOptions {
             }
         };
         let tenant_template = match get("MOLECULE_MCP_TENANT_URL_TEMPLATE") {
+            // Like the base URLs (docs/security.md): a password would be printed.
+            Some(t) if masked_userinfo(&t) != t => {
+                return Err(ConfigError::UrlWithUserinfo {
+                    var: "MOLECULE_MCP_TENANT_URL_TEMPLATE",
+                });
+            }
             Some(t) if !t.contains("{slug}") || fill(&t, "acme").is_none() => {
                 return Err(ConfigError::BadValue {
                     var: "MOLECULE_MCP_TENANT_URL_TEMPLATE",
@@ -317,6 +323,16 @@ mod tests {
             (k == "MOLECULE_MCP_TENANT_URL_TEMPLATE").then(|| "https://example.com".to_string())
         });
         assert!(refused.is_err());
+        let with_password = HttpOptions::from_lookup("127.0.0.1:0", |k| {
+            (k == "MOLECULE_MCP_TENANT_URL_TEMPLATE")
+                .then(|| "https://u:hunter22@{slug}.tenant.example.com".to_string())
+        })
+        .unwrap_err();
+        assert!(
+            matches!(with_password, ConfigError::UrlWithUserinfo { .. })
+                && !with_password.to_string().contains("hunter22"),
+            "{with_password}"
+        );
     }
 
     #[test]
