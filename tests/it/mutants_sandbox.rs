@@ -85,50 +85,31 @@ async fn the_sandbox_refuses_template_files_outside_the_template() {
     }
 }
 
-/// A monthly limit of zero is a limit (spend nothing), not an error.
+/// A limit of zero is a limit (spend nothing), not an error: monthly and per period.
 #[tokio::test]
-async fn the_sandbox_takes_a_zero_monthly_limit() {
+async fn the_sandbox_takes_zero_limits() {
     let sandbox = Sandbox::start().await.unwrap();
     let engine = engine(sandbox.config());
     let org = sandbox.config().org_id.unwrap();
-    call(
-        &engine,
-        "set_workspace_budget",
-        json!({ "workspace_id": org, "budget_limit": 0 }),
-    )
-    .await
-    .unwrap();
-    let read = call(
-        &engine,
-        "get_workspace_budget",
-        json!({ "workspace_id": org }),
-    )
-    .await
-    .unwrap();
-    assert_eq!(read["budget_limit"], 0, "{read}");
-}
-
-/// A period limit of zero is a limit too, like the monthly one.
-#[tokio::test]
-async fn the_sandbox_takes_a_zero_period_limit() {
-    let sandbox = Sandbox::start().await.unwrap();
-    let engine = engine(sandbox.config());
-    let org = sandbox.config().org_id.unwrap();
-    call(
-        &engine,
-        "set_workspace_budget",
-        json!({ "workspace_id": org, "budget_limits": { "daily": 0 } }),
-    )
-    .await
-    .unwrap();
-    let read = call(
-        &engine,
-        "get_workspace_budget",
-        json!({ "workspace_id": org }),
-    )
-    .await
-    .unwrap();
-    assert_eq!(read["periods"]["daily"]["limit"], 0, "{read}");
+    for (set, read_at) in [
+        (json!({ "budget_limit": 0 }), "/budget_limit"),
+        (
+            json!({ "budget_limits": { "daily": 0 } }),
+            "/periods/daily/limit",
+        ),
+    ] {
+        let mut args = set.clone();
+        args["workspace_id"] = json!(org);
+        call(&engine, "set_workspace_budget", args).await.unwrap();
+        let read = call(
+            &engine,
+            "get_workspace_budget",
+            json!({ "workspace_id": org }),
+        )
+        .await
+        .unwrap();
+        assert_eq!(read.pointer(read_at), Some(&json!(0)), "{set}: {read}");
+    }
     let e = refusal(
         &engine,
         "set_workspace_budget",
