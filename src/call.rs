@@ -14,6 +14,7 @@ pub use validate::validate;
 use crate::client::{self, Caller};
 use crate::config::{Config, Selection};
 use crate::error::ToolError;
+use crate::limit::{Buckets, Slot, fingerprint};
 use crate::redact::Redactor;
 use crate::result;
 use crate::tools::table::{Access, Toolset};
@@ -38,7 +39,11 @@ pub struct Engine {
     /// TLS roots costs milliseconds that `initialize` and `tools/list` should not wait
     /// for. Shared by every caller: it holds no credential.
     http: tokio::sync::OnceCell<reqwest::Client>,
-    in_flight: tokio::sync::Semaphore,
+    /// Upstream requests in flight per caller key, then per host: no caller and no
+    /// tenant can hold more than its share, so a slow tenant delays only its own
+    /// callers (docs/remote.md, "Fair upstream slots").
+    per_caller: Buckets,
+    per_host: Buckets,
 }
 
 /// Why the engine could not start.
@@ -59,7 +64,8 @@ impl Engine {
             catalog: Catalog::load()?,
             caller: Arc::new(Caller::from_config(&config)),
             http: tokio::sync::OnceCell::new(),
-            in_flight: tokio::sync::Semaphore::new(config.limits.max_in_flight),
+            per_caller: Buckets::new(config.limits.max_in_flight),
+            per_host: Buckets::new(config.limits.max_in_flight_per_tenant),
             config,
         })
     }
@@ -202,6 +208,8 @@ impl Engine {
         narrow: Option<&Selection>,
     ) -> Result<Success, ToolError> {
         let redactor = redactor(entry, &args, caller);
+        // The same secrets are kept out of every log line while the call runs.
+        let _held = crate::logging::hold_redactor(redactor.clone());
         let inner = self.call_inner(entry, args, caller, narrow, redactor.slack());
         let outcome =
             contain_panics(entry.row.name, client::as_caller(caller.clone(), inner)).await;
@@ -260,11 +268,7 @@ impl Engine {
         // A permit covers one attempt, from sending to reading the whole body; it is
         // released while waiting to retry.
         let (outcome, permit) = loop {
-            let permit = self
-                .in_flight
-                .acquire()
-                .await
-                .map_err(|_| ToolError::Internal("the request limiter is closed".into()))?;
+            let permit = self.upstream_slot(caller, op.api()).await;
             tracing::debug!(
                 tool = entry.row.name,
                 operation = op.operation_id(),
@@ -285,6 +289,24 @@ impl Engine {
         let body = self.outcome(op, outcome, attempts, slack, caller).await?;
         drop(permit);
         Ok(body)
+    }
+
+    /// A place for one upstream attempt of `caller` to `api`'s host: the caller's own
+    /// share first (waiting there holds nothing of the host's), then the host's.
+    async fn upstream_slot(&self, caller: &Caller, api: Api) -> (Slot<'_>, Slot<'_>) {
+        let credential = match api {
+            Api::Tenant => caller.org_api_key.as_ref(),
+            Api::ControlPlane => caller.cp_token.as_ref(),
+        };
+        let host = match api {
+            Api::Tenant => &caller.tenant_url,
+            Api::ControlPlane => &caller.cp_url,
+        };
+        let own = self
+            .per_caller
+            .take(fingerprint(credential.map_or("", |c| c.expose())))
+            .await;
+        (own, self.per_host.take(fingerprint(host)).await)
     }
 
     /// The most bytes read from a host: enough to tell a result is too large (its
@@ -388,6 +410,8 @@ fn redactor(entry: &Entry, args: &Map<String, Value>, caller: &Caller) -> Redact
 fn auth_gate(entry: &Entry, op: Operation, caller: &Caller) -> Result<(), ToolError> {
     match op.api() {
         Api::Tenant => {
+            // An HTTP caller is told which headers to send; the environment's variables
+            // do nothing for it (docs/remote.md).
             if caller.org_api_key.is_none() {
                 return Err(ToolError::AuthNotConfigured(
                     "MOLECULE_ORG_API_KEY is not set. The management tools require an Org API Key \
@@ -396,17 +420,22 @@ fn auth_gate(entry: &Entry, op: Operation, caller: &Caller) -> Result<(), ToolEr
                 ));
             }
             if caller.org_id.is_none() && caller.org_slug.is_none() {
-                return Err(ToolError::AuthNotConfigured(
+                return Err(ToolError::AuthNotConfigured(if caller.remote {
+                    "Send the X-Molecule-Org-Id (the org id) or X-Molecule-Org-Slug header with \
+                     each request: the tenant routes requests by it."
+                        .into()
+                } else {
                     "MOLECULE_ORG_ID or MOLECULE_ORG_SLUG is required: the tenant routes requests \
                      by the X-Molecule-Org-Id / X-Molecule-Org-Slug header."
-                        .into(),
-                ));
+                        .into()
+                }));
             }
         }
         Api::ControlPlane => {
             if caller.cp_token.is_none() {
                 return Err(ToolError::CpNotConfigured {
                     tool: entry.row.name.to_string(),
+                    remote: caller.remote,
                 });
             }
         }

@@ -51,6 +51,9 @@ pub struct Caller {
     pub cp_url: String,
     /// CP admin token → `Authorization: Bearer` (sensitive) on control-plane requests.
     pub cp_token: Option<Secret>,
+    /// Whether these came from an HTTP request's headers (so errors name the headers to
+    /// send) rather than from the environment (so they name the variables).
+    pub remote: bool,
 }
 
 impl Caller {
@@ -63,6 +66,7 @@ impl Caller {
             org_slug: config.org_slug.clone(),
             cp_url: config.cp_url.clone(),
             cp_token: config.cp_token.clone(),
+            remote: false,
         }
     }
 }

@@ -67,8 +67,13 @@ pub struct Limits {
     pub timeout: Duration,
     /// Largest result returned to the host (`MOLECULE_MCP_MAX_RESULT_BYTES`, default 100,000).
     pub max_result_bytes: usize,
-    /// Tenant/CP requests in flight at once (`MOLECULE_MCP_MAX_IN_FLIGHT`, default 16).
+    /// Tenant/CP requests in flight at once per caller key (`MOLECULE_MCP_MAX_IN_FLIGHT`,
+    /// default 16; over stdio there is one caller).
     pub max_in_flight: usize,
+    /// Tenant/CP requests in flight at once per host, all callers together
+    /// (`MOLECULE_MCP_MAX_IN_FLIGHT_PER_TENANT`, default 64): one slow tenant can hold
+    /// no more than this (docs/remote.md, "Fair upstream slots").
+    pub max_in_flight_per_tenant: usize,
     /// Retries of a GET after 429/502/503/504 or a connection error (default 2).
     pub max_retries: u32,
 }
@@ -79,6 +84,7 @@ impl Default for Limits {
             timeout: Duration::from_secs(30),
             max_result_bytes: 100_000,
             max_in_flight: 16,
+            max_in_flight_per_tenant: 64,
             max_retries: 2,
         }
     }
@@ -191,6 +197,12 @@ impl Config {
                 timeout: Duration::from_secs(number(&get, "MOLECULE_MCP_TIMEOUT_SECS", 30)?),
                 max_result_bytes: result_bound(&get)?,
                 max_in_flight: number(&get, "MOLECULE_MCP_MAX_IN_FLIGHT", 16)?.min(MAX_IN_FLIGHT),
+                max_in_flight_per_tenant: number(
+                    &get,
+                    "MOLECULE_MCP_MAX_IN_FLIGHT_PER_TENANT",
+                    64,
+                )?
+                .min(MAX_IN_FLIGHT),
                 max_retries: 2,
             },
             selection: Selection {
@@ -202,14 +214,16 @@ impl Config {
     }
 }
 
-fn toolset_names() -> Vec<&'static str> {
+/// Every toolset's name, in table order.
+pub fn toolset_names() -> Vec<&'static str> {
     crate::tools::table::Toolset::ALL
         .iter()
         .map(|t| t.name())
         .collect()
 }
 
-fn tool_names() -> Vec<&'static str> {
+/// Every tool's name, in table order.
+pub fn tool_names() -> Vec<&'static str> {
     crate::tools::table::TOOLS.iter().map(|t| t.name).collect()
 }
 
@@ -246,22 +260,49 @@ fn number<T: std::str::FromStr + PartialOrd + From<u8>>(
     }
 }
 
-/// A boolean variable (`1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off`; unset or empty is
-/// false); anything else is a start-up error naming the variable.
+/// The boolean words every switch accepts, setting or header alike: `1`/`true`/`yes`/`on`
+/// and `0`/`false`/`no`/`off`, in any case, around white space; `None` for anything
+/// else (an empty value included).
+pub fn boolean(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// The rule [`boolean`] enforces, for errors.
+pub const BOOLEAN_RULE: &str = "must be 1/true/yes/on or 0/false/no/off";
+
+/// A boolean variable ([`boolean`]; unset or empty is false); anything else is a
+/// start-up error naming the variable.
 pub fn flag(get: &impl Fn(&str) -> Option<String>, var: &'static str) -> Result<bool, ConfigError> {
-    match get(var)
-        .filter(|v| !v.is_empty())
-        .map(|v| v.trim().to_ascii_lowercase())
-    {
+    match get(var).filter(|v| !v.is_empty()) {
         None => Ok(false),
-        Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
-        Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(false),
-        Some(value) => Err(ConfigError::BadValue {
+        Some(v) => boolean(&v).ok_or_else(|| ConfigError::BadValue {
             var,
-            value,
-            rule: "must be 1/true/yes/on or 0/false/no/off",
+            value: v.trim().to_ascii_lowercase(),
+            rule: BOOLEAN_RULE,
         }),
     }
+}
+
+/// A comma-separated list of names, each one of `valid` (in any case; empty items are
+/// dropped); `Err` carries the first unknown name, lowercased.
+pub fn name_list(list: &str, valid: &[&'static str]) -> Result<BTreeSet<String>, String> {
+    let mut out = BTreeSet::new();
+    // Every valid name is lowercase; `Workspaces` means `workspaces`.
+    for name in list
+        .split(',')
+        .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !n.is_empty())
+    {
+        if !valid.contains(&name.as_str()) {
+            return Err(name);
+        }
+        out.insert(name);
+    }
+    Ok(out)
 }
 
 fn names(
@@ -273,24 +314,14 @@ fn names(
     let Some(list) = get(var) else {
         return Ok(None);
     };
-    let mut out = BTreeSet::new();
-    // Every valid name is lowercase; `Workspaces` means `workspaces`.
-    for name in list
-        .split(',')
-        .map(|n| n.trim().to_ascii_lowercase())
-        .filter(|n| !n.is_empty())
-    {
-        if !valid.contains(&name.as_str()) {
-            return Err(ConfigError::UnknownName {
-                var,
-                kind,
-                name,
-                valid: valid.join(", "),
-            });
-        }
-        out.insert(name);
-    }
-    Ok(Some(out))
+    name_list(&list, valid)
+        .map(Some)
+        .map_err(|name| ConfigError::UnknownName {
+            var,
+            kind,
+            name,
+            valid: valid.join(", "),
+        })
 }
 
 fn checked_url(var: &'static str, value: String) -> Result<String, ConfigError> {

@@ -28,6 +28,8 @@ pub enum ToolError {
     CpNotConfigured {
         /// The tool that was called.
         tool: String,
+        /// The caller is an HTTP one, whose token travels in a header.
+        remote: bool,
     },
     /// The host answered with a non-2xx status.
     #[error("HTTP {status}")]
@@ -202,7 +204,7 @@ impl ToolError {
         match self {
             ToolError::InvalidArguments(problems) => problems.iter_mut().for_each(|p| r.text(p)),
             ToolError::AuthNotConfigured(detail) | ToolError::Internal(detail) => r.text(detail),
-            ToolError::CpNotConfigured { tool } | ToolError::ToolDisabled { tool, .. } => {
+            ToolError::CpNotConfigured { tool, .. } | ToolError::ToolDisabled { tool, .. } => {
                 r.text(tool)
             }
             ToolError::Http { body, .. } => r.text(body),
@@ -228,9 +230,14 @@ impl ToolError {
                     .join("; ")
             ),
             ToolError::AuthNotConfigured(detail) => json!(detail),
-            ToolError::CpNotConfigured { tool } => json!(format!(
+            ToolError::CpNotConfigured { tool, remote } => json!(format!(
                 "'{tool}' is a control-plane tier tool. The Org API Key cannot reach the CP. \
-                 Set CP_ADMIN_API_TOKEN (CP admin bearer) to enable it. This is gated, not broken."
+                 {} to enable it. This is gated, not broken.",
+                if *remote {
+                    "Send the CP admin bearer in the X-Molecule-CP-Token header"
+                } else {
+                    "Set CP_ADMIN_API_TOKEN (CP admin bearer)"
+                }
             )),
             ToolError::Http { body, cut, .. } => json!(if *cut {
                 format!("{body}{CUT} (the body was longer)")

@@ -17,6 +17,8 @@ pub mod drift;
 pub mod error;
 mod hints;
 pub mod http;
+mod limit;
+pub mod logging;
 mod redact;
 pub mod remote;
 pub mod result;

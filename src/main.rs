@@ -284,6 +284,14 @@ fn run() -> Result<ExitCode> {
     };
     let engine = Arc::new(Engine::new(config.clone()).context("starting the engine")?);
     startup::check_selection(&engine, &config)?;
+    // The environment's credentials are kept out of every log line for the whole run
+    // (src/logging.rs); HTTP callers' are held per request.
+    let _environment_secrets = molecule_mcp::logging::hold(
+        [&config.org_api_key, &config.cp_token]
+            .into_iter()
+            .flatten()
+            .map(|s| s.expose()),
+    );
     match command {
         Command::Serve { .. } if http_addr.is_some() => {
             let addr = http_addr.unwrap_or_default();
@@ -357,7 +365,7 @@ fn init_logging(http: bool) {
     tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
+                .with_writer(molecule_mcp::logging::LineWriter)
                 .with_ansi(false)
                 .with_filter(env)
                 .with_filter(rmcp_cap),

@@ -4,7 +4,11 @@
 
 use crate::call::Engine;
 use crate::client::Caller;
-use crate::config::{ConfigError, Secret, Selection, masked_userinfo};
+use crate::config::{
+    BOOLEAN_RULE, ConfigError, Secret, Selection, boolean, masked_userinfo, name_list, tool_names,
+    toolset_names,
+};
+use crate::result::clipped;
 use axum::http::{HeaderMap, header};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -35,6 +39,16 @@ pub struct HttpOptions {
     /// `MOLECULE_MCP_SHUTDOWN_SECS`: how long in-flight requests may finish after
     /// SIGTERM (default 10).
     pub shutdown_grace: Duration,
+    /// `MOLECULE_MCP_HEADER_TIMEOUT_SECS`: a connection must deliver a whole request
+    /// head within this of opening or of its previous response, so it bounds slow
+    /// headers and idle keep-alive connections alike (default 30).
+    pub header_timeout: Duration,
+    /// `MOLECULE_MCP_BODY_TIMEOUT_SECS`: the whole body must arrive within this of the
+    /// head (default 30).
+    pub body_timeout: Duration,
+    /// `MOLECULE_MCP_MAX_CONNECTIONS`: open connections at once (default 1024); at the
+    /// cap the oldest idle one is closed to make room.
+    pub max_connections: usize,
 }
 
 impl HttpOptions {
@@ -72,6 +86,11 @@ impl HttpOptions {
                 },
             }
         };
+        let seconds = |var: &'static str, default: usize| -> Result<Duration, ConfigError> {
+            Ok(Duration::from_secs(
+                number(var, default)?.try_into().unwrap_or(u64::MAX),
+            ))
+        };
         let tenant_template = match get("MOLECULE_MCP_TENANT_URL_TEMPLATE") {
             // Like the base URLs (docs/security.md): a password would be printed.
             Some(t) if masked_userinfo(&t) != t => {
@@ -108,11 +127,10 @@ impl HttpOptions {
             max_body_bytes: number("MOLECULE_MCP_MAX_BODY_BYTES", 4 * 1024 * 1024)?,
             max_concurrent: number("MOLECULE_MCP_MAX_CONCURRENT", 256)?,
             max_per_caller: number("MOLECULE_MCP_MAX_PER_CALLER", 32)?,
-            shutdown_grace: Duration::from_secs(
-                number("MOLECULE_MCP_SHUTDOWN_SECS", 10)?
-                    .try_into()
-                    .unwrap_or(10),
-            ),
+            shutdown_grace: seconds("MOLECULE_MCP_SHUTDOWN_SECS", 10)?,
+            header_timeout: seconds("MOLECULE_MCP_HEADER_TIMEOUT_SECS", 30)?,
+            body_timeout: seconds("MOLECULE_MCP_BODY_TIMEOUT_SECS", 30)?,
+            max_connections: number("MOLECULE_MCP_MAX_CONNECTIONS", 1024)?,
         })
     }
 }
@@ -133,12 +151,39 @@ fn listen_address(addr: &str) -> Option<SocketAddr> {
     addr.parse().ok()
 }
 
-/// `template` with `{slug}` filled, if the result is an http(s) URL.
+/// `template` with `{slug}` filled, if the result is an http(s) URL whose host is
+/// exactly the text the template and the slug spell. Where the slug makes up the host,
+/// that host must be a name: URL parsers read `0`, `2130706433`, `0x7f000001` or
+/// `017700000001` as IPv4 addresses (docs/remote.md, "Where requests go"), and a caller's
+/// bearer must never follow a slug to an address of its choosing.
 fn fill(template: &str, slug: &str) -> Option<String> {
     let url = template.replace("{slug}", slug);
     let parsed = reqwest::Url::parse(&url).ok()?;
-    (matches!(parsed.scheme(), "http" | "https") && parsed.host_str().is_some())
-        .then(|| url.trim_end_matches('/').to_string())
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return None;
+    }
+    let spelled = spelled_host(template)?;
+    let expected = spelled.replace("{slug}", slug).to_ascii_lowercase();
+    let host_ok = match parsed.host()? {
+        url::Host::Domain(name) => name == expected,
+        // An address is the operator's own choice only when no slug is part of it.
+        url::Host::Ipv4(_) | url::Host::Ipv6(_) => {
+            !spelled.contains("{slug}") && parsed.host_str() == Some(expected.as_str())
+        }
+    };
+    host_ok.then(|| url.trim_end_matches('/').to_string())
+}
+
+/// The host of a URL as written: between `://` (and any `user@`) and the port, path,
+/// query or fragment.
+fn spelled_host(url: &str) -> Option<&str> {
+    let rest = &url[url.find("://")? + 3..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    Some(match host.rfind(':') {
+        Some(colon) if !host.ends_with(']') => &host[..colon],
+        _ => host,
+    })
 }
 
 /// An org slug as a DNS label: lowercase letters, digits and inner hyphens, at most 63.
@@ -174,52 +219,48 @@ pub struct Remote {
 pub enum Refusal {
     /// No `Authorization: Bearer …`: 401.
     NoKey,
-    /// A header of the wrong form: 400, naming it.
-    BadHeader(&'static str, &'static str),
+    /// A header of the wrong form: 400, naming it and the rule.
+    BadHeader(&'static str, String),
 }
 
 impl Remote {
     /// The caller of one HTTP request, from its own headers and the operator's URLs.
     pub fn caller(&self, headers: &HeaderMap, engine: &Engine) -> Result<Caller, Refusal> {
-        let text = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-        };
-        let key = text(header::AUTHORIZATION.as_str())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .ok_or(Refusal::NoKey)?;
-        let org_id = text("x-molecule-org-id").map(str::to_string);
+        let authorization = single(headers, header::AUTHORIZATION.as_str(), "Authorization")?;
+        let key = authorization.and_then(bearer).ok_or(Refusal::NoKey)?;
+        let org_id = single(headers, "x-molecule-org-id", "X-Molecule-Org-Id")?.map(str::to_string);
         if org_id.as_deref().is_some_and(|id| !valid_org_id(id)) {
             return Err(Refusal::BadHeader(
                 "X-Molecule-Org-Id",
-                "letters, digits and . _ : - only, at most 128 (a UUID)",
+                "letters, digits and . _ : - only, at most 128 (a UUID)".into(),
             ));
         }
-        let org_slug = text("x-molecule-org-slug").map(str::to_string);
+        let org_slug =
+            single(headers, "x-molecule-org-slug", "X-Molecule-Org-Slug")?.map(str::to_string);
         if org_slug.as_deref().is_some_and(|s| !valid_slug(s)) {
             return Err(Refusal::BadHeader(
                 "X-Molecule-Org-Slug",
-                "lowercase letters, digits and inner hyphens, at most 63",
+                "lowercase letters, digits and inner hyphens, at most 63".into(),
             ));
         }
+        let cp_token = single(headers, CP_TOKEN_HEADER, "X-Molecule-CP-Token")?.map(Secret::new);
         let config = engine.config();
-        let tenant_url = match &self.options.tenant_template {
-            None => config.tenant_url.clone(),
-            Some(template) => org_slug
-                .as_deref()
-                .and_then(|slug| fill(template, slug))
-                .ok_or(Refusal::BadHeader(
+        let tenant_url = match (&self.options.tenant_template, org_slug.as_deref()) {
+            (None, _) => config.tenant_url.clone(),
+            (Some(_), None) => {
+                return Err(Refusal::BadHeader(
                     "X-Molecule-Org-Slug",
-                    "required: this server finds each org's tenant by its slug",
-                ))?,
+                    "required: this server finds each org's tenant by its slug".into(),
+                ));
+            }
+            (Some(template), Some(slug)) => fill(template, slug).ok_or_else(|| {
+                Refusal::BadHeader(
+                    "X-Molecule-Org-Slug",
+                    "must name a host: in this server's tenant URL template this slug reads as \
+                     an IP address"
+                        .into(),
+                )
+            })?,
         };
         Ok(Caller {
             tenant_url,
@@ -227,36 +268,76 @@ impl Remote {
             org_id,
             org_slug,
             cp_url: config.cp_url.clone(),
-            cp_token: text(CP_TOKEN_HEADER).map(Secret::new),
+            cp_token,
+            remote: true,
         })
     }
 
     /// A caller's own narrowing of the tool selection (`X-MCP-Readonly`,
     /// `X-MCP-Toolsets`, `X-MCP-Tools`, as GitHub's remote server has them); `None`
-    /// when the request narrows nothing. Unknown names select nothing.
-    pub fn narrowing(headers: &HeaderMap) -> Option<Selection> {
-        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let names = |name: &str| {
-            text(name).map(|v| {
-                v.split(',')
-                    .map(|s| s.trim().to_ascii_lowercase())
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            })
+    /// when the request narrows nothing. A header that narrows fails closed: a value
+    /// the matching setting would refuse at start-up (an unknown word or name, non-UTF-8
+    /// bytes, the header sent twice) refuses the request, naming the header and the
+    /// valid values, rather than serving more (or fewer) tools than asked.
+    pub fn narrowing(headers: &HeaderMap) -> Result<Option<Selection>, Refusal> {
+        let read_only = match single(headers, "x-mcp-readonly", "X-MCP-Readonly")? {
+            None => false,
+            Some(v) => boolean(v)
+                .ok_or_else(|| Refusal::BadHeader("X-MCP-Readonly", BOOLEAN_RULE.to_string()))?,
         };
-        let read_only = text("x-mcp-readonly").is_some_and(|v| {
-            matches!(
-                v.trim().to_ascii_lowercase().as_str(),
-                "1" | "true" | "yes" | "on"
-            )
-        });
+        let names = |name: &str, shown: &'static str, valid: &[&'static str]| {
+            single(headers, name, shown)?
+                .map(|list| {
+                    name_list(list, valid).map_err(|unknown| {
+                        Refusal::BadHeader(
+                            shown,
+                            format!(
+                                "unknown name `{}`; valid: {}",
+                                clipped(&unknown, 64),
+                                valid.join(", ")
+                            ),
+                        )
+                    })
+                })
+                .transpose()
+        };
         let selection = Selection {
             read_only,
-            toolsets: names("x-mcp-toolsets"),
-            tools: names("x-mcp-tools"),
+            toolsets: names("x-mcp-toolsets", "X-MCP-Toolsets", &toolset_names())?,
+            tools: names("x-mcp-tools", "X-MCP-Tools", &tool_names())?,
         };
-        (selection != Selection::default()).then_some(selection)
+        Ok((selection != Selection::default()).then_some(selection))
     }
+}
+
+/// The one value of header `name`, trimmed; `None` when absent or blank. Sent twice, or
+/// not visible ASCII, it is refused naming the header (`shown`): with two values, which
+/// one a proxy or this server reads would be a guess.
+fn single<'h>(
+    headers: &'h HeaderMap,
+    name: &str,
+    shown: &'static str,
+) -> Result<Option<&'h str>, Refusal> {
+    let mut values = headers.get_all(name).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(Refusal::BadHeader(shown, "sent more than once".into()));
+    }
+    let text = value
+        .to_str()
+        .map_err(|_| Refusal::BadHeader(shown, "must be visible ASCII text".into()))?
+        .trim();
+    Ok((!text.is_empty()).then_some(text))
+}
+
+/// The credential of an `Authorization: Bearer <key>` value; the scheme is matched in
+/// any case, as HTTP auth schemes are (RFC 9110 §11.1).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, key) = value.split_once([' ', '\t'])?;
+    let key = key.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then_some(key)
 }
 
 #[cfg(test)]
@@ -291,6 +372,10 @@ mod tests {
         assert_eq!(o.max_body_bytes, 4_194_304);
         assert_eq!((o.max_per_caller, o.max_concurrent), (32, 256));
         assert_eq!(o.shutdown_grace, Duration::from_secs(10));
+        assert_eq!(
+            (o.header_timeout, o.body_timeout, o.max_connections),
+            (Duration::from_secs(30), Duration::from_secs(30), 1024)
+        );
         // A list setting is split on commas, trimmed, and empty items are dropped.
         let o = HttpOptions::from_lookup("8080", |k| {
             (k == "MOLECULE_MCP_ALLOWED_HOSTS").then(|| "mcp.example.com, ,10.0.0.5,".to_string())
@@ -338,13 +423,13 @@ mod tests {
     #[test]
     fn narrowing_comes_from_the_request_headers() {
         let mut h = HeaderMap::new();
-        assert_eq!(Remote::narrowing(&h), None);
+        assert_eq!(Remote::narrowing(&h), Ok(None));
         h.insert("x-mcp-readonly", HeaderValue::from_static("true"));
         h.insert(
             "x-mcp-toolsets",
             HeaderValue::from_static("Workspaces, audit"),
         );
-        let s = Remote::narrowing(&h).unwrap();
+        let s = Remote::narrowing(&h).unwrap().unwrap();
         assert!(s.read_only);
         assert_eq!(
             s.toolsets.unwrap().into_iter().collect::<Vec<_>>(),

@@ -5,6 +5,7 @@ use crate::call::Engine;
 use crate::client::Caller;
 use crate::config::Selection;
 use crate::error::ToolError;
+use crate::http::Narrowing;
 use crate::remote::Remote;
 use crate::result::{self, clipped};
 use rmcp::model::{
@@ -58,13 +59,18 @@ impl McpServer {
             .extensions
             .get::<axum::http::request::Parts>()
             .ok_or_else(|| ErrorData::internal_error("no HTTP request parts", None))?;
-        // src/http.rs's gate decided the caller (or refused the request) before rmcp saw it.
+        // src/http/mod.rs's gate decided the caller and the narrowing (or refused the
+        // request) before rmcp saw it.
         let caller = parts
             .extensions
             .get::<Arc<Caller>>()
             .cloned()
             .ok_or_else(|| ErrorData::invalid_request("missing or malformed credentials", None))?;
-        Ok((caller, Remote::narrowing(&parts.headers)))
+        let narrowing = parts
+            .extensions
+            .get::<Narrowing>()
+            .ok_or_else(|| ErrorData::internal_error("no narrowing decided", None))?;
+        Ok((caller, narrowing.0.clone()))
     }
 }
 

@@ -1,0 +1,164 @@
+//! Log lines that say only what happened (docs/security.md, "Logs"): every line the
+//! process writes to stderr through `tracing` — ours and the MCP library's alike —
+//! passes through [`LineWriter`], which
+//!
+//! - redacts the secrets of every call and request in progress ([`hold`]) and of the
+//!   environment's own credentials, with the same [`Redactor`] results use;
+//! - escapes control characters, so a newline inside a JSON-RPC method or a tool name
+//!   can never start a line that reads like another event;
+//! - clips the line at [`MAX_LINE_BYTES`], however large the value it quotes.
+//!
+//! Redaction cannot ask the line whose secret it is: the library logs from tasks of its
+//! own. So the secrets of everything in progress are held in one registry while it runs,
+//! and each line is checked against all of them.
+
+use crate::redact::Redactor;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// The longest line written, newline excluded; a longer one ends with [`CUT`].
+pub const MAX_LINE_BYTES: usize = 4096;
+
+/// What ends a clipped line.
+const CUT: &str = "… [cut]";
+
+static HELD: Mutex<BTreeMap<u64, Arc<Redactor>>> = Mutex::new(BTreeMap::new());
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+/// While this lives, its secrets are redacted from every log line.
+#[derive(Debug)]
+#[must_use = "the secrets are redacted only while the guard lives"]
+pub struct Held(u64);
+
+/// Redacts `secrets` from every log line until the guard is dropped.
+pub fn hold<'a>(secrets: impl IntoIterator<Item = &'a str>) -> Held {
+    hold_redactor(Redactor::new(secrets))
+}
+
+/// Redacts `redactor`'s secrets from every log line until the guard is dropped.
+pub(crate) fn hold_redactor(redactor: Redactor) -> Held {
+    let id = NEXT.fetch_add(1, Ordering::Relaxed);
+    HELD.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(id, Arc::new(redactor));
+    Held(id)
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        HELD.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.0);
+    }
+}
+
+/// One formatted event as the line to write: redacted, control characters escaped
+/// (`\n`, `\r`, `\t` as such, others as `\u{XX}`), clipped, ending in one newline.
+pub fn line(event: &[u8]) -> Vec<u8> {
+    let held: Vec<Arc<Redactor>> = HELD
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .values()
+        .cloned()
+        .collect();
+    // Only what can be written is redacted, plus the redactors' slack, so that a secret
+    // straddling the cut is whole when it is matched (as for results, src/redact.rs).
+    let slack = held.iter().map(|r| r.slack()).max().unwrap_or(0);
+    let event = event.strip_suffix(b"\n").unwrap_or(event);
+    let event = &event[..event.len().min(MAX_LINE_BYTES + slack)];
+    let mut text = String::from_utf8_lossy(event).into_owned();
+    for redactor in &held {
+        redactor.text(&mut text);
+    }
+    let mut out = String::with_capacity(text.len().min(MAX_LINE_BYTES) + 16);
+    let mut piece = String::new();
+    for c in text.chars() {
+        piece.clear();
+        match c {
+            '\n' => piece.push_str("\\n"),
+            '\r' => piece.push_str("\\r"),
+            '\t' => piece.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = write!(piece, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => piece.push(c),
+        }
+        if out.len() + piece.len() > MAX_LINE_BYTES - CUT.len() {
+            out.push_str(CUT);
+            break;
+        }
+        out.push_str(&piece);
+    }
+    out.push('\n');
+    out.into_bytes()
+}
+
+/// The writer of every log line: [`line`] of each formatted event, to stderr in one
+/// write. `tracing-subscriber` formats an event whole and writes it with one
+/// `write_all`, so each call to `write` is one event.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LineWriter;
+
+impl Write for LineWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut stderr = io::stderr().lock();
+        stderr.write_all(&line(buf))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::stderr().flush()
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LineWriter {
+    type Writer = LineWriter;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        LineWriter
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_forged_newline_stays_inside_its_line_and_control_bytes_are_escaped() {
+        let out = line(b"rpc=tools/list\n2026 INFO access POST /mcp rpc=tools/call status=200\n");
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.matches('\n').count(), 1, "{text}");
+        assert!(text.ends_with("status=200\n"), "{text}");
+        assert!(text.contains("rpc=tools/list\\n2026"), "{text}");
+        let text = String::from_utf8(line(b"a\x1b[31mb\x00c\r\td")).unwrap();
+        assert_eq!(text, "a\\u{1b}[31mb\\u{0}c\\r\\td\n");
+    }
+
+    #[test]
+    fn a_line_is_clipped_at_the_bound_whatever_it_quotes() {
+        let huge = "m".repeat(3_900_000);
+        let out = line(huge.as_bytes());
+        assert!(out.len() <= MAX_LINE_BYTES + 1, "{}", out.len());
+        assert!(String::from_utf8(out).unwrap().ends_with("… [cut]\n"));
+        // Escapes count at their escaped size.
+        let out = line(&[0u8; 10_000]);
+        assert!(out.len() <= MAX_LINE_BYTES + 1, "{}", out.len());
+        // Multi-byte characters are never split.
+        let out = line("é".repeat(5000).as_bytes());
+        assert!(String::from_utf8(out).is_ok());
+    }
+
+    #[test]
+    fn held_secrets_are_redacted_until_the_guard_drops() {
+        let secret = "sk-held-secret-for-logs-123";
+        let guard = hold([secret]);
+        let text = String::from_utf8(line(format!("tool={secret}").as_bytes())).unwrap();
+        assert_eq!(text, "tool=[redacted]\n");
+        drop(guard);
+        let text = String::from_utf8(line(format!("tool={secret}").as_bytes())).unwrap();
+        assert!(text.contains(secret));
+    }
+}
