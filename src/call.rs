@@ -397,13 +397,7 @@ fn redactor(entry: &Entry, args: &Map<String, Value>, caller: &Caller) -> Redact
         Some(Value::String(v)) if entry.row.toolset == Toolset::Secrets => Some(v.as_str()),
         _ => None,
     };
-    Redactor::new(
-        [&caller.org_api_key, &caller.cp_token]
-            .into_iter()
-            .flatten()
-            .map(|s| s.expose())
-            .chain(value),
-    )
+    Redactor::new(caller.secrets().chain(value))
 }
 
 /// Refuses a call whose credentials are missing, before anything is sent.

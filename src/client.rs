@@ -57,6 +57,15 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The credentials this caller holds (the org key, the CP token): what every
+    /// redactor of its results and log lines removes.
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        [&self.org_api_key, &self.cp_token]
+            .into_iter()
+            .flatten()
+            .map(|s| s.expose())
+    }
+
     /// The environment's caller (stdio, `call`).
     pub fn from_config(config: &Config) -> Self {
         Caller {

@@ -286,12 +286,7 @@ fn run() -> Result<ExitCode> {
     startup::check_selection(&engine, &config)?;
     // The environment's credentials are kept out of every log line for the whole run
     // (src/logging.rs); HTTP callers' are held per request.
-    let _environment_secrets = molecule_mcp::logging::hold(
-        [&config.org_api_key, &config.cp_token]
-            .into_iter()
-            .flatten()
-            .map(|s| s.expose()),
-    );
+    let _environment_secrets = molecule_mcp::logging::hold(engine.caller().secrets());
     match command {
         Command::Serve { .. } if http_addr.is_some() => {
             let addr = http_addr.unwrap_or_default();

@@ -25,6 +25,15 @@ pub const MARK: &str = "[redacted]";
 #[derive(Clone, Default)]
 pub struct Redactor {
     secrets: Vec<Vec<u8>>,
+    /// What is searched for in every view: each secret, and its encodings.
+    needles: Vec<Needle>,
+}
+
+/// One byte string to find, and whether it counts only where it stands alone.
+#[derive(Clone)]
+struct Needle {
+    bytes: Vec<u8>,
+    alone_only: bool,
 }
 
 impl std::fmt::Debug for Redactor {
@@ -51,7 +60,10 @@ impl Redactor {
             .collect();
         secrets.sort();
         secrets.dedup();
-        Redactor { secrets }
+        let mut needles: Vec<Needle> = secrets.iter().flat_map(|s| needles(s)).collect();
+        needles.sort_by(|a, b| a.bytes.cmp(&b.bytes));
+        needles.dedup_by(|a, b| a.bytes == b.bytes);
+        Redactor { secrets, needles }
     }
 
     /// How many bytes past a cut a reader must keep so that any secret that starts
@@ -75,9 +87,9 @@ impl Redactor {
         let escaped = text.bytes().any(|b| matches!(b, b'\\' | b'%' | b'+'));
         if !escaped
             && !self
-                .secrets
+                .needles
                 .iter()
-                .any(|s| memchr::memmem::find(text.as_bytes(), s).is_some())
+                .any(|n| memchr::memmem::find(text.as_bytes(), &n.bytes).is_some())
         {
             return;
         }
@@ -102,10 +114,10 @@ impl Redactor {
         let mut ranges: Vec<(usize, usize)> = Vec::new();
         for view in &views {
             let bytes: Vec<u8> = view.iter().map(|u| u.byte).collect();
-            for secret in &self.secrets {
-                for at in memchr::memmem::find_iter(&bytes, secret) {
-                    let end = at + secret.len();
-                    if secret.len() < SHORT && !alone(&bytes, at, end) {
+            for needle in &self.needles {
+                for at in memchr::memmem::find_iter(&bytes, &needle.bytes) {
+                    let end = at + needle.bytes.len();
+                    if needle.alone_only && !alone(&bytes, at, end) {
                         continue;
                     }
                     ranges.push((view[at].start, view[end - 1].end));
@@ -157,6 +169,65 @@ impl Redactor {
             Value::Null | Value::Bool(_) | Value::Number(_) => {}
         }
     }
+}
+
+/// What to search for to find `secret` (docs/security.md, "Redaction"): the secret
+/// itself, its hexadecimal form (lower and upper case), and its base64 forms (standard
+/// and URL-safe alphabets). An encoding is searched for by its *core*: the characters
+/// that depend on the secret's bytes alone, for each of the three alignments the
+/// secret can have in an encoded stream. So `base64(secret)`, `base64("Bearer " +
+/// secret)`, padded or not, and a secret inside a larger encoded blob are all found,
+/// and the core (all but at most one character at each end) is removed.
+///
+/// A secret shorter than [`SHORT`] bytes has a core too short to tell from chance, so
+/// for it only whole encodings of the secret and of `Bearer <secret>` count, and, like
+/// the raw short secret, only where they stand alone.
+fn needles(secret: &[u8]) -> Vec<Needle> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let short = secret.len() < SHORT;
+    let mut out = vec![Needle {
+        bytes: secret.to_vec(),
+        alone_only: short,
+    }];
+    let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+    for form in [hex.clone(), hex.to_ascii_uppercase()] {
+        out.push(Needle {
+            bytes: form.into_bytes(),
+            alone_only: short,
+        });
+    }
+    if short {
+        let bearer = [b"Bearer ".as_slice(), secret].concat();
+        for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+            for plain in [secret, bearer.as_slice()] {
+                out.push(Needle {
+                    bytes: engine.encode(plain).into_bytes(),
+                    alone_only: true,
+                });
+            }
+        }
+        return out;
+    }
+    for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+        for align in 0..3 {
+            let mut shifted = vec![0u8; align];
+            shifted.extend_from_slice(secret);
+            let encoded = engine.encode(&shifted).into_bytes();
+            // Character k carries bits 6k..6k+6 of the stream; keep those that fall
+            // wholly inside the secret's bits.
+            let (from, to) = (8 * align, 8 * (align + secret.len()));
+            let first = from.div_ceil(6);
+            let last = to / 6; // exclusive
+            if last > first {
+                out.push(Needle {
+                    bytes: encoded[first..last].to_vec(),
+                    alone_only: false,
+                });
+            }
+        }
+    }
+    out
 }
 
 /// Whether `bytes[start..end]` is not flanked by a letter or digit (any non-ASCII

@@ -6,6 +6,7 @@ use crate::client::Caller;
 use crate::config::Selection;
 use crate::error::ToolError;
 use crate::http::Narrowing;
+use crate::redact::Redactor;
 use crate::remote::Remote;
 use crate::result::{self, clipped};
 use rmcp::model::{
@@ -113,16 +114,20 @@ impl ServerHandler for McpServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        let (caller, narrow) = self.who(&context)?;
         let Some(entry) = self.engine.catalog().get(&request.name) else {
+            // The name is the caller's own text: redacted (a key pasted as a tool name)
+            // before it is clipped, like every echo.
+            let mut name = request.name.to_string();
+            Redactor::new(caller.secrets()).text(&mut name);
             return Err(ErrorData::invalid_params(
                 format!(
                     "unknown tool `{}`; tools/list names the tools this server serves",
-                    clipped(&request.name, 100)
+                    clipped(&name, 100)
                 ),
                 None,
             ));
         };
-        let (caller, narrow) = self.who(&context)?;
         let args = request.arguments.unwrap_or_default();
         // Dropping the call future on cancellation aborts its HTTP request.
         let outcome = tokio::select! {

@@ -18,7 +18,7 @@ use rmcp::model::{ClientRequest, JsonRpcMessage};
 use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -43,15 +43,21 @@ pub enum Verdict {
     Reject(Vec<u8>),
 }
 
-/// What the two halves of the transport share.
+/// What the two halves of the transport share: the ids of the requests in progress.
 #[derive(Debug, Default)]
-pub struct Session {
+pub struct Ids {
     /// Whether the lifecycle has begun (an `initialize` or another non-ping request).
     started: AtomicBool,
     /// Stand-in string id → the id's original JSON text.
     ids: std::sync::Mutex<HashMap<String, String>>,
     next: AtomicU64,
+    /// The JSON text of every client id whose request has not been answered yet.
+    in_progress: std::sync::Mutex<HashSet<String>>,
 }
+
+/// How every stand-in id begins. A client id that begins so is itself carried by a
+/// stand-in, so no client id can ever equal one.
+const STAND_IN: &str = "\u{0}molecule-mcp-id-";
 
 #[derive(serde::Deserialize)]
 struct Probe<'a> {
@@ -59,11 +65,11 @@ struct Probe<'a> {
     id: Option<&'a RawValue>,
 }
 
-impl Session {
+impl Ids {
     /// A stand-in for an id rmcp cannot carry exactly.
     fn stand_in(&self, raw: &str) -> String {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let key = format!("\u{0}molecule-mcp-id-{n}");
+        let key = format!("{STAND_IN}{n}");
         if let Ok(mut ids) = self.ids.lock() {
             ids.insert(key.clone(), raw.to_string());
         }
@@ -75,11 +81,37 @@ impl Session {
         self.ids.lock().ok()?.remove(id)
     }
 
+    /// Marks the request with client id `text` in progress; `false` when one with the
+    /// same id already is (JSON-RPC ids must be unique among requests in progress, and
+    /// one answer could not tell the two apart).
+    fn begin(&self, text: &str) -> bool {
+        self.in_progress
+            .lock()
+            .map(|mut set| set.insert(text.to_string()))
+            .unwrap_or(true)
+    }
+
+    /// The request with client id `text` is answered.
+    fn end(&self, text: &str) {
+        if let Ok(mut set) = self.in_progress.lock() {
+            set.remove(text);
+        }
+    }
+
     /// An outgoing message as one line, its id restored to the text the client sent.
     pub fn encode(&self, message: &TxJsonRpcMessage<RoleServer>) -> io::Result<Vec<u8>> {
         let line = serde_json::to_vec(message).map_err(io::Error::other)?;
+        let answered = match message {
+            JsonRpcMessage::Response(r) => Some(&r.id),
+            JsonRpcMessage::Error(e) => e.id.as_ref(),
+            _ => None,
+        };
+        let answered = answered.and_then(|id| serde_json::to_string(id).ok());
         let empty = self.ids.lock().map(|ids| ids.is_empty()).unwrap_or(true);
         if empty {
+            if let Some(id) = answered {
+                self.end(&id);
+            }
             return Ok(line);
         }
         let Ok(Value::Object(mut object)) = serde_json::from_slice::<Value>(&line) else {
@@ -90,8 +122,12 @@ impl Session {
             _ => None,
         };
         let Some(raw) = raw else {
+            if let Some(id) = answered {
+                self.end(&id);
+            }
             return Ok(line);
         };
+        self.end(&raw);
         object.remove("id");
         Ok(with_raw_id(&raw, &Value::Object(object)))
     }
@@ -117,7 +153,7 @@ fn error(code: i64, message: String, id: &str) -> Verdict {
 }
 
 /// Classifies one line of input.
-pub fn inspect(line: &[u8], session: &Session) -> Verdict {
+pub fn inspect(line: &[u8], ids: &Ids) -> Verdict {
     let trimmed = line.trim_ascii();
     let trimmed = trimmed
         .strip_prefix(b"\xEF\xBB\xBF".as_slice())
@@ -135,10 +171,11 @@ pub fn inspect(line: &[u8], session: &Session) -> Verdict {
             .and_then(|p| p.id)
             .is_none_or(|raw| {
                 let raw = raw.get();
-                raw.starts_with('"') || raw.parse::<i64>().is_ok_and(|n| n.to_string() == raw)
+                (raw.starts_with('"') && !looks_like_stand_in(raw))
+                    || raw.parse::<i64>().is_ok_and(|n| n.to_string() == raw)
             });
         if exact {
-            return admit(message, session);
+            return admit(message, ids);
         }
     }
     let Ok(mut message) = serde_json::from_slice::<Value>(trimmed) else {
@@ -161,9 +198,9 @@ pub fn inspect(line: &[u8], session: &Session) -> Verdict {
     };
     let echo = match (object.get("id"), &raw_id) {
         (None, _) => None,
-        (Some(Value::String(_)), _) => object.get("id").cloned(),
-        (Some(Value::Number(_)), Some(raw)) => {
-            let stand_in = session.stand_in(raw);
+        (Some(Value::String(s)), _) if !s.starts_with(STAND_IN) => object.get("id").cloned(),
+        (Some(Value::String(_) | Value::Number(_)), Some(raw)) => {
+            let stand_in = ids.stand_in(raw);
             object.insert("id".into(), Value::String(stand_in.clone()));
             Some(Value::String(stand_in))
         }
@@ -178,29 +215,49 @@ pub fn inspect(line: &[u8], session: &Session) -> Verdict {
     let has_method = object.get("method").is_some_and(Value::is_string);
     // Again, with a stand-in for an id rmcp would refuse or rewrite.
     let problem = match serde_json::from_value::<RxJsonRpcMessage<RoleServer>>(message) {
-        Ok(message) => return admit(message, session),
+        Ok(message) => return admit(message, ids),
         Err(e) => e.to_string(),
     };
-    let problem = crate::result::clipped(&problem, 300);
+    let problem = unquoted(&problem);
     match echo {
         // A notification rmcp does not know: JSON-RPC never answers those.
         None if has_method => Verdict::Skip,
         None => error(-32600, format!("Invalid Request: {problem}"), "null"),
         Some(id) if has_method => {
-            let id = restore(&id, session);
+            let id = restore(&id, ids);
             error(-32602, format!("Invalid params: {problem}"), &id)
         }
         Some(id) => {
-            let id = restore(&id, session);
+            let id = restore(&id, ids);
             error(-32600, format!("Invalid Request: {problem}"), &id)
         }
     }
 }
 
+/// Whether the JSON string `raw` may begin like a stand-in (escaped or not); such an id
+/// takes the slow path, which gives it a stand-in of its own.
+fn looks_like_stand_in(raw: &str) -> bool {
+    raw.contains("molecule-mcp-id-")
+        && serde_json::from_str::<String>(raw).is_ok_and(|s| s.starts_with(STAND_IN))
+}
+
+/// A parse error of the client's message, safe to send back: every quoted piece (where
+/// serde quotes the value it could not take, a secret among them) is replaced by `"…"`,
+/// and the rest clipped.
+fn unquoted(problem: &str) -> String {
+    let plain = match (problem.find('"'), problem.rfind('"')) {
+        (Some(first), Some(last)) if last > first => {
+            format!("{}\"…\"{}", &problem[..first], &problem[last + 1..])
+        }
+        _ => problem.to_string(),
+    };
+    crate::result::clipped(&plain, 300)
+}
+
 /// The JSON text of the client's own id, for a stand-in or a plain id.
-fn restore(id: &Value, session: &Session) -> String {
+fn restore(id: &Value, ids: &Ids) -> String {
     match id {
-        Value::String(s) => session.original(s).unwrap_or_else(|| id.to_string()),
+        Value::String(s) => ids.original(s).unwrap_or_else(|| id.to_string()),
         other => other.to_string(),
     }
 }
@@ -225,7 +282,7 @@ const STANDARD_METHODS: [&str; 13] = [
 
 /// Lets a parsed message through, or holds back what rmcp cannot take before
 /// `initialize`, or refuses a standard method whose params are of the wrong shape.
-fn admit(message: RxJsonRpcMessage<RoleServer>, session: &Session) -> Verdict {
+fn admit(message: RxJsonRpcMessage<RoleServer>, ids: &Ids) -> Verdict {
     if let JsonRpcMessage::Request(request) = &message
         && let ClientRequest::CustomRequest(custom) = &request.request
         && STANDARD_METHODS.contains(&custom.method.as_str())
@@ -242,19 +299,36 @@ fn admit(message: RxJsonRpcMessage<RoleServer>, session: &Session) -> Verdict {
         .unwrap_or_else(|| "the params do not fit the method".into());
         return error(
             -32602,
-            format!(
-                "Invalid params for `{}`: {}",
-                custom.method,
-                crate::result::clipped(&why, 300)
-            ),
-            &restore(&id, session),
+            format!("Invalid params for `{}`: {}", custom.method, unquoted(&why)),
+            &restore(&id, ids),
         );
     }
-    if !session.started.load(Ordering::Relaxed) {
+    if let JsonRpcMessage::Request(request) = &message {
+        let id = serde_json::to_value(&request.id).unwrap_or(Value::Null);
+        let text = match &id {
+            Value::String(s) if s.starts_with(STAND_IN) => ids
+                .ids
+                .lock()
+                .ok()
+                .and_then(|m| m.get(s).cloned())
+                .unwrap_or_else(|| id.to_string()),
+            _ => id.to_string(),
+        };
+        if !ids.begin(&text) {
+            return error(
+                -32600,
+                "Invalid Request: a request with this id is still in progress; give every \
+                 request in progress an id of its own"
+                    .into(),
+                &restore(&id, ids),
+            );
+        }
+    }
+    if !ids.started.load(Ordering::Relaxed) {
         match &message {
             JsonRpcMessage::Request(request) => {
                 if !matches!(request.request, ClientRequest::PingRequest(_)) {
-                    session.started.store(true, Ordering::Relaxed);
+                    ids.started.store(true, Ordering::Relaxed);
                 }
             }
             _ => {
@@ -317,26 +391,26 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let writer = Arc::new(Mutex::new(output));
-    let session = Arc::new(Session::default());
+    let ids = Arc::new(Ids::default());
     let outgoing = futures::sink::unfold(
-        (writer.clone(), session.clone()),
-        |(writer, session), message: TxJsonRpcMessage<RoleServer>| async move {
-            let line = session.encode(&message)?;
+        (writer.clone(), ids.clone()),
+        |(writer, ids), message: TxJsonRpcMessage<RoleServer>| async move {
+            let line = ids.encode(&message)?;
             write_line(&writer, line).await?;
-            Ok::<_, io::Error>((writer, session))
+            Ok::<_, io::Error>((writer, ids))
         },
     );
     let incoming = futures::stream::unfold(
-        (BufReader::new(input), writer, Vec::new(), session),
-        |(mut reader, writer, mut line, session)| async move {
+        (BufReader::new(input), writer, Vec::new(), ids),
+        |(mut reader, writer, mut line, ids)| async move {
             loop {
                 match read_line_bounded(&mut reader, &mut line).await {
                     Ok(true) => {}
                     Ok(false) | Err(_) => return None,
                 }
-                match inspect(&line, &session) {
+                match inspect(&line, &ids) {
                     Verdict::Forward(message) => {
-                        return Some((*message, (reader, writer, line, session)));
+                        return Some((*message, (reader, writer, line, ids)));
                     }
                     Verdict::Skip => {}
                     Verdict::Reject(reply) => {
@@ -357,7 +431,7 @@ mod tests {
     use super::*;
 
     fn rejected(line: &[u8]) -> Value {
-        match inspect(line, &Session::default()) {
+        match inspect(line, &Ids::default()) {
             Verdict::Reject(v) => serde_json::from_slice(&v).unwrap(),
             other => panic!("expected a rejection, got {other:?}"),
         }
@@ -374,7 +448,7 @@ mod tests {
         assert_eq!(rejected(&line)["error"]["code"], -32600);
         assert!(read_line_bounded(&mut reader, &mut line).await.unwrap());
         assert!(matches!(
-            inspect(&line, &Session::default()),
+            inspect(&line, &Ids::default()),
             Verdict::Forward(_)
         ));
         assert!(!read_line_bounded(&mut reader, &mut line).await.unwrap());
@@ -395,26 +469,26 @@ mod tests {
         assert!(matches!(
             inspect(
                 br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
-                &Session::default()
+                &Ids::default()
             ),
             Verdict::Forward(_)
         ));
         assert!(matches!(
             inspect(
                 b"\xEF\xBB\xBF{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\r\n",
-                &Session::default()
+                &Ids::default()
             ),
             Verdict::Forward(_)
         ));
         assert!(matches!(
             inspect(
                 br#"{"method":"notifications/odd","params":1}"#,
-                &Session::default()
+                &Ids::default()
             ),
             Verdict::Skip
         ));
         assert!(matches!(
-            inspect(b"   \r\n", &Session::default()),
+            inspect(b"   \r\n", &Ids::default()),
             Verdict::Skip
         ));
     }

@@ -299,13 +299,7 @@ async fn admit<'g>(
         ),
         None => None,
     };
-    let redactor = Redactor::new(
-        caller
-            .iter()
-            .flat_map(|c| [&c.org_api_key, &c.cp_token])
-            .flatten()
-            .map(|s| s.expose()),
-    );
+    let redactor = Redactor::new(caller.iter().flat_map(|c| c.secrets()));
     let secrets = logging::hold_redactor(redactor.clone());
     let bytes = tokio::time::timeout(
         options.body_timeout,

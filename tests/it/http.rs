@@ -147,9 +147,12 @@ async fn a_caller_without_a_key_gets_401_and_health_needs_nothing() {
     let client = http();
     let (status, headers, body) = post(&client, &server.url, &[], initialize(1)).await;
     assert_eq!(status, 401);
+    // The scheme, and what to send, for a client that shows the challenge rather than
+    // the body (RFC 6750 §3).
     assert_eq!(
         headers.get("www-authenticate").unwrap(),
-        "Bearer realm=\"molecule-mcp\""
+        "Bearer realm=\"molecule-mcp\", error=\"invalid_request\", error_description=\"Send \
+         Authorization: Bearer <Org API Key> and X-Molecule-Org-Id or X-Molecule-Org-Slug\""
     );
     assert!(
         body["detail"]
@@ -161,7 +164,9 @@ async fn a_caller_without_a_key_gets_401_and_health_needs_nothing() {
         &client,
         &server.url,
         &[
-            ("authorization", "Bearer k"),
+            // The scheme is matched in any case (RFC 9110 §11.1): the key is taken, and
+            // the slug is what is wrong.
+            ("authorization", "BEARER k"),
             ("x-molecule-org-slug", "Not A Slug"),
         ],
         initialize(1),
@@ -180,6 +185,12 @@ async fn a_caller_without_a_key_gets_401_and_health_needs_nothing() {
         .await
         .unwrap();
     assert_eq!(health.status().as_u16(), 200);
+    let ready = client
+        .get(server.url.replace("/mcp", "/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
     assert!(tenant.taken().is_empty(), "nothing reached the tenant");
     let (status, stderr) = server.stop().await;
     assert!(status.success(), "{stderr}");
