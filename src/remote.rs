@@ -226,9 +226,10 @@ pub enum Refusal {
 impl Remote {
     /// The caller of one HTTP request, from its own headers and the operator's URLs.
     pub fn caller(&self, headers: &HeaderMap, engine: &Engine) -> Result<Caller, Refusal> {
-        let authorization = single(headers, header::AUTHORIZATION.as_str(), "Authorization")?;
+        let authorization = present(headers, header::AUTHORIZATION.as_str(), "Authorization")?;
         let key = authorization.and_then(bearer).ok_or(Refusal::NoKey)?;
-        let org_id = single(headers, "x-molecule-org-id", "X-Molecule-Org-Id")?.map(str::to_string);
+        let org_id =
+            present(headers, "x-molecule-org-id", "X-Molecule-Org-Id")?.map(str::to_string);
         if org_id.as_deref().is_some_and(|id| !valid_org_id(id)) {
             return Err(Refusal::BadHeader(
                 "X-Molecule-Org-Id",
@@ -236,14 +237,14 @@ impl Remote {
             ));
         }
         let org_slug =
-            single(headers, "x-molecule-org-slug", "X-Molecule-Org-Slug")?.map(str::to_string);
+            present(headers, "x-molecule-org-slug", "X-Molecule-Org-Slug")?.map(str::to_string);
         if org_slug.as_deref().is_some_and(|s| !valid_slug(s)) {
             return Err(Refusal::BadHeader(
                 "X-Molecule-Org-Slug",
                 "lowercase letters, digits and inner hyphens, at most 63".into(),
             ));
         }
-        let cp_token = single(headers, CP_TOKEN_HEADER, "X-Molecule-CP-Token")?.map(Secret::new);
+        let cp_token = present(headers, CP_TOKEN_HEADER, "X-Molecule-CP-Token")?.map(Secret::new);
         let config = engine.config();
         let tenant_url = match (&self.options.tenant_template, org_slug.as_deref()) {
             (None, _) => config.tenant_url.clone(),
@@ -286,20 +287,18 @@ impl Remote {
                 .ok_or_else(|| Refusal::BadHeader("X-MCP-Readonly", BOOLEAN_RULE.to_string()))?,
         };
         let names = |name: &str, shown: &'static str, valid: &[&'static str]| {
-            single(headers, name, shown)?
-                .map(|list| {
-                    name_list(list, valid).map_err(|unknown| {
-                        Refusal::BadHeader(
-                            shown,
-                            format!(
-                                "unknown name `{}`; valid: {}",
-                                clipped(&unknown, 64),
-                                valid.join(", ")
-                            ),
-                        )
-                    })
-                })
-                .transpose()
+            let Some(list) = single(headers, name, shown)? else {
+                return Ok(None);
+            };
+            let refuse = |why: String| {
+                Refusal::BadHeader(shown, format!("{why}; valid: {}", valid.join(", ")))
+            };
+            match name_list(list, valid) {
+                // An empty list would serve no tool at all: a typo, never a wish.
+                Ok(names) if names.is_empty() => Err(refuse("names nothing".into())),
+                Ok(names) => Ok(Some(names)),
+                Err(unknown) => Err(refuse(format!("unknown name `{}`", clipped(&unknown, 64)))),
+            }
         };
         let selection = Selection {
             read_only,
@@ -310,9 +309,9 @@ impl Remote {
     }
 }
 
-/// The one value of header `name`, trimmed; `None` when absent or blank. Sent twice, or
-/// not visible ASCII, it is refused naming the header (`shown`): with two values, which
-/// one a proxy or this server reads would be a guess.
+/// The one value of header `name`, trimmed; `None` when absent. Sent twice, or not
+/// visible ASCII, it is refused naming the header (`shown`): with two values, which one
+/// a proxy or this server reads would be a guess.
 fn single<'h>(
     headers: &'h HeaderMap,
     name: &str,
@@ -329,7 +328,17 @@ fn single<'h>(
         .to_str()
         .map_err(|_| Refusal::BadHeader(shown, "must be visible ASCII text".into()))?
         .trim();
-    Ok((!text.is_empty()).then_some(text))
+    Ok(Some(text))
+}
+
+/// [`single`], with a blank value read as absent (for credentials, where the rule for
+/// "absent" already fails closed).
+fn present<'h>(
+    headers: &'h HeaderMap,
+    name: &str,
+    shown: &'static str,
+) -> Result<Option<&'h str>, Refusal> {
+    Ok(single(headers, name, shown)?.filter(|v| !v.is_empty()))
 }
 
 /// The credential of an `Authorization: Bearer <key>` value; the scheme is matched in

@@ -227,6 +227,92 @@ fn a_secret_never_comes_back_escaped_or_cut_in_any_result() {
         .unwrap();
 }
 
+/// The encodings upstreams really echo a credential in: base64 (standard and URL-safe,
+/// padded or not) of the value alone and of `Bearer <value>`, and hexadecimal in either
+/// case (docs/security.md, "Redaction").
+fn encodings(secret: &[u8]) -> Vec<String> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let bearer = [b"Bearer ".as_slice(), secret].concat();
+    let mut out = Vec::new();
+    for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+        out.push(engine.encode(secret));
+        out.push(engine.encode(&bearer));
+    }
+    let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+    out.push(hex.to_ascii_uppercase());
+    out.push(hex);
+    out
+}
+
+/// Property: whatever the secret value (with `+`, `/`, `=` and non-ASCII bytes among
+/// its characters) and whatever the key, a tenant that echoes either in any of the
+/// [`encodings`] — in a success or in an error — returns neither to the model.
+#[test]
+fn every_encoding_of_the_key_or_a_secret_value_is_redacted() {
+    let rt = runtime();
+    let tenant = rt.block_on(RawTenant::start(|request| {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+        let secret = body["value"].as_str().unwrap_or_default().to_string();
+        let bearer = request
+            .headers
+            .iter()
+            .find(|(k, _)| k == "authorization")
+            .map(|(_, v)| v.trim_start_matches("Bearer ").to_string())
+            .unwrap_or_default();
+        let mut echoed: Vec<String> = encodings(secret.as_bytes());
+        echoed.extend(encodings(bearer.as_bytes()));
+        let status = if secret.len().is_multiple_of(2) {
+            200
+        } else {
+            500
+        };
+        (
+            status,
+            json!({ "status": "saved", "echo": echoed })
+                .to_string()
+                .into_bytes(),
+        )
+    }));
+    let engine = engine(config(&[
+        ("MOLECULE_API_URL", &tenant.url),
+        ("MOLECULE_ORG_API_KEY", KEY),
+        ("MOLECULE_ORG_ID", ORG_ID),
+    ]));
+    let entry = engine.catalog().get("set_org_secret").unwrap();
+    let mut runner = TestRunner::new(RunnerConfig {
+        cases: 200,
+        failure_persistence: None,
+        ..RunnerConfig::default()
+    });
+    let strategy = prop_oneof![
+        "[a-zA-Z0-9+/=]{8,40}",
+        "[a-z+/=]{2,8}[é€😀ß]{1,4}[a-z+/=]{2,8}",
+        any::<String>().prop_filter("long enough to look for", |s| s.len() >= 8),
+    ];
+    runner
+        .run(&strategy, |secret| {
+            let args = json!({ "key": "K", "value": secret });
+            let result = rt.block_on(engine.respond(entry, args.as_object().unwrap().clone()));
+            tenant.taken();
+            let text = result_text(&result);
+            prop_assert!(text.contains("[redacted]"), "{}", text);
+            for (what, value) in [("value", secret.as_str()), ("key", KEY)] {
+                for encoded in encodings(value.as_bytes()) {
+                    prop_assert!(
+                        !text.contains(&encoded),
+                        "the {} {:?} came back as {:?}",
+                        what,
+                        value,
+                        encoded
+                    );
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
 #[tokio::test]
 async fn a_short_secret_value_is_redacted_where_it_stands_alone() {
     let tenant = RawTenant::start(|request| {
@@ -317,6 +403,60 @@ async fn an_unknown_tool_name_is_clipped_in_the_error_and_in_the_logs() {
     let (status, stderr, _) = d.finish().await;
     assert!(status.success());
     assert!(stderr.len() < 20_000, "stderr of {} bytes", stderr.len());
+}
+
+/// Over stdio, a client id can never be mistaken for another request's: a string id
+/// that looks like the server's internal stand-in for an id rmcp cannot carry gets its
+/// own answer; a second request with the id of one still in progress gets an error of
+/// its own (and the first its result); and a malformed `arguments` string is refused
+/// without echoing what it held.
+#[tokio::test]
+async fn stdio_ids_never_cross_and_a_duplicate_in_progress_is_refused() {
+    let tenant = crate::http::slow_tenant(std::time::Duration::from_millis(1500)).await;
+    let mut d = crate::driver::Driver::for_tenant(&tenant, &[]).await;
+    d.send_raw(r#"{"jsonrpc":"2.0","id":"\u0000molecule-mcp-id-0","method":"ping"}"#)
+        .await;
+    d.send_raw(r#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#)
+        .await;
+    let mut lines = vec![d.raw_line().await, d.raw_line().await];
+    lines.sort();
+    assert!(
+        lines[0].starts_with(r#"{"id":"\u0000molecule-mcp-id-0","#),
+        "{lines:?}"
+    );
+    assert!(lines[1].starts_with(r#"{"id":1.5,"#), "{lines:?}");
+    let call = r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"list_org_tokens","arguments":{}}}"#;
+    d.send_raw(call).await;
+    d.send_raw(call).await;
+    let refused: Value = serde_json::from_str(&d.raw_line().await).unwrap();
+    assert_eq!(refused["id"], 5, "{refused}");
+    assert_eq!(refused["error"]["code"], -32600, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("still in progress"),
+        "{refused}"
+    );
+    let answered: Value = serde_json::from_str(&d.raw_line().await).unwrap();
+    assert_eq!(answered["id"], 5, "{answered}");
+    assert_eq!(answered["result"]["isError"], false, "{answered}");
+    // Answered, the id is free again.
+    d.send_raw(r#"{"jsonrpc":"2.0","id":5,"method":"ping"}"#)
+        .await;
+    let again: Value = serde_json::from_str(&d.raw_line().await).unwrap();
+    assert_eq!(
+        (again["id"].clone(), again["result"].clone()),
+        (json!(5), json!({}))
+    );
+    d.send_raw(
+        r#"{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"set_org_secret","arguments":"{\"key\":\"K\",\"value\":\"sk-never-echoed-value\"}"}}"#,
+    )
+    .await;
+    let line = d.raw_line().await;
+    let reply: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(reply["error"]["code"], -32602, "{line}");
+    assert!(!line.contains("never-echoed"), "{line}");
 }
 
 #[tokio::test]

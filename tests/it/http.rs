@@ -19,7 +19,19 @@ pub struct Server {
 
 impl Server {
     pub async fn start(env: &[(&str, &str)], args: &[&str]) -> Server {
-        let mut cmd = tokio::process::Command::new(BIN);
+        Server::start_under(&[], env, args).await
+    }
+
+    /// [`Server::start`] under a wrapper command (`prlimit --nofile=…`).
+    pub async fn start_under(wrapper: &[&str], env: &[(&str, &str)], args: &[&str]) -> Server {
+        let mut cmd = match wrapper.split_first() {
+            None => tokio::process::Command::new(BIN),
+            Some((program, rest)) => {
+                let mut cmd = tokio::process::Command::new(program);
+                cmd.args(rest).arg(BIN);
+                cmd
+            }
+        };
         cmd.env_clear()
             .args(["serve", "--http", "127.0.0.1:0"])
             .args(args)
@@ -120,7 +132,7 @@ pub fn call_message(id: i64, tool: &str, args: Value) -> Value {
     json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":tool,"arguments":args}})
 }
 
-fn envelope(reply: &Value) -> Value {
+pub fn envelope(reply: &Value) -> Value {
     serde_json::from_str(reply["result"]["content"][0]["text"].as_str().unwrap()).unwrap()
 }
 
@@ -342,7 +354,7 @@ async fn one_conversation_spread_over_two_replicas_works() {
 }
 
 /// A tenant that answers after `delay`, for concurrency and shutdown tests.
-async fn slow_tenant(delay: Duration) -> String {
+pub async fn slow_tenant(delay: Duration) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

@@ -9,6 +9,7 @@ mod common;
 mod drift;
 mod driver;
 mod e2e;
+mod exposed;
 mod http;
 mod landing;
 mod mutants_calls;
