@@ -141,6 +141,7 @@ fn synthetic_inputs() -> molecule_mcp::drift::Inputs {
         doc["paths"] = Value::Object(all);
     };
     grow(&mut inputs.baseline);
+    grow(&mut inputs.vendored);
     grow(&mut inputs.candidate);
     for (i, item) in inputs.candidate["paths"]
         .as_object_mut()

@@ -5,11 +5,178 @@ use crate::spec::inventory::{self, Endpoint};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Declares [`Kind`] with each variant's stable name (the report's `kind`).
+macro_rules! kinds {
+    ($($(#[$doc:meta])* $variant:ident = $name:literal,)*) => {
+        /// What changed: one stable name per kind, as the report spells it.
+        ///
+        /// Whether a change is breaking is not a property of its kind alone: it depends
+        /// on the side of the wire (a new `null` loosens a request but can break a
+        /// response reader) and on the values (a higher maximum accepts more), so it is
+        /// decided where the change is found and carried by [`Change::breaking`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Kind {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Kind {
+            /// The stable name (`snake_case`), as in every format of the report.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Kind::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+kinds! {
+    /// The `operationId` changed.
+    OperationIdChanged = "operation_id_changed",
+    /// The path template changed.
+    PathChanged = "path_changed",
+    /// The first tag changed.
+    TagChanged = "tag_changed",
+    /// A parameter is gone (or renamed).
+    ParameterRemoved = "parameter_removed",
+    /// An optional parameter was added.
+    ParameterAdded = "parameter_added",
+    /// A required parameter was added.
+    RequiredParameterAdded = "required_parameter_added",
+    /// An optional parameter became required.
+    ParameterNowRequired = "parameter_now_required",
+    /// The operation now takes a JSON body.
+    RequestBodyAdded = "request_body_added",
+    /// The operation no longer takes a JSON body.
+    RequestBodyRemoved = "request_body_removed",
+    /// The success response now has a JSON body.
+    ResponseBodyAdded = "response_body_added",
+    /// The success response no longer has a JSON body.
+    ResponseBodyRemoved = "response_body_removed",
+    /// The success status changed.
+    SuccessStatusChanged = "success_status_changed",
+    /// A schema's type changed.
+    TypeChanged = "type_changed",
+    /// `null` is no longer allowed.
+    NullableRemoved = "nullable_removed",
+    /// `null` is now allowed.
+    NullableAdded = "nullable_added",
+    /// An enum lost a value.
+    EnumValueRemoved = "enum_value_removed",
+    /// An enum gained a value.
+    EnumValueAdded = "enum_value_added",
+    /// Values are now restricted to an enum.
+    EnumAdded = "enum_added",
+    /// A description changed.
+    DescriptionChanged = "description_changed",
+    /// A constraint (`minimum`, `pattern`...) was added or changed.
+    ConstraintChanged = "constraint_changed",
+    /// A constraint was removed.
+    ConstraintRemoved = "constraint_removed",
+    /// Unknown fields are now refused.
+    AdditionalPropertiesClosed = "additional_properties_closed",
+    /// A field is gone (and no field with its schema replaced it).
+    FieldRemoved = "field_removed",
+    /// An optional field was added.
+    FieldAdded = "field_added",
+    /// A field was added to a `required` list that did not have it.
+    RequiredFieldAdded = "required_field_added",
+    /// An existing optional field became required.
+    FieldNowRequired = "field_now_required",
+    /// A response field may now be absent.
+    FieldNowOptional = "field_now_optional",
+    /// A field has a new name and otherwise the same schema.
+    FieldRenamed = "field_renamed",
+    /// A combinator has a different number of branches.
+    CombinatorChanged = "combinator_changed",
+    /// A combinator rule was added.
+    CombinatorAdded = "combinator_added",
+    /// A combinator rule was removed.
+    CombinatorRemoved = "combinator_removed",
+    /// A tool's operation is not in the candidate.
+    OperationMissing = "operation_missing",
+    /// A tool's row can no longer be derived from the candidate.
+    BindingBroken = "binding_broken",
+    /// A tool argument is gone.
+    ArgumentRemoved = "argument_removed",
+    /// An optional tool argument was added.
+    ArgumentAdded = "argument_added",
+    /// A required tool argument was added.
+    RequiredArgumentAdded = "required_argument_added",
+    /// An optional tool argument became required.
+    ArgumentNowRequired = "argument_now_required",
+    /// A tool argument has a new name and otherwise the same schema.
+    ArgumentRenamed = "argument_renamed",
+    /// A tool argument is sent elsewhere on the wire.
+    ArgumentMoved = "argument_moved",
+    /// The tool gained an `outputSchema`.
+    OutputSchemaAdded = "output_schema_added",
+    /// The tool lost its `outputSchema`.
+    OutputSchemaRemoved = "output_schema_removed",
+}
+
+impl Kind {
+    /// Whether several changes of this kind can share one pointer (enum values,
+    /// constraints): their detail then tells them apart.
+    pub fn shares_pointers(self) -> bool {
+        matches!(
+            self,
+            Kind::EnumValueRemoved
+                | Kind::EnumValueAdded
+                | Kind::ConstraintChanged
+                | Kind::ConstraintRemoved
+        )
+    }
+
+    /// The name this kind has for a field directly under a tool's `/input`: a tool
+    /// argument.
+    pub fn as_argument(self) -> Kind {
+        match self {
+            Kind::FieldRemoved => Kind::ArgumentRemoved,
+            Kind::FieldAdded => Kind::ArgumentAdded,
+            Kind::RequiredFieldAdded => Kind::RequiredArgumentAdded,
+            Kind::FieldNowRequired => Kind::ArgumentNowRequired,
+            Kind::FieldRenamed => Kind::ArgumentRenamed,
+            other => other,
+        }
+    }
+
+    /// The kind a body field's change has, for the same change seen as a parameter or a
+    /// tool argument: what makes the views of one change comparable.
+    pub fn as_field(self) -> Kind {
+        match self {
+            Kind::ArgumentRemoved | Kind::ParameterRemoved => Kind::FieldRemoved,
+            Kind::ArgumentAdded | Kind::ParameterAdded => Kind::FieldAdded,
+            Kind::RequiredArgumentAdded | Kind::RequiredParameterAdded => Kind::RequiredFieldAdded,
+            Kind::ArgumentNowRequired | Kind::ParameterNowRequired => Kind::FieldNowRequired,
+            Kind::ArgumentRenamed => Kind::FieldRenamed,
+            other => other,
+        }
+    }
+
+    /// Whether the change names something no longer there (it is located at its parent).
+    pub fn removes(self) -> bool {
+        matches!(self, Kind::FieldRemoved | Kind::ArgumentRemoved)
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// One difference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
-    /// Stable kind, e.g. `required_field_added`.
-    pub kind: &'static str,
+    /// What kind of change.
+    pub kind: Kind,
     /// Whether it can break a caller built against the old shape.
     pub breaking: bool,
     /// Where: a logical JSON pointer inside the operation or tool.
@@ -58,7 +225,7 @@ pub fn diff_operation(
     };
     if old.id != new.id {
         out.push(Change {
-            kind: "operation_id_changed",
+            kind: Kind::OperationIdChanged,
             breaking: true,
             pointer: "/operationId".into(),
             detail: format!(
@@ -69,7 +236,7 @@ pub fn diff_operation(
     }
     if old.path != new.path {
         out.push(Change {
-            kind: "path_changed",
+            kind: Kind::PathChanged,
             breaking: true,
             pointer: "/path".into(),
             detail: format!("`{}` is now `{}`", old.path, new.path),
@@ -77,7 +244,7 @@ pub fn diff_operation(
     }
     if old.tag != new.tag {
         out.push(Change {
-            kind: "tag_changed",
+            kind: Kind::TagChanged,
             breaking: false,
             pointer: "/tags".into(),
             detail: format!("`{}` is now `{}`", old.tag, new.tag),
@@ -87,7 +254,7 @@ pub fn diff_operation(
     diff_body(old_doc, o, new_doc, n, &mut out);
     if old.success_status != new.success_status {
         out.push(Change {
-            kind: "success_status_changed",
+            kind: Kind::SuccessStatusChanged,
             breaking: true,
             pointer: "/responses".into(),
             detail: format!(
@@ -104,13 +271,13 @@ pub fn diff_operation(
             ctx.diff(a, b, "/response".into(), &mut out);
         }
         (Some(_), None) => out.push(Change {
-            kind: "response_body_removed",
+            kind: Kind::ResponseBodyRemoved,
             breaking: true,
             pointer: "/response".into(),
             detail: "the success response no longer has a JSON body".into(),
         }),
         (None, Some(_)) => out.push(Change {
-            kind: "response_body_added",
+            kind: Kind::ResponseBodyAdded,
             breaking: false,
             pointer: "/response".into(),
             detail: "the success response now has a JSON body".into(),
@@ -162,7 +329,7 @@ fn diff_parameters(
         let pointer = format!("/parameters/{loc}/{name}");
         match new.get(&(loc.clone(), name.clone())) {
             None => out.push(Change {
-                kind: "parameter_removed",
+                kind: Kind::ParameterRemoved,
                 breaking: true,
                 pointer,
                 detail: format!("{loc} parameter `{name}` was removed or renamed"),
@@ -170,7 +337,7 @@ fn diff_parameters(
             Some(q) => {
                 if !is_required(p) && is_required(q) {
                     out.push(Change {
-                        kind: "parameter_now_required",
+                        kind: Kind::ParameterNowRequired,
                         breaking: true,
                         pointer: pointer.clone(),
                         detail: format!("{loc} parameter `{name}` became required"),
@@ -187,9 +354,9 @@ fn diff_parameters(
             let required = is_required(q);
             out.push(Change {
                 kind: if required {
-                    "required_parameter_added"
+                    Kind::RequiredParameterAdded
                 } else {
-                    "parameter_added"
+                    Kind::ParameterAdded
                 },
                 breaking: required,
                 pointer: format!("/parameters/{loc}/{name}"),
@@ -216,13 +383,13 @@ fn diff_body(old_doc: &Value, o: &Value, new_doc: &Value, n: &Value, out: &mut V
             out,
         ),
         (Some(_), None) => out.push(Change {
-            kind: "request_body_removed",
+            kind: Kind::RequestBodyRemoved,
             breaking: true,
             pointer: "/requestBody".into(),
             detail: "the operation no longer takes a JSON body".into(),
         }),
         (None, Some(_)) => out.push(Change {
-            kind: "request_body_added",
+            kind: Kind::RequestBodyAdded,
             breaking: true,
             pointer: "/requestBody".into(),
             detail: "the operation now takes a JSON body".into(),
@@ -301,9 +468,47 @@ impl<'a> SchemaDiff<'a> {
         }
     }
 
+    /// The fields of `old` that `new` only renamed: gone under one name, added under
+    /// another, with the same schema (descriptions aside, as they often name the field)
+    /// and the same requiredness. Only unambiguous pairs count: a removed field whose
+    /// schema matches exactly one added field, which matches no other removed one.
+    fn renames(
+        &self,
+        old: Option<&'a serde_json::Map<String, Value>>,
+        new: Option<&'a serde_json::Map<String, Value>>,
+        old_required: &BTreeSet<String>,
+        new_required: &BTreeSet<String>,
+    ) -> Vec<(String, String)> {
+        let (Some(old), Some(new)) = (old, new) else {
+            return Vec::new();
+        };
+        let removed: Vec<(&String, &'a Value)> =
+            old.iter().filter(|(k, _)| !new.contains_key(*k)).collect();
+        let added: Vec<(&String, &'a Value)> =
+            new.iter().filter(|(k, _)| !old.contains_key(*k)).collect();
+        let same = |(a, x): (&String, &'a Value), (b, y): (&String, &'a Value)| {
+            old_required.contains(a) == new_required.contains(b)
+                && crate::spec::overrides::same_shape(
+                    Self::resolve(self.old_doc, x).0,
+                    Self::resolve(self.new_doc, y).0,
+                )
+        };
+        let mut pairs = Vec::new();
+        for &r in &removed {
+            let matches: Vec<(&String, &'a Value)> =
+                added.iter().copied().filter(|&a| same(r, a)).collect();
+            if let [a] = matches[..]
+                && removed.iter().filter(|&&other| same(other, a)).count() == 1
+            {
+                pairs.push((r.0.clone(), a.0.clone()));
+            }
+        }
+        pairs
+    }
+
     fn diff_resolved(&mut self, o: &'a Value, n: &'a Value, pointer: &str, out: &mut Vec<Change>) {
         let request = self.direction == Direction::Request;
-        let mut push = |kind: &'static str, breaking: bool, detail: String| {
+        let mut push = |kind: Kind, breaking: bool, detail: String| {
             out.push(Change {
                 kind,
                 breaking,
@@ -315,53 +520,61 @@ impl<'a> SchemaDiff<'a> {
         let (nt, nnull) = type_of(n);
         if ot != nt && !(ot.is_empty() && nt.is_empty()) {
             push(
-                "type_changed",
+                Kind::TypeChanged,
                 true,
                 format!("type `{}` is now `{}`", show(&ot), show(&nt)),
             );
         }
         if onull && !nnull {
-            push("nullable_removed", true, "null is no longer allowed".into());
+            push(
+                Kind::NullableRemoved,
+                true,
+                "null is no longer allowed".into(),
+            );
         } else if !onull && nnull {
-            push("nullable_added", !request, "null is now allowed".into());
+            push(Kind::NullableAdded, !request, "null is now allowed".into());
         }
         let oe = enum_of(o);
         let ne = enum_of(n);
         if let (Some(oe), Some(ne)) = (&oe, &ne) {
             for v in oe.iter().filter(|v| !ne.contains(v)) {
                 push(
-                    "enum_value_removed",
+                    Kind::EnumValueRemoved,
                     true,
                     format!("enum value {v} was removed"),
                 );
             }
             for v in ne.iter().filter(|v| !oe.contains(v)) {
                 push(
-                    "enum_value_added",
+                    Kind::EnumValueAdded,
                     false,
                     format!("enum value {v} was added"),
                 );
             }
         } else if oe.is_none() && ne.is_some() {
             push(
-                "enum_added",
+                Kind::EnumAdded,
                 request,
                 "values are now restricted to an enum".into(),
             );
         }
         if o.get("description") != n.get("description") && o.get("description").is_some() {
-            push("description_changed", false, "description changed".into());
+            push(
+                Kind::DescriptionChanged,
+                false,
+                "description changed".into(),
+            );
         }
         for c in CONSTRAINTS {
             match (o.get(c), n.get(c)) {
                 (a, b) if a == b => {}
                 (a, Some(b)) => push(
-                    "constraint_changed",
+                    Kind::ConstraintChanged,
                     request && tightens(c, a, b),
                     format!("`{c}` is now {b}"),
                 ),
                 (Some(a), None) => push(
-                    "constraint_removed",
+                    Kind::ConstraintRemoved,
                     false,
                     format!("`{c}` {a} was removed"),
                 ),
@@ -373,7 +586,7 @@ impl<'a> SchemaDiff<'a> {
             && n.get("additionalProperties") == Some(&Value::Bool(false))
         {
             push(
-                "additional_properties_closed",
+                Kind::AdditionalPropertiesClosed,
                 true,
                 "unknown fields are now refused".into(),
             );
@@ -382,19 +595,28 @@ impl<'a> SchemaDiff<'a> {
         let np = n.get("properties").and_then(Value::as_object);
         let oreq = inventory::required_names(o);
         let nreq = inventory::required_names(n);
+        let renamed = self.renames(op, np, &oreq, &nreq);
         for (name, os) in op.into_iter().flatten() {
             let child = format!("{pointer}/{}", inventory::escape_token(name));
             match np.and_then(|m| m.get(name)) {
-                None => out.push(Change {
-                    kind: "field_removed",
-                    breaking: true,
-                    pointer: child,
-                    detail: format!("field `{name}` was removed or renamed"),
-                }),
+                None => match renamed.iter().find(|(old, _)| old == name) {
+                    Some((_, new)) => out.push(Change {
+                        kind: Kind::FieldRenamed,
+                        breaking: true,
+                        pointer: format!("{pointer}/{}", inventory::escape_token(new)),
+                        detail: format!("field `{name}` was renamed to `{new}`"),
+                    }),
+                    None => out.push(Change {
+                        kind: Kind::FieldRemoved,
+                        breaking: true,
+                        pointer: child,
+                        detail: format!("field `{name}` was removed or renamed"),
+                    }),
+                },
                 Some(ns) => {
                     if request && !oreq.contains(name) && nreq.contains(name) {
                         out.push(Change {
-                            kind: "field_now_required",
+                            kind: Kind::FieldNowRequired,
                             breaking: true,
                             pointer: child.clone(),
                             detail: format!("field `{name}` became required"),
@@ -402,7 +624,7 @@ impl<'a> SchemaDiff<'a> {
                     }
                     if !request && oreq.contains(name) && !nreq.contains(name) {
                         out.push(Change {
-                            kind: "field_now_optional",
+                            kind: Kind::FieldNowOptional,
                             breaking: true,
                             pointer: child.clone(),
                             detail: format!("field `{name}` may now be absent"),
@@ -412,17 +634,21 @@ impl<'a> SchemaDiff<'a> {
                 }
             }
         }
+        let described_before = |name: &String| op.is_some_and(|m| m.contains_key(name));
         for name in np
             .into_iter()
             .flat_map(|m| m.keys())
-            .filter(|k| !op.is_some_and(|m| m.contains_key(*k)))
+            .filter(|k| !described_before(k) && !renamed.iter().any(|(_, new)| new == *k))
         {
-            let required = request && nreq.contains(name);
+            // Required only if this `required` list gained it: a field the list already
+            // named (e.g. an `anyOf` branch's `required: [template]`) that only gains its
+            // description here asks nothing new of a caller.
+            let required = request && nreq.contains(name) && !oreq.contains(name);
             out.push(Change {
                 kind: if required {
-                    "required_field_added"
+                    Kind::RequiredFieldAdded
                 } else {
-                    "field_added"
+                    Kind::FieldAdded
                 },
                 breaking: required,
                 pointer: format!("{pointer}/{}", inventory::escape_token(name)),
@@ -430,6 +656,20 @@ impl<'a> SchemaDiff<'a> {
                     "new {} field `{name}`",
                     if required { "required" } else { "optional" }
                 ),
+            });
+        }
+        // A `required` list can gain a name it does not describe (a combinator branch
+        // is often only a `required` list): still a new requirement on what is sent.
+        let described_now = |name: &String| np.is_some_and(|m| m.contains_key(name));
+        for name in nreq
+            .iter()
+            .filter(|k| request && !oreq.contains(*k) && !described_before(k) && !described_now(k))
+        {
+            out.push(Change {
+                kind: Kind::RequiredFieldAdded,
+                breaking: true,
+                pointer: format!("{pointer}/{}", inventory::escape_token(name)),
+                detail: format!("new required field `{name}`"),
             });
         }
         if let (Some(oi), Some(ni)) = (o.get("items"), n.get("items")) {
@@ -452,19 +692,19 @@ impl<'a> SchemaDiff<'a> {
                     }
                 }
                 (Some(a), Some(b)) => out.push(Change {
-                    kind: "combinator_changed",
+                    kind: Kind::CombinatorChanged,
                     breaking: true,
                     pointer: at,
                     detail: format!("`{key}` had {} branches, now {}", a.len(), b.len()),
                 }),
                 (None, Some(_)) => out.push(Change {
-                    kind: "combinator_added",
+                    kind: Kind::CombinatorAdded,
                     breaking: request,
                     pointer: at,
                     detail: format!("a `{key}` rule was added"),
                 }),
                 (Some(_), None) => out.push(Change {
-                    kind: "combinator_removed",
+                    kind: Kind::CombinatorRemoved,
                     breaking: !request,
                     pointer: at,
                     detail: format!("the `{key}` rule was removed"),

@@ -1,10 +1,18 @@
 //! The drift report: what an upstream spec change means for this server.
 //!
 //! A candidate spec is analysed as if it replaced `spec/management.yaml`: the overrides
-//! are applied to it (each `needed`, `redundant` or `conflict`), the patched candidate
-//! is compared with the patched vendored spec operation by operation, every tool row
-//! is re-derived against it, and operations no row binds are listed. Every finding
-//! carries a fingerprint that stays the same across runs.
+//! are applied to it (each `needed`, `redundant` or `conflict`); the operations section
+//! is upstream's own changes (the vendored spec against the candidate, both as written);
+//! every tool row is re-derived against the patched candidate; and operations no row
+//! binds are listed.
+//!
+//! The two comparisons are reconciled change by change: a change of the patched specs
+//! that upstream did not make is the shadow of an override that no longer applies (the
+//! live shape it keeps, lost if it were dropped), listed under that override and never
+//! counted as an upstream change; an upstream change the patched specs do not show is
+//! one an override already serves (not breaking for this server). A change shown by an
+//! operation and by a tool counts once. Every finding carries a fingerprint that stays
+//! the same across runs.
 
 pub mod diff;
 pub mod locate;
@@ -14,11 +22,11 @@ use crate::spec::inventory::{self, Endpoint};
 use crate::spec::overrides::{self, Override, Status};
 use crate::tools::schema::{self, Derived};
 use crate::tools::table::{self, ToolRow};
-use diff::{Change, Direction, SchemaDiff};
+use diff::{Change, Direction, Kind, SchemaDiff};
 use locate::{Location, Source};
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/overrides_embedded.rs"));
@@ -44,6 +52,9 @@ pub struct Inputs {
     pub candidate_name: String,
     /// The candidate management spec, as written upstream (unpatched).
     pub candidate: Value,
+    /// The vendored management spec as written (unpatched): upstream's changes are the
+    /// candidate against it.
+    pub vendored: Value,
     /// The candidate CP spec.
     pub candidate_cp: Value,
     /// The vendored spec with overrides applied (the baseline the binary was built from).
@@ -71,6 +82,76 @@ pub struct Sources {
     pub overrides: BTreeMap<String, Source>,
 }
 
+/// An override's verdict against the candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverrideStatus {
+    /// The stale shape is still there; the override writes the live one.
+    Needed,
+    /// The candidate already holds the live shape: delete the override.
+    Redundant,
+    /// The candidate changed the stale shape another way.
+    Conflict,
+}
+
+impl OverrideStatus {
+    /// The stable name, as in every format of the report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OverrideStatus::Needed => "needed",
+            OverrideStatus::Redundant => "redundant",
+            OverrideStatus::Conflict => "conflict",
+        }
+    }
+}
+
+impl From<&Status> for OverrideStatus {
+    fn from(status: &Status) -> Self {
+        match status {
+            Status::Needed => OverrideStatus::Needed,
+            Status::Redundant => OverrideStatus::Redundant,
+            Status::Conflict(_) => OverrideStatus::Conflict,
+        }
+    }
+}
+
+/// A tool's verdict against the candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolStatus {
+    /// Nothing upstream changed reaches the tool.
+    Ok,
+    /// An operation it binds is gone.
+    MissingOperation,
+    /// Its arguments or output changed.
+    SchemaChanged,
+}
+
+impl ToolStatus {
+    /// The stable name, as in every format of the report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ToolStatus::Ok => "ok",
+            ToolStatus::MissingOperation => "missing_operation",
+            ToolStatus::SchemaChanged => "schema_changed",
+        }
+    }
+}
+
+/// A live shape an override keeps that the candidate does not hold: what callers would
+/// lose if the override were dropped. Upstream did not make this change.
+#[derive(Debug, Clone, Serialize)]
+pub struct LostShape {
+    /// The operation that would change.
+    pub operation_id: String,
+    /// The change dropping the override would make.
+    #[serde(flatten)]
+    pub change: ChangeFinding,
+    /// The tools that would show it too.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<String>,
+}
+
 /// One override's verdict.
 #[derive(Debug, Clone, Serialize)]
 pub struct OverrideFinding {
@@ -78,12 +159,16 @@ pub struct OverrideFinding {
     pub id: String,
     /// File name under `overrides/`.
     pub file: String,
-    /// `needed`, `redundant` or `conflict`.
-    pub status: &'static str,
+    /// Needed, redundant or conflict.
+    pub status: OverrideStatus,
     /// What to do, or where it conflicts (pointer and both values).
     pub detail: String,
     /// Stable id of this finding.
     pub fingerprint: String,
+    /// For an override that does not apply: the live shapes it keeps, which the
+    /// candidate lacks (empty, and absent from the JSON, otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lost_if_dropped: Vec<LostShape>,
     /// The override file, at the failing op for a conflict (not in the JSON contract).
     #[serde(skip)]
     pub location: Option<Location>,
@@ -103,14 +188,17 @@ pub struct OperationRef {
     /// The operation in its spec file (not in the JSON contract).
     #[serde(skip)]
     pub location: Option<Location>,
+    /// The operation's match key (method and path, parameter names erased).
+    #[serde(skip)]
+    pub key: String,
 }
 
 /// One change with its fingerprint.
 #[derive(Debug, Clone, Serialize)]
 pub struct ChangeFinding {
     /// Stable kind.
-    pub kind: &'static str,
-    /// Whether it can break callers.
+    pub kind: Kind,
+    /// Whether it can break callers of this server.
     pub breaking: bool,
     /// Where.
     pub pointer: String,
@@ -118,6 +206,10 @@ pub struct ChangeFinding {
     pub detail: String,
     /// Stable id.
     pub fingerprint: String,
+    /// For an upstream change an override already made: the override's id (the change
+    /// then breaks no caller of this server; absent from the JSON otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub served_by: Option<String>,
     /// The schema or operation in the spec file (not in the JSON contract).
     #[serde(skip)]
     pub location: Option<Location>,
@@ -134,6 +226,9 @@ pub struct ChangedOperation {
     pub path: String,
     /// The changes.
     pub changes: Vec<ChangeFinding>,
+    /// The operation's match key (method and path, parameter names erased).
+    #[serde(skip)]
+    pub key: String,
 }
 
 /// The operations section.
@@ -154,8 +249,8 @@ pub struct ToolFinding {
     pub name: String,
     /// The operation it binds (the first, for routed tools).
     pub operation_id: String,
-    /// `ok`, `missing_operation` or `schema_changed`.
-    pub status: &'static str,
+    /// Ok, missing operation or schema changed.
+    pub status: ToolStatus,
     /// Argument-level changes.
     pub changes: Vec<ChangeFinding>,
     /// Stable id of this finding.
@@ -177,7 +272,8 @@ pub struct Summary {
     pub operations_removed: usize,
     /// Operations changed.
     pub operations_changed: usize,
-    /// Breaking changes over operations and tools (removed operations included).
+    /// Distinct breaking changes upstream made (removed operations included), each
+    /// counted once however many views (operation, tools) show it.
     pub breaking_changes: usize,
     /// Tools unaffected.
     pub tools_ok: usize,
@@ -187,6 +283,10 @@ pub struct Summary {
     pub tools_schema_changed: usize,
     /// Operations no tool binds.
     pub unbound_operations: usize,
+    /// Distinct non-breaking changes, counted like `breaking_changes` (for the verdict;
+    /// not in the JSON contract).
+    #[serde(skip)]
+    pub non_breaking_changes: usize,
 }
 
 /// The whole report (its JSON form is the CI contract, documented in the README).
@@ -254,16 +354,10 @@ pub fn fingerprint(parts: &[&str]) -> String {
 fn finding(scope: &str, change: Change) -> ChangeFinding {
     // Several enum values or constraints can change at one pointer: their detail (the
     // value or keyword) tells them apart. Other kinds are unique per pointer.
-    let subject = if change.kind.starts_with("enum_value") || change.kind.starts_with("constraint")
-    {
-        change.detail.as_str()
+    let fingerprint = if change.kind.shares_pointers() {
+        fingerprint(&[scope, change.kind.as_str(), &change.pointer, &change.detail])
     } else {
-        ""
-    };
-    let fingerprint = if subject.is_empty() {
-        fingerprint(&[scope, change.kind, &change.pointer])
-    } else {
-        fingerprint(&[scope, change.kind, &change.pointer, subject])
+        fingerprint(&[scope, change.kind.as_str(), &change.pointer])
     };
     ChangeFinding {
         fingerprint,
@@ -271,6 +365,7 @@ fn finding(scope: &str, change: Change) -> ChangeFinding {
         breaking: change.breaking,
         pointer: change.pointer,
         detail: change.detail,
+        served_by: None,
         location: None,
     }
 }
@@ -282,39 +377,118 @@ fn op_ref(section: &str, spec: &Indexed, op: &Endpoint) -> OperationRef {
         method: op.method.clone(),
         path: op.path.clone(),
         location: Some(spec.source.at(&op.pointer)),
+        key: diff::match_key(op),
+    }
+}
+
+/// What makes two findings one change: the operation (its match key), the kind as a
+/// body field's change would be named, the pointer inside the operation, and for kinds
+/// that share pointers the detail. Tool changes are mapped onto their operation's
+/// pointers; a tool change no operation shows keeps the tool as its scope.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Identity {
+    scope: String,
+    kind: Kind,
+    pointer: String,
+    subject: String,
+}
+
+impl Identity {
+    fn new(scope: String, kind: Kind, pointer: String, detail: &str) -> Self {
+        Identity {
+            scope,
+            kind: kind.as_field(),
+            pointer,
+            subject: if kind.shares_pointers() {
+                detail.to_string()
+            } else {
+                String::new()
+            },
+        }
+    }
+
+    fn of_operation(key: &str, c: &ChangeFinding) -> Self {
+        Identity::new(format!("op {key}"), c.kind, c.pointer.clone(), &c.detail)
+    }
+
+    /// A removed operation, and a tool's `operation_missing` for it.
+    fn removed(key: &str) -> Self {
+        Identity::new(
+            format!("op {key}"),
+            Kind::OperationMissing,
+            String::new(),
+            "",
+        )
+    }
+}
+
+/// The distinct changes counted for the summary, each breaking if any view says so.
+#[derive(Default)]
+struct Ledger(BTreeMap<Identity, bool>);
+
+impl Ledger {
+    fn add(&mut self, id: Identity, breaking: bool) {
+        *self.0.entry(id).or_default() |= breaking;
+    }
+
+    fn breaking(&self) -> usize {
+        self.0.values().filter(|b| **b).count()
+    }
+
+    fn non_breaking(&self) -> usize {
+        self.0.len() - self.breaking()
+    }
+}
+
+/// The places each override writes, to tell which one a change is the shadow of.
+struct Owners<'a> {
+    writes: Vec<(&'a Override, Vec<String>)>,
+}
+
+impl<'a> Owners<'a> {
+    fn new(applied: &'a overrides::Applied) -> Self {
+        use json_patch::PatchOperation as P;
+        let writes = applied
+            .statuses
+            .iter()
+            .map(|(ov, _)| {
+                let paths = ov
+                    .patch
+                    .0
+                    .iter()
+                    .filter_map(|op| match op {
+                        P::Test(_) => None,
+                        P::Add(a) => Some(a.path.as_str()),
+                        P::Remove(r) => Some(r.path.as_str()),
+                        P::Replace(r) => Some(r.path.as_str()),
+                        P::Move(m) => Some(m.path.as_str()),
+                        P::Copy(c) => Some(c.path.as_str()),
+                    })
+                    .map(String::from)
+                    .collect();
+                (ov, paths)
+            })
+            .collect();
+        Owners { writes }
+    }
+
+    /// The override that writes the node at one of `pointers` (document pointers), if
+    /// any.
+    fn of(&self, pointers: &[String]) -> Option<&'a Override> {
+        pointers.iter().find_map(|at| {
+            self.writes.iter().find_map(|(ov, paths)| {
+                paths
+                    .iter()
+                    .any(|p| at == p || at.starts_with(&format!("{p}/")))
+                    .then_some(*ov)
+            })
+        })
     }
 }
 
 /// Runs the analysis.
 pub fn run(inputs: &Inputs) -> Report {
     let applied = overrides::apply_all(&inputs.candidate, &inputs.overrides);
-    let override_findings: Vec<OverrideFinding> = applied
-        .statuses
-        .iter()
-        .map(|(ov, status)| OverrideFinding {
-            // A conflict is at the op that failed; a redundant file is wholly to delete.
-            location: inputs.sources.overrides.get(&ov.file).map(|source| {
-                source.at(&match status {
-                    Status::Conflict(c) => format!("/patch/{}", c.op_index),
-                    _ => "/id".to_string(),
-                })
-            }),
-            id: ov.id.clone(),
-            file: ov.file.clone(),
-            status: status.as_str(),
-            detail: match status {
-                Status::Needed => {
-                    "the stale shape is still there; the override writes the live one".into()
-                }
-                Status::Redundant => format!(
-                    "the candidate already holds the live shape: delete overrides/{}",
-                    ov.file
-                ),
-                Status::Conflict(c) => c.to_string(),
-            },
-            fingerprint: fingerprint(&["override", &ov.id, status.as_str()]),
-        })
-        .collect();
     let sources = &inputs.sources;
     let specs = Specs {
         baseline: Indexed::new(&inputs.baseline, &sources.baseline),
@@ -322,14 +496,175 @@ pub fn run(inputs: &Inputs) -> Report {
         candidate: Indexed::new(&applied.doc, &sources.candidate),
         candidate_cp: Indexed::new(&inputs.candidate_cp, &sources.candidate_cp),
     };
+    let vendored = Indexed::new(&inputs.vendored, &sources.baseline);
+    let written = Indexed::new(&inputs.candidate, &sources.candidate);
 
+    // Upstream's own changes: the vendored spec against the candidate, both as written
+    // (the control-plane spec has no overrides).
     let mut operations = Operations::default();
-    compare_operations(&specs.baseline, &specs.candidate, &mut operations);
+    compare_operations(&vendored, &written, &mut operations);
     compare_operations(&specs.baseline_cp, &specs.candidate_cp, &mut operations);
+    // What callers of this server would see: both with the overrides applied.
+    let mut effective = Operations::default();
+    compare_operations(&specs.baseline, &specs.candidate, &mut effective);
 
-    let tools: Vec<ToolFinding> = table::TOOLS
+    let owners = Owners::new(&applied);
+    let mut lost: BTreeMap<String, Vec<LostShape>> = BTreeMap::new();
+    let mut shadows: BTreeMap<Identity, (String, usize)> = BTreeMap::new();
+    let mut reaching: BTreeSet<Identity> = BTreeSet::new();
+    let upstream_ids: BTreeSet<Identity> = operations
+        .changed
         .iter()
-        .map(|row| check_tool(row, &specs))
+        .flat_map(|o| o.changes.iter().map(|c| Identity::of_operation(&o.key, c)))
+        .collect();
+    let effective_ids: BTreeSet<Identity> = effective
+        .changed
+        .iter()
+        .flat_map(|o| o.changes.iter().map(|c| Identity::of_operation(&o.key, c)))
+        .collect();
+
+    // An upstream change the patched specs do not show is one an override already made.
+    for op in &mut operations.changed {
+        for c in &mut op.changes {
+            let id = Identity::of_operation(&op.key, c);
+            if effective_ids.contains(&id) {
+                reaching.insert(id);
+                continue;
+            }
+            let at = [&written, &vendored]
+                .iter()
+                .filter_map(|spec| spec.document_pointer(&op.key, &c.pointer))
+                .collect::<Vec<_>>();
+            match owners.of(&at) {
+                Some(ov) => {
+                    c.breaking = false;
+                    c.served_by = Some(ov.id.clone());
+                }
+                // Found by neither comparison's overrides: shown as upstream made it.
+                None => {
+                    reaching.insert(id);
+                }
+            }
+        }
+    }
+    // A change of the patched specs upstream did not make is the shadow of an override.
+    for op in effective.changed {
+        for c in op.changes {
+            let id = Identity::of_operation(&op.key, &c);
+            if upstream_ids.contains(&id) {
+                continue;
+            }
+            let at = [&specs.baseline, &specs.candidate]
+                .iter()
+                .filter_map(|spec| spec.document_pointer(&op.key, &c.pointer))
+                .collect::<Vec<_>>();
+            match owners.of(&at) {
+                Some(ov) => {
+                    let list = lost.entry(ov.file.clone()).or_default();
+                    shadows.insert(id, (ov.file.clone(), list.len()));
+                    list.push(LostShape {
+                        operation_id: op.operation_id.clone(),
+                        change: c,
+                        tools: Vec::new(),
+                    });
+                }
+                // No override explains it: this server's callers see it, so say it.
+                None => {
+                    reaching.insert(id);
+                    match operations.changed.iter_mut().find(|o| o.key == op.key) {
+                        Some(existing) => existing.changes.push(c),
+                        None => operations.changed.push(ChangedOperation {
+                            operation_id: op.operation_id.clone(),
+                            method: op.method.clone(),
+                            path: op.path.clone(),
+                            changes: vec![c],
+                            key: op.key.clone(),
+                        }),
+                    }
+                }
+            }
+        }
+    }
+
+    let mut ledger = Ledger::default();
+    for o in &operations.removed {
+        ledger.add(Identity::removed(&o.key), true);
+    }
+    for op in &operations.changed {
+        for c in &op.changes {
+            ledger.add(Identity::of_operation(&op.key, c), c.breaking);
+        }
+    }
+
+    let mut tools = Vec::new();
+    for row in table::TOOLS {
+        let (mut tool, identities) = check_tool(row, &specs);
+        let mut kept = Vec::new();
+        for (c, ids) in tool.changes.drain(..).zip(identities) {
+            if let Some(id) = ids.iter().find(|id| reaching.contains(*id)) {
+                ledger.add(id.clone(), c.breaking);
+                kept.push(c);
+            } else if let Some((file, index)) = ids.iter().find_map(|id| shadows.get(id)) {
+                if let Some(shape) = lost.get_mut(file).and_then(|l| l.get_mut(*index))
+                    && !shape.tools.iter().any(|t| t == row.name)
+                {
+                    shape.tools.push(row.name.to_string());
+                }
+            } else {
+                let own = ids.into_iter().next().unwrap_or_else(|| {
+                    Identity::new(
+                        format!("tool {}", row.name),
+                        c.kind,
+                        c.pointer.clone(),
+                        &c.detail,
+                    )
+                });
+                ledger.add(own, c.breaking);
+                kept.push(c);
+            }
+        }
+        tool.changes = kept;
+        if tool.status != ToolStatus::MissingOperation {
+            tool.status = if tool.changes.is_empty() {
+                ToolStatus::Ok
+            } else {
+                ToolStatus::SchemaChanged
+            };
+        }
+        tool.fingerprint = fingerprint(&["tool", row.name, tool.status.as_str()]);
+        tools.push(tool);
+    }
+
+    let override_findings: Vec<OverrideFinding> = applied
+        .statuses
+        .iter()
+        .map(|(ov, status)| {
+            let verdict = OverrideStatus::from(status);
+            OverrideFinding {
+                // A conflict is at the op that failed; a redundant file is wholly to delete.
+                location: inputs.sources.overrides.get(&ov.file).map(|source| {
+                    source.at(&match status {
+                        Status::Conflict(c) => format!("/patch/{}", c.op_index),
+                        _ => "/id".to_string(),
+                    })
+                }),
+                id: ov.id.clone(),
+                file: ov.file.clone(),
+                status: verdict,
+                detail: match status {
+                    Status::Needed => {
+                        "the stale shape is still there; the override writes the live one".into()
+                    }
+                    Status::Redundant => format!(
+                        "the candidate already holds the live shape: delete {}",
+                        overrides::delete_instruction(&ov.file)
+                    ),
+                    Status::Conflict(c) => c.to_string(),
+                },
+                fingerprint: fingerprint(&["override", &ov.id, verdict.as_str()]),
+                lost_if_dropped: lost.remove(&ov.file).unwrap_or_default(),
+            }
+        })
         .collect();
 
     let mut unbound = Vec::new();
@@ -346,32 +681,21 @@ pub fn run(inputs: &Inputs) -> Report {
         }
     }
 
-    let breaking = operations.removed.len()
-        + operations
-            .changed
-            .iter()
-            .flat_map(|c| &c.changes)
-            .filter(|c| c.breaking)
-            .count()
-        + tools
-            .iter()
-            .flat_map(|t| &t.changes)
-            .filter(|c| c.breaking)
-            .count();
-    let count = |s: &str| override_findings.iter().filter(|o| o.status == s).count();
-    let tool_count = |s: &str| tools.iter().filter(|t| t.status == s).count();
+    let count = |s: OverrideStatus| override_findings.iter().filter(|o| o.status == s).count();
+    let tool_count = |s: ToolStatus| tools.iter().filter(|t| t.status == s).count();
     let summary = Summary {
-        overrides_needed: count("needed"),
-        overrides_redundant: count("redundant"),
-        overrides_conflict: count("conflict"),
+        overrides_needed: count(OverrideStatus::Needed),
+        overrides_redundant: count(OverrideStatus::Redundant),
+        overrides_conflict: count(OverrideStatus::Conflict),
         operations_added: operations.added.len(),
         operations_removed: operations.removed.len(),
         operations_changed: operations.changed.len(),
-        breaking_changes: breaking,
-        tools_ok: tool_count("ok"),
-        tools_missing_operation: tool_count("missing_operation"),
-        tools_schema_changed: tool_count("schema_changed"),
+        breaking_changes: ledger.breaking(),
+        tools_ok: tool_count(ToolStatus::Ok),
+        tools_missing_operation: tool_count(ToolStatus::MissingOperation),
+        tools_schema_changed: tool_count(ToolStatus::SchemaChanged),
         unbound_operations: unbound.len(),
+        non_breaking_changes: ledger.non_breaking(),
     };
     Report {
         candidate: inputs.candidate_name.clone(),
@@ -411,6 +735,7 @@ fn compare_operations(old_spec: &Indexed, new_spec: &Indexed, out: &mut Operatio
                         method: n.method.clone(),
                         path: n.path.clone(),
                         changes: changes.into_iter().map(locate).collect(),
+                        key: key.clone(),
                     });
                 }
             }
@@ -439,15 +764,26 @@ impl<'a> Indexed<'a> {
         }
     }
 
+    /// The operation with match key `key`.
+    fn by_key(&self, key: &str) -> Option<&Endpoint> {
+        self.ops.iter().find(|o| diff::match_key(o) == key)
+    }
+
+    /// Where the change at `logical` of the operation with match key `key` is in this
+    /// document (the deepest node that exists).
+    fn document_pointer(&self, key: &str, logical: &str) -> Option<String> {
+        let op = self.by_key(key)?;
+        Some(locate::document_pointer(self.doc, &op.pointer, logical).0)
+    }
+
     /// Where a tool change (`logical` its pointer) is, under operation `id`.
-    fn locate_tool_change(&self, id: &str, logical: &str, kind: &str) -> Location {
-        let removed = matches!(kind, "field_removed" | "argument_removed");
+    fn locate_tool_change(&self, id: &str, logical: &str, kind: Kind) -> Location {
         match self.ops.iter().find(|o| o.id == id) {
             Some(op) => self.source.at(&locate::tool_pointer(
                 self.doc,
                 &op.pointer,
                 logical,
-                removed,
+                kind.removes(),
             )),
             None => Location {
                 file: self.source.file.clone(),
@@ -465,7 +801,39 @@ struct Specs<'a> {
     candidate_cp: Indexed<'a>,
 }
 
-fn check_tool(row: &ToolRow, specs: &Specs) -> ToolFinding {
+/// The operation-level pointer a tool change's pointer stands for, under `plan`'s
+/// operation: an argument is a parameter or a body field (by the plan's targets), the
+/// output is the success response.
+fn operation_pointer(tool_pointer: &str, plan: &schema::Plan) -> Option<String> {
+    use schema::Location as L;
+    if let Some(rest) = tool_pointer.strip_prefix("/output") {
+        return Some(format!("/response{rest}"));
+    }
+    let rest = tool_pointer.strip_prefix("/input/")?;
+    let (arg, tail) = match rest.split_once('/') {
+        Some((arg, tail)) => (arg, format!("/{tail}")),
+        None => (rest, String::new()),
+    };
+    if matches!(arg, "anyOf" | "oneOf" | "allOf") {
+        return Some(format!("/requestBody/{rest}"));
+    }
+    let target = plan
+        .targets
+        .iter()
+        .find(|t| inventory::escape_token(&t.tool) == arg)?;
+    let spec = inventory::escape_token(&target.spec);
+    Some(match target.location {
+        L::Path => format!("/parameters/path/{spec}{tail}"),
+        L::Query => format!("/parameters/query/{spec}{tail}"),
+        L::Header => format!("/parameters/header/{spec}{tail}"),
+        L::BodyField => format!("/requestBody/{spec}{tail}"),
+        L::Body => format!("/requestBody{tail}"),
+    })
+}
+
+/// A tool's finding, and for each of its changes the identities it may have as an
+/// operation's change (first the candidate's plans, then the baseline's).
+fn check_tool(row: &ToolRow, specs: &Specs) -> (ToolFinding, Vec<Vec<Identity>>) {
     let ops = row.route.operations();
     let (old, new) = match ops[0].api() {
         crate::Api::Tenant => (&specs.baseline, &specs.candidate),
@@ -473,6 +841,7 @@ fn check_tool(row: &ToolRow, specs: &Specs) -> ToolFinding {
     };
     let scope = format!("tool {}", row.name);
     let mut changes = Vec::new();
+    let mut plans = Vec::new();
     let missing: Vec<&str> = ops
         .iter()
         .map(|o| o.operation_id())
@@ -481,21 +850,25 @@ fn check_tool(row: &ToolRow, specs: &Specs) -> ToolFinding {
     let status = if !missing.is_empty() {
         for id in &missing {
             changes.push(Change {
-                kind: "operation_missing",
+                kind: Kind::OperationMissing,
                 breaking: true,
                 pointer: format!("/operations/{id}"),
                 detail: format!("operation `{id}` is not in the candidate: the build fails until the row is rebound or the operation skipped"),
             });
         }
-        "missing_operation"
+        ToolStatus::MissingOperation
     } else {
         match (
             schema::derive(old.doc, &old.ops, row),
             schema::derive(new.doc, &new.ops, row),
         ) {
-            (Ok(old), Ok(new)) => changes.extend(compare_tools(&old, &new)),
+            (Ok(old), Ok(new)) => {
+                changes.extend(compare_tools(&old, &new));
+                plans.extend(new.plans);
+                plans.extend(old.plans);
+            }
             (_, Err(e)) => changes.push(Change {
-                kind: "binding_broken",
+                kind: Kind::BindingBroken,
                 breaking: true,
                 pointer: "/".into(),
                 detail: e.message,
@@ -503,23 +876,52 @@ fn check_tool(row: &ToolRow, specs: &Specs) -> ToolFinding {
             (Err(_), Ok(_)) => {}
         }
         if changes.is_empty() {
-            "ok"
+            ToolStatus::Ok
         } else {
-            "schema_changed"
+            ToolStatus::SchemaChanged
         }
     };
+    let key_of = |id: &str| {
+        new.ops
+            .iter()
+            .chain(&old.ops)
+            .find(|o| o.id == id)
+            .map(diff::match_key)
+    };
+    let identities = changes
+        .iter()
+        .map(|c| match (c.kind, c.pointer.strip_prefix("/operations/")) {
+            (Kind::OperationMissing, Some(gone)) => key_of(gone)
+                .map(|k| Identity::removed(&k))
+                .into_iter()
+                .collect(),
+            _ => plans
+                .iter()
+                .filter_map(|plan| {
+                    let key = key_of(plan.operation.operation_id())?;
+                    let pointer = operation_pointer(&c.pointer, plan)?;
+                    Some(Identity::new(
+                        format!("op {key}"),
+                        c.kind,
+                        pointer,
+                        &c.detail,
+                    ))
+                })
+                .collect(),
+        })
+        .collect();
     let bound = ops[0].operation_id();
     // A gone operation is shown where it was (the vendored spec); any other change where
     // it is now.
     let locate = |c: &Change| match (c.kind, c.pointer.strip_prefix("/operations/")) {
-        ("operation_missing", Some(gone)) => old.locate_tool_change(gone, "/", c.kind),
+        (Kind::OperationMissing, Some(gone)) => old.locate_tool_change(gone, "/", c.kind),
         _ => new.locate_tool_change(bound, &c.pointer, c.kind),
     };
-    ToolFinding {
+    let finding = ToolFinding {
         name: row.name.to_string(),
         operation_id: bound.to_string(),
         status,
-        fingerprint: fingerprint(&["tool", row.name, status]),
+        fingerprint: fingerprint(&["tool", row.name, status.as_str()]),
         changes: changes
             .into_iter()
             .map(|c| ChangeFinding {
@@ -527,7 +929,8 @@ fn check_tool(row: &ToolRow, specs: &Specs) -> ToolFinding {
                 ..finding(&scope, c)
             })
             .collect(),
-    }
+    };
+    (finding, identities)
 }
 
 /// Argument-level differences between two derivations of the same row.
@@ -541,13 +944,7 @@ fn compare_tools(old: &Derived, new: &Derived) -> Vec<Change> {
     out.extend(input.into_iter().map(|mut c| {
         // A field directly under /input is a tool argument.
         if c.pointer.matches('/').count() == 2 {
-            c.kind = match c.kind {
-                "field_removed" => "argument_removed",
-                "field_added" => "argument_added",
-                "required_field_added" => "required_argument_added",
-                "field_now_required" => "argument_now_required",
-                other => other,
-            };
+            c.kind = c.kind.as_argument();
         }
         c
     }));
@@ -557,7 +954,7 @@ fn compare_tools(old: &Derived, new: &Derived) -> Vec<Change> {
                 t.tool == target.tool && (t.location != target.location || t.spec != target.spec)
             }) {
                 out.push(Change {
-                    kind: "argument_moved",
+                    kind: Kind::ArgumentMoved,
                     breaking: true,
                     pointer: format!("/input/{}", target.tool),
                     detail: format!(
@@ -574,7 +971,7 @@ fn compare_tools(old: &Derived, new: &Derived) -> Vec<Change> {
             SchemaDiff::new(&a, &b, Direction::Response).diff(&a, &b, "/output".into(), &mut out);
         }
         (Some(_), None) => out.push(Change {
-            kind: "output_schema_removed",
+            kind: Kind::OutputSchemaRemoved,
             breaking: true,
             pointer: "/output".into(),
             detail:
@@ -582,7 +979,7 @@ fn compare_tools(old: &Derived, new: &Derived) -> Vec<Change> {
                     .into(),
         }),
         (None, Some(_)) => out.push(Change {
-            kind: "output_schema_added",
+            kind: Kind::OutputSchemaAdded,
             breaking: false,
             pointer: "/output".into(),
             detail: "the success body is now an object with an outputSchema".into(),
@@ -626,6 +1023,7 @@ pub fn load_inputs(
     use crate::spec::load;
     let baseline = Source::new("spec/management.yaml", VENDORED_MANAGEMENT_SPEC);
     let baseline_cp = Source::new("spec/cp-admin.yaml", VENDORED_CP_SPEC);
+    let vendored = load::parse("spec/management.yaml", VENDORED_MANAGEMENT_SPEC)?;
     let (candidate_name, candidate, candidate_source) = match spec {
         Some(path) => {
             let (loaded, source) = load_with_source(path)?;
@@ -633,7 +1031,7 @@ pub fn load_inputs(
         }
         None => (
             "the vendored spec/management.yaml (self-check)".to_string(),
-            load::parse("spec/management.yaml", VENDORED_MANAGEMENT_SPEC)?,
+            vendored.clone(),
             baseline.clone(),
         ),
     };
@@ -683,6 +1081,7 @@ pub fn load_inputs(
     Ok(Inputs {
         candidate_name,
         candidate,
+        vendored: vendored.doc,
         candidate_cp,
         baseline: serde_json::from_str(crate::PATCHED_MANAGEMENT_SPEC)
             .map_err(|_| DriftError::Embedded("management spec"))?,

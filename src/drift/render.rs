@@ -1,9 +1,9 @@
-//! The report's formats: text (summary line last), Markdown (a verdict first, for a job
-//! summary or a PR comment), JSON (the CI contract) and GitHub workflow annotations
+//! The report's formats: text (a verdict first, the summary line last), Markdown (the
+//! same verdict first, for a job summary or a PR comment), JSON (the CI contract) and GitHub workflow annotations
 //! (`file=`/`line=` on each, so they land on the lines a pull request changed).
 
 use super::locate::Location;
-use super::{ChangeFinding, Report};
+use super::{ChangeFinding, LostShape, OverrideStatus, Report, ToolStatus};
 
 /// Output formats of `molecule-mcp drift` (also its `--format` values).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -48,9 +48,17 @@ pub fn summary_line(report: &Report) -> String {
     )
 }
 
+/// Why an upstream change an override already made breaks nothing here.
+fn served(c: &ChangeFinding) -> String {
+    match &c.served_by {
+        Some(id) => format!(" (override {id} already serves this shape)"),
+        None => String::new(),
+    }
+}
+
 fn change_line(c: &ChangeFinding) -> String {
     format!(
-        "{} {} at {}: {} [{}]",
+        "{} {} at {}: {}{} [{}]",
         if c.breaking {
             "BREAKING"
         } else {
@@ -59,17 +67,50 @@ fn change_line(c: &ChangeFinding) -> String {
         c.kind,
         c.pointer,
         c.detail,
+        served(c),
         c.fingerprint
     )
 }
 
+/// A live shape an override keeps, as one line: the operation, what dropping the
+/// override would change, and the tools that would show it.
+fn lost_line(l: &LostShape) -> String {
+    let tools = if l.tools.is_empty() {
+        String::new()
+    } else {
+        format!(" (tools: {})", l.tools.join(", "))
+    };
+    format!(
+        "{}: {} at {}: {}{tools} [{}]",
+        l.operation_id, l.change.kind, l.change.pointer, l.change.detail, l.change.fingerprint
+    )
+}
+
+/// What the lines under an override that does not apply are.
+const LOST_HEADING: &str =
+    "live shapes it keeps, lost if it were dropped (upstream did not change them):";
+
 fn text(r: &Report) -> String {
-    let mut out = format!("Drift report for {}\n\n1. Overrides\n", r.candidate);
+    let (label, sentence) = verdict_parts(r);
+    let mut out = format!(
+        "{label}: {sentence}\n\nDrift report for {}\n\n1. Overrides\n",
+        r.candidate
+    );
     for o in &r.overrides {
         out += &format!(
             "  [{}] {} ({}): {} [{}]\n",
-            o.status, o.id, o.file, o.detail, o.fingerprint
+            o.status.as_str(),
+            o.id,
+            o.file,
+            o.detail,
+            o.fingerprint
         );
+        if !o.lost_if_dropped.is_empty() {
+            out += &format!("      {LOST_HEADING}\n");
+        }
+        for l in &o.lost_if_dropped {
+            out += &format!("        {}\n", lost_line(l));
+        }
     }
     out += "\n2. Operations\n";
     if r.operations.added.is_empty()
@@ -97,12 +138,19 @@ fn text(r: &Report) -> String {
         }
     }
     out += "\n3. Tools\n";
-    let ok = r.tools.iter().filter(|t| t.status == "ok").count();
+    let ok = r
+        .tools
+        .iter()
+        .filter(|t| t.status == ToolStatus::Ok)
+        .count();
     out += &format!("  {ok} ok\n");
-    for t in r.tools.iter().filter(|t| t.status != "ok") {
+    for t in r.tools.iter().filter(|t| t.status != ToolStatus::Ok) {
         out += &format!(
             "  [{}] {} ({}) [{}]\n",
-            t.status, t.name, t.operation_id, t.fingerprint
+            t.status.as_str(),
+            t.name,
+            t.operation_id,
+            t.fingerprint
         );
         for c in &t.changes {
             out += &format!("      {}\n", change_line(c));
@@ -156,18 +204,17 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// The report's verdict in one sentence: how bad, then what to do, most urgent first.
+/// The report's verdict in one sentence, in Markdown: how bad, then what to do, most
+/// urgent first.
 pub fn verdict(r: &Report) -> String {
+    let (label, sentence) = verdict_parts(r);
+    format!("**{label}:** {sentence}")
+}
+
+/// The verdict's label (`Blocked`, `Breaking`, `Clean-up`, `No drift`) and its sentence.
+fn verdict_parts(r: &Report) -> (&'static str, String) {
     let s = &r.summary;
-    let changes: usize = r
-        .operations
-        .changed
-        .iter()
-        .map(|o| o.changes.len())
-        .chain(r.tools.iter().map(|t| t.changes.len()))
-        .sum::<usize>()
-        + s.operations_removed;
-    let non_breaking = changes.saturating_sub(s.breaking_changes);
+    let non_breaking = s.non_breaking_changes;
     let mut actions = Vec::new();
     let mut add = |n: usize, one: &str, many: &str, what: &str| {
         if n > 0 {
@@ -218,8 +265,10 @@ pub fn verdict(r: &Report) -> String {
             "; callers of the changed tools may need to change",
         )
     } else if actions.is_empty() {
-        return "**No drift:** nothing to do; the spec, the overrides and the tool table agree."
-            .to_string();
+        return (
+            "No drift",
+            "nothing to do; the spec, the overrides and the tool table agree.".to_string(),
+        );
     } else {
         ("Clean-up", "; nothing breaks")
     };
@@ -232,7 +281,7 @@ pub fn verdict(r: &Report) -> String {
         .next()
         .map(|c| c.to_uppercase().chain(chars).collect())
         .unwrap_or_default();
-    format!("**{label}:** {list}{tail}.")
+    (label, format!("{list}{tail}."))
 }
 
 fn markdown(r: &Report) -> String {
@@ -246,10 +295,29 @@ fn markdown(r: &Report) -> String {
         out += &format!(
             "| `{}` | {} | {} | `{}` |\n",
             o.file,
-            o.status,
+            o.status.as_str(),
             md_detail(&o.detail),
             o.fingerprint
         );
+    }
+    for o in r.overrides.iter().filter(|o| !o.lost_if_dropped.is_empty()) {
+        out += &format!(
+            "\n#### Live shapes `{}` keeps\n\nLost if it were dropped; upstream did not change them.\n\n\
+             | Operation | Change | Where | Tools | Fingerprint |\n|---|---|---|---|---|\n",
+            o.file
+        );
+        for l in &o.lost_if_dropped {
+            let tools: Vec<String> = l.tools.iter().map(|t| format!("`{t}`")).collect();
+            out += &format!(
+                "| `{}` | {} | `{}`: {} | {} | `{}` |\n",
+                l.operation_id,
+                l.change.kind,
+                l.change.pointer,
+                md_detail(&l.change.detail),
+                tools.join(", "),
+                l.change.fingerprint
+            );
+        }
     }
     out += "\n### Operations\n\n";
     let mut rows = Vec::new();
@@ -275,7 +343,7 @@ fn markdown(r: &Report) -> String {
                 o.path,
                 if c.breaking { "yes" } else { "no" },
                 c.pointer,
-                md_detail(&c.detail),
+                md_detail(&format!("{}{}", c.detail, served(c))),
                 c.fingerprint
             ));
         }
@@ -287,7 +355,11 @@ fn markdown(r: &Report) -> String {
         out += &(rows.join("\n") + "\n");
     }
     out += "\n### Tools\n\n";
-    let not_ok: Vec<_> = r.tools.iter().filter(|t| t.status != "ok").collect();
+    let not_ok: Vec<_> = r
+        .tools
+        .iter()
+        .filter(|t| t.status != ToolStatus::Ok)
+        .collect();
     out += &format!(
         "{} of {} tools ok.\n",
         r.tools.len() - not_ok.len(),
@@ -300,7 +372,7 @@ fn markdown(r: &Report) -> String {
                 out += &format!(
                     "| `{}` | {} | {} | {} | `{}`: {} | `{}` |\n",
                     t.name,
-                    t.status,
+                    t.status.as_str(),
                     c.kind,
                     if c.breaking { "yes" } else { "no" },
                     c.pointer,
@@ -354,16 +426,37 @@ fn github(r: &Report) -> String {
     };
     for o in &r.overrides {
         let level = match o.status {
-            "conflict" => "error",
-            "redundant" => "warning",
-            _ => continue,
+            OverrideStatus::Conflict => "error",
+            OverrideStatus::Redundant => "warning",
+            OverrideStatus::Needed => continue,
         };
         line(
             level,
             o.location.as_ref(),
-            &format!("override {}", o.status),
+            &format!("override {}", o.status.as_str()),
             format!("{}: {} [{}]", o.file, o.detail, o.fingerprint),
         );
+        // One notice on the override's own line, beside the conflict: what it keeps is
+        // why deleting it is not the obvious fix.
+        if !o.lost_if_dropped.is_empty() {
+            let lines: Vec<String> = o
+                .lost_if_dropped
+                .iter()
+                .map(|l| format!("- {}", lost_line(l)))
+                .collect();
+            line(
+                "notice",
+                o.location.as_ref(),
+                "live shapes the override keeps",
+                format!(
+                    "{}: {}\n{}",
+                    o.file,
+                    plural(o.lost_if_dropped.len(), "live shape", "live shapes")
+                        + " upstream did not change would be lost if it were dropped:",
+                    lines.join("\n")
+                ),
+            );
+        }
     }
     for o in &r.operations.removed {
         line(
@@ -398,9 +491,9 @@ fn github(r: &Report) -> String {
             );
         }
     }
-    for t in r.tools.iter().filter(|t| t.status != "ok") {
+    for t in r.tools.iter().filter(|t| t.status != ToolStatus::Ok) {
         for c in &t.changes {
-            let level = if t.status == "missing_operation" || c.breaking {
+            let level = if t.status == ToolStatus::MissingOperation || c.breaking {
                 "error"
             } else {
                 "warning"
@@ -408,7 +501,7 @@ fn github(r: &Report) -> String {
             line(
                 level,
                 c.location.as_ref(),
-                &format!("tool {}", t.status),
+                &format!("tool {}", t.status.as_str()),
                 format!("{}: {}", t.name, change_line(c)),
             );
         }

@@ -136,7 +136,8 @@ impl std::fmt::Display for Step {
             Step::DeleteOverride { file, id } => write!(
                 f,
                 "overrides/{file} ({id}) is redundant: spec/management.yaml already holds the \
-                 live shape. Delete overrides/{file} and its row in overrides/README.md."
+                 live shape. Delete {}.",
+                super::overrides::delete_instruction(file)
             ),
             Step::FixOverride { file, id, conflict } => write!(
                 f,

@@ -166,6 +166,12 @@ fn compact(v: &Value) -> String {
     }
 }
 
+/// What deleting the override in `file` takes: the file and its row in the index. The
+/// build's to-do list (`landing.rs`) and the drift report both say it in these words.
+pub fn delete_instruction(file: &str) -> String {
+    format!("overrides/{file} and its row in overrides/README.md")
+}
+
 /// Every `*.yaml`/`*.yml`/`*.json` file in `dir`, parsed, in file-name order.
 pub fn load_dir(dir: &Path) -> Result<Vec<Override>, OverrideError> {
     let read_err = |path: &Path, source| OverrideError::Read {

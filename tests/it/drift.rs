@@ -120,7 +120,22 @@ fn upstream_fixing_each_stale_shape_makes_each_override_redundant() {
         .map(|o| o["status"].as_str().unwrap())
         .collect();
     assert_eq!(statuses, ["redundant", "redundant", "redundant"]);
-    assert_eq!(report["summary"]["operations_changed"], 0);
+    // Upstream's own changes are the stale shapes becoming the live ones: each is shown,
+    // served by the override that already wrote it, and none breaks this server.
+    let changes: Vec<&Value> = report["operations"]["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|o| o["changes"].as_array().unwrap())
+        .collect();
+    assert!(!changes.is_empty());
+    assert!(
+        changes
+            .iter()
+            .all(|c| c["breaking"] == false && c["served_by"].is_string()),
+        "{changes:?}"
+    );
+    assert_eq!(report["summary"]["breaking_changes"], 0);
     assert_eq!(
         report["summary"]["tools_ok"],
         molecule_mcp::tools::table::TOOLS.len()
@@ -158,8 +173,10 @@ fn a_removed_operation_leaves_its_tool_without_an_operation_and_fails_by_default
     }
 }
 
-/// A removal counts once among the breaking changes, and never eats the count of the
-/// non-breaking ones that landed with it: the verdict a maintainer reads first says both.
+/// A removal counts once among the breaking changes (the operation and its tool are two
+/// views of it), and never eats the count of the non-breaking ones that landed with it
+/// (the field added, shown by the operation and by the tool, is one): the verdict a
+/// maintainer reads first says both.
 #[test]
 fn the_verdict_counts_a_removed_operation_with_the_changes_beside_it() {
     let mut doc = patched("removed-operation");
@@ -178,8 +195,8 @@ fn the_verdict_counts_a_removed_operation_with_the_changes_beside_it() {
     assert_eq!(
         stdout.lines().next(),
         Some(
-            "**Blocked:** Rebind or skip 1 tool whose operation is gone, review 2 breaking \
-             changes and note 2 non-breaking changes; the build fails until then."
+            "**Blocked:** Rebind or skip 1 tool whose operation is gone, review 1 breaking \
+             change and note 1 non-breaking change; the build fails until then."
         ),
         "{stdout}"
     );
@@ -202,7 +219,7 @@ fn an_added_operation_is_unbound_but_only_fails_at_any() {
 }
 
 #[test]
-fn a_renamed_required_body_field_is_breaking_for_the_operation_and_the_tools() {
+fn a_renamed_required_body_field_is_a_breaking_rename_for_the_operation_and_the_tools() {
     let spec = candidate("renamed-required-field");
     let (code, report) = json_report(&spec, "conflict");
     assert_eq!(code, 0, "no conflict, no missing operation");
@@ -224,10 +241,7 @@ fn a_renamed_required_body_field_is_breaking_for_the_operation_and_the_tools() {
             )
         })
         .collect();
-    assert!(
-        kinds.contains(&("field_removed", true)) && kinds.contains(&("required_field_added", true)),
-        "{kinds:?}"
-    );
+    assert_eq!(kinds, [("field_renamed", true)]);
     let tool = report["tools"]
         .as_array()
         .unwrap()
@@ -241,10 +255,7 @@ fn a_renamed_required_body_field_is_breaking_for_the_operation_and_the_tools() {
         .iter()
         .map(|c| c["kind"].as_str().unwrap())
         .collect();
-    assert!(
-        tool_kinds.contains(&"argument_removed") && tool_kinds.contains(&"required_argument_added"),
-        "{tool_kinds:?}"
-    );
+    assert_eq!(tool_kinds, ["argument_renamed"]);
     for format in ["text", "markdown", "json", "github"] {
         let (_, stdout, _) = drift(&["--spec", &spec, "--format", format]);
         insta::assert_snapshot!(format!("drift_renamed_required_field_{format}"), stdout);
@@ -494,7 +505,7 @@ fn annotations_point_at_the_override_file_and_the_spec_lines() {
         "::warning file=overrides/003-allowlist-enabled-by.yaml,line={},title=override redundant::",
         override_line("003-allowlist-enabled-by.yaml", "id:")
     ));
-    // The renamed field: the removed one at the schema that lost it, the new one at itself.
+    // The renamed field, at its new name.
     let schema = line_of("SetSecretRequest:");
     let name = schema
         + spec_text
@@ -504,13 +515,22 @@ fn annotations_point_at_the_override_file_and_the_spec_lines() {
             .unwrap()
         + 1;
     find(&format!(
-        "::error file={EXAMPLE},line={schema},title=operation changed::set_org_secret: BREAKING field_removed"
+        "::error file={EXAMPLE},line={name},title=operation changed::set_org_secret: BREAKING field_renamed"
     ));
     find(&format!(
-        "::error file={EXAMPLE},line={name},title=operation changed::set_org_secret: BREAKING required_field_added"
+        "::error file={EXAMPLE},line={name},title=tool schema_changed::set_org_secret: BREAKING argument_renamed"
     ));
+    // What upstream changed to the shape override 003 already serves: a notice there.
+    let enabled_by = line_of("SetPluginAllowlistRequest:")
+        + spec_text
+            .lines()
+            .skip(line_of("SetPluginAllowlistRequest:"))
+            .position(|l| l.trim() == "enabled_by:")
+            .unwrap()
+        + 1;
     find(&format!(
-        "::error file={EXAMPLE},line={name},title=tool schema_changed::set_org_secret: BREAKING required_argument_added"
+        "::notice file={EXAMPLE},line={enabled_by},title=operation changed::set_org_plugin_allowlist: \
+         non-breaking field_now_required"
     ));
     let logs = line_of("/workspaces/{id}/logs:") + 1;
     find(&format!(
@@ -527,8 +547,9 @@ fn annotations_point_at_the_override_file_and_the_spec_lines() {
     );
     assert_eq!(
         summary.lines().next().unwrap(),
-        "**Breaking:** Review 8 breaking changes, delete 1 redundant override and bind or skip \
-         1 new operation; callers of the changed tools may need to change."
+        "**Breaking:** Review 2 breaking changes, delete 1 redundant override, bind or skip \
+         1 new operation and note 2 non-breaking changes; callers of the changed tools may need \
+         to change."
     );
     assert_eq!(drift_ci_script("annotations", "conflict").0, 0);
     assert_eq!(drift_ci_script("annotations", "breaking").0, 1);
@@ -736,5 +757,319 @@ fn a_response_field_change_is_annotated_at_the_field() {
         file,
         line,
         &["revoke_org_token: non-breaking field_added at /response/revoked_at:"],
+    );
+}
+
+/// The changes of operation `id` in a JSON report, as (kind, breaking, pointer, detail).
+fn op_changes(report: &Value, id: &str) -> Vec<(String, bool, String, String)> {
+    report["operations"]["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["operation_id"] == id)
+        .flat_map(|o| o["changes"].as_array().unwrap())
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap().to_string(),
+                c["breaking"].as_bool().unwrap(),
+                c["pointer"].as_str().unwrap().to_string(),
+                c["detail"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Upstream added one enum value (`metered`) to the stale billing-mode enum, so override
+/// 001 conflicts. The operations section shows that one change; the live shapes the
+/// override keeps (and that dropping it would lose) are listed under the conflict, with
+/// its file, and are not counted as upstream breaking changes.
+#[test]
+fn a_conflicting_override_keeps_its_live_shapes_under_the_conflict_not_among_upstream_changes() {
+    let spec = candidate("conflicting-billing-mode");
+    let (code, report) = json_report(&spec, "breaking");
+    assert_eq!(code, 1, "the conflict still fails");
+    let changed = report["operations"]["changed"].as_array().unwrap();
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert_eq!(
+        op_changes(&report, "set_llm_billing_mode"),
+        [(
+            "enum_value_added".to_string(),
+            false,
+            "/requestBody/mode".to_string(),
+            "enum value \"metered\" was added".to_string()
+        )]
+    );
+    assert_eq!(report["summary"]["breaking_changes"], 0);
+    assert_eq!(report["summary"]["operations_changed"], 1);
+    let ov = &report["overrides"][0];
+    assert_eq!(
+        (&ov["status"], &ov["file"]),
+        (&json!("conflict"), &json!("001-llm-billing-mode.yaml"))
+    );
+    let lost: Vec<(String, String, String)> = ov["lost_if_dropped"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no lost_if_dropped in {ov}"))
+        .iter()
+        .map(|l| {
+            (
+                l["operation_id"].as_str().unwrap().to_string(),
+                l["kind"].as_str().unwrap().to_string(),
+                l["pointer"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let has = |op: &str, kind: &str, pointer: &str| {
+        assert!(
+            lost.contains(&(op.into(), kind.into(), pointer.into())),
+            "no {kind} at {op} {pointer} in {lost:?}"
+        );
+    };
+    has(
+        "set_llm_billing_mode",
+        "nullable_removed",
+        "/requestBody/mode",
+    );
+    has(
+        "set_llm_billing_mode",
+        "enum_value_removed",
+        "/requestBody/mode",
+    );
+    has(
+        "get_llm_billing_mode",
+        "field_removed",
+        "/response/provider_selection",
+    );
+    // The tools section shows only what upstream changed; no tool repeats a lost shape.
+    let tool_changes: Vec<&Value> = report["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| t["changes"].as_array().unwrap())
+        .collect();
+    assert!(
+        tool_changes
+            .iter()
+            .all(|c| c["kind"] == "enum_value_added" && c["breaking"] == false),
+        "{tool_changes:?}"
+    );
+    assert_eq!(report["summary"]["tools_schema_changed"], 1);
+    for format in ["text", "markdown", "json", "github"] {
+        let (_, stdout, _) = drift(&["--spec", &spec, "--format", format]);
+        insta::assert_snapshot!(format!("drift_conflicting_billing_mode_{format}"), stdout);
+    }
+}
+
+/// A field renamed with its schema unchanged is one `field_renamed`, for the operation
+/// and as `argument_renamed` for the tool, counted once per operation.
+#[test]
+fn a_renamed_field_is_a_rename_counted_once_across_views() {
+    let spec = candidate("renamed-required-field");
+    let (_, report) = json_report(&spec, "never");
+    let rename = (
+        "field_renamed".to_string(),
+        true,
+        "/requestBody/name".to_string(),
+        "field `key` was renamed to `name`".to_string(),
+    );
+    assert_eq!(
+        op_changes(&report, "set_org_secret"),
+        std::slice::from_ref(&rename)
+    );
+    assert_eq!(op_changes(&report, "set_workspace_secret"), [rename]);
+    let tool = report["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "set_org_secret")
+        .unwrap();
+    let kinds: Vec<(&str, &str)> = tool["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["kind"].as_str().unwrap(), c["pointer"].as_str().unwrap()))
+        .collect();
+    assert_eq!(kinds, [("argument_renamed", "/input/name")]);
+    assert_eq!(
+        report["summary"]["breaking_changes"], 2,
+        "one rename per operation, whichever views show it"
+    );
+}
+
+/// A field whose schema also changed is not a rename: it stays a removal and an
+/// addition.
+#[test]
+fn a_field_renamed_with_a_new_schema_is_a_removal_and_an_addition() {
+    let mut doc = patched("renamed-required-field");
+    doc["components"]["schemas"]["SetSecretRequest"]["properties"]["name"]["maxLength"] = 64.into();
+    let file = "renamed-and-narrowed.json";
+    std::fs::write(
+        work_dir().join(file),
+        serde_json::to_string_pretty(&doc).unwrap(),
+    )
+    .unwrap();
+    let (_, report) = json_report(file, "never");
+    let kinds: Vec<String> = op_changes(&report, "set_org_secret")
+        .into_iter()
+        .map(|c| c.0)
+        .collect();
+    assert_eq!(kinds, ["field_removed", "required_field_added"]);
+}
+
+/// `create_org_from_template`'s body requires `dir` or `template` (an `anyOf` of two
+/// `required` lists). Describing `template` inside the branch that already required it
+/// gains no requirement: no breaking change.
+#[test]
+fn properties_added_to_an_any_of_branch_that_already_required_them_break_nothing() {
+    let file = "any-of-branch-described.yaml";
+    vendored_with(
+        file,
+        "      anyOf:\n        - required: [dir]\n        - required: [template]\n",
+        "          properties:\n            template:\n              description: The inline template.\n",
+    );
+    let (code, report) = json_report(file, "breaking");
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["summary"]["breaking_changes"], 0);
+    assert_eq!(
+        op_changes(&report, "create_org_from_template"),
+        [(
+            "field_added".to_string(),
+            false,
+            "/requestBody/anyOf/1/template".to_string(),
+            "new optional field `template`".to_string()
+        )]
+    );
+}
+
+/// A branch whose `required` list really gains a field is a breaking
+/// `required_field_added`, even with no `properties` beside it.
+#[test]
+fn a_required_list_that_gains_a_field_in_a_branch_is_breaking() {
+    let file = "any-of-branch-requires-more.yaml";
+    vendored_with(
+        file,
+        "      anyOf:\n        - required: [dir]\n        - required: [template",
+        ", mode",
+    );
+    let (_, report) = json_report(file, "never");
+    assert_eq!(
+        op_changes(&report, "create_org_from_template"),
+        [(
+            "required_field_added".to_string(),
+            true,
+            "/requestBody/anyOf/1/mode".to_string(),
+            "new required field `mode`".to_string()
+        )]
+    );
+    assert_eq!(report["summary"]["breaking_changes"], 1);
+}
+
+/// The text format starts with the same verdict as the Markdown one, without markup.
+#[test]
+fn the_text_report_starts_with_the_verdict() {
+    let spec = candidate("renamed-required-field");
+    let (_, markdown, _) = drift(&["--spec", &spec, "--format", "markdown"]);
+    let (_, text, _) = drift(&["--spec", &spec, "--format", "text"]);
+    let verdict = markdown.lines().next().unwrap();
+    assert_eq!(
+        verdict,
+        "**Breaking:** Review 2 breaking changes; callers of the changed tools may need to change."
+    );
+    assert_eq!(
+        text.lines().next().unwrap(),
+        "Breaking: Review 2 breaking changes; callers of the changed tools may need to change."
+    );
+    let (_, self_check, _) = drift(&[]);
+    assert_eq!(
+        self_check.lines().next().unwrap(),
+        "No drift: nothing to do; the spec, the overrides and the tool table agree."
+    );
+}
+
+/// Telling a maintainer to delete a redundant override names its row in
+/// overrides/README.md too, in the build's words.
+#[test]
+fn deleting_a_redundant_override_names_its_readme_row() {
+    let spec = candidate("fixed-stale-shapes");
+    let (_, report) = json_report(&spec, "never");
+    assert_eq!(
+        report["overrides"][2]["detail"],
+        "the candidate already holds the live shape: delete \
+         overrides/003-allowlist-enabled-by.yaml and its row in overrides/README.md"
+    );
+    let step = molecule_mcp::spec::landing::Step::DeleteOverride {
+        file: "003-allowlist-enabled-by.yaml".into(),
+        id: "003-allowlist-enabled-by".into(),
+    };
+    assert!(
+        step.to_string().ends_with(&format!(
+            "Delete {}.",
+            molecule_mcp::spec::overrides::delete_instruction("003-allowlist-enabled-by.yaml")
+        )),
+        "{step}"
+    );
+}
+
+/// An upstream change that brings the spec to the shape a (now redundant) override
+/// already serves is upstream's own change, shown as such, and breaks no caller of this
+/// server: the override already sent that shape.
+#[test]
+fn an_upstream_change_an_override_already_serves_is_shown_but_not_breaking() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join(EXAMPLE);
+    let (_, report) = json_report(example.to_str().unwrap(), "never");
+    let changes = op_changes(&report, "set_org_plugin_allowlist");
+    assert!(
+        changes.contains(&(
+            "field_now_required".to_string(),
+            false,
+            "/requestBody/enabled_by".to_string(),
+            "field `enabled_by` became required".to_string()
+        )),
+        "{changes:?}"
+    );
+    let served: Vec<&Value> = report["operations"]["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["operation_id"] == "set_org_plugin_allowlist")
+        .flat_map(|o| o["changes"].as_array().unwrap())
+        .collect();
+    assert!(
+        served
+            .iter()
+            .all(|c| c["served_by"] == "003-allowlist-enabled-by"),
+        "{served:?}"
+    );
+    assert_eq!(report["summary"]["breaking_changes"], 2);
+}
+
+/// The README's conflict walkthrough shows the text report for the conflicting
+/// billing-mode candidate exactly.
+#[test]
+fn the_readme_shows_the_report_for_a_conflicting_override() {
+    let spec = candidate("conflicting-billing-mode");
+    let (_, stdout, _) = drift(&["--spec", &spec]);
+    let expected = format!("```text\n$ molecule-mcp drift --spec {spec}\n{stdout}```\n");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let readme = std::fs::read_to_string(&path).unwrap();
+    let (begin, end) = (
+        "<!-- drift-conflict:begin -->\n",
+        "<!-- drift-conflict:end -->",
+    );
+    let start = readme
+        .find(begin)
+        .expect("README has the drift-conflict:begin marker")
+        + begin.len();
+    let stop = readme
+        .find(end)
+        .expect("README has the drift-conflict:end marker");
+    if std::env::var_os("UPDATE_README").is_some() {
+        let updated = format!("{}{expected}{}", &readme[..start], &readme[stop..]);
+        std::fs::write(&path, updated).unwrap();
+        return;
+    }
+    assert_eq!(
+        &readme[start..stop],
+        expected,
+        "the README's conflict example is stale: `UPDATE_README=1 cargo test --test it drift` rewrites it"
     );
 }
