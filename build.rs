@@ -424,6 +424,14 @@ fn operations_source(ops: &[(&str, spec::inventory::Endpoint)]) -> Result<String
             op.id
         );
     }
+    s += "        }\n    }\n\n    /// The spec's path template (the route, for traces and metrics).\n    pub const fn route(self) -> &'static str {\n        match self {\n";
+    for (_, op) in ops {
+        s += &format!(
+            "            Operation::{} => {:?},\n",
+            spec::landing::variant(&op.id),
+            op.path
+        );
+    }
     s += "        }\n    }\n\n    /// Which spec (and so which client and credential) serves it.\n    pub const fn api(self) -> Api {\n        match self {\n";
     for (api, op) in ops {
         let variant = if *api == "management" {

@@ -4,6 +4,12 @@
 //! Prints calls/s, latency percentiles, the server's CPU per call and RSS;
 //! BENCHMARKS.md records a run. Logging is as deployed (the access log on, stderr
 //! drained by the bench). No assertions: the targets are read off the numbers.
+//!
+//! Then the memory bound (docs/remote.md, "Memory"): a second server with
+//! `MOLECULE_MCP_MAX_CONCURRENT` = [`BOUND_CONCURRENT`] gets that many requests of the
+//! maximum body size at once — first without a key (`[0,0,0,…]`), then with one, each
+//! body holding as many JSON values as a request may (one per 32 bytes) inside a valid
+//! `import_bundle` call — and its peak RSS is compared with concurrency × body limit.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark may panic on the unexpected
 
 #[path = "common/mod.rs"]
@@ -158,6 +164,133 @@ async fn run(addr: &str, pid: u32, pace: Option<Duration>) -> Run {
     }
 }
 
+/// Requests of the maximum body size in flight at once for the memory bound.
+const BOUND_CONCURRENT: usize = 32;
+/// The body limit for the memory bound (the default).
+const BOUND_BODY: usize = 4 * 1024 * 1024;
+
+/// Starts `bin` as `serve --http` with `env`; its pid, address and the task draining
+/// its stderr.
+async fn start(bin: &str, env: &[(&str, &str)]) -> (tokio::process::Child, u32, String) {
+    let mut command = tokio::process::Command::new(bin);
+    command
+        .args(["serve", "--http", "127.0.0.1:0"])
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().unwrap();
+    let pid = child.id().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next_line().await.unwrap().expect("a banner");
+        if let Some(at) = line.find("Streamable HTTP at http://") {
+            let rest = &line[at + "Streamable HTTP at http://".len()..];
+            break rest[..rest.find('/').unwrap()].to_string();
+        }
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, pid, addr)
+}
+
+/// Sends `body` on a fresh connection with `key` (or none) and returns the status.
+async fn post_body(addr: &str, key: Option<&str>, body: &str) -> u16 {
+    let mut socket = TcpStream::connect(addr).await.unwrap();
+    let auth = key.map_or(String::new(), |k| {
+        format!("authorization: Bearer {k}\r\nx-molecule-org-id: org-bench\r\n")
+    });
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\n{auth}content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    // The server may answer (401) and close before the body is all sent: that is the
+    // point, so a failed write is not an error here.
+    if socket.write_all(head.as_bytes()).await.is_ok() {
+        let _ = socket.write_all(body.as_bytes()).await;
+    }
+    let mut out = Vec::new();
+    let _ = socket.read_to_end(&mut out).await;
+    String::from_utf8_lossy(&out)
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The memory bound: peak RSS with [`BOUND_CONCURRENT`] maximum-size bodies in flight.
+async fn memory_bound(bin: &str, tenant: &str) {
+    let concurrent = BOUND_CONCURRENT.to_string();
+    let (mut child, pid, addr) = start(
+        bin,
+        &[
+            ("MOLECULE_API_URL", tenant),
+            ("MOLECULE_MCP_MAX_CONCURRENT", &concurrent),
+            ("MOLECULE_MCP_MAX_PER_CALLER", &concurrent),
+        ],
+    )
+    .await;
+    let product = (BOUND_CONCURRENT * BOUND_BODY) as f64 / 1024.0 / 1024.0;
+    let idle = status_kib(pid, "VmHWM:") / 1024.0;
+    // Without a key: two million values, never read.
+    let zeros = format!("[{}0]", "0,".repeat(BOUND_BODY / 2 - 8));
+    // With one: a valid call whose bundle holds as many values as a body may, each a
+    // 29-character string (strings cost the most once parsed), filling the body.
+    let values = BOUND_BODY / 32 - 16;
+    let mut call = String::from(
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"import_bundle","arguments":{"bundle":{"x":["#,
+    );
+    for i in 0..values {
+        if i > 0 {
+            call.push(',');
+        }
+        call.push_str("\"abcdefghijklmnopqrstuvwxyz012\"");
+    }
+    call.push_str("]}}}}");
+    assert!(call.len() <= BOUND_BODY, "{}", call.len());
+    let mut rows = Vec::new();
+    for (what, key, body) in [
+        ("no key, `[0,0,…]`", None, &zeros),
+        (
+            "a key, the most values a body may hold",
+            Some("sk-bench-bound"),
+            &call,
+        ),
+    ] {
+        let sends: Vec<_> = (0..BOUND_CONCURRENT)
+            .map(|_| {
+                let (addr, body) = (addr.clone(), body.clone());
+                tokio::spawn(async move { post_body(&addr, key, &body).await })
+            })
+            .collect();
+        let mut statuses = std::collections::BTreeMap::new();
+        for s in sends {
+            *statuses.entry(s.await.unwrap()).or_insert(0) += 1;
+        }
+        let peak = status_kib(pid, "VmHWM:") / 1024.0;
+        rows.push((what, statuses, peak));
+    }
+    println!();
+    println!(
+        "Memory bound: {BOUND_CONCURRENT} requests × {} MiB body limit = {product:.0} MiB in flight; idle peak {idle:.1} MiB",
+        BOUND_BODY / 1024 / 1024
+    );
+    println!(
+        "| bodies | statuses | peak RSS (VmHWM) | (peak − idle) / (concurrency × body limit) |"
+    );
+    println!("|---|---|---|---|");
+    for (what, statuses, peak) in rows {
+        println!(
+            "| {what} | {statuses:?} | {peak:.1} MiB | {:.2} |",
+            (peak - idle) / product
+        );
+    }
+    let _ = child.kill().await;
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -169,27 +302,14 @@ fn main() {
         // MOLECULE_MCP_BIN runs another build of the server (e.g. the `profiling`
         // profile, which keeps symbols for perf).
         let bin = std::env::var("MOLECULE_MCP_BIN").unwrap_or_else(|_| BIN.to_string());
-        let mut child = tokio::process::Command::new(bin)
-            .args(["serve", "--http", "127.0.0.1:0"])
-            .env_clear()
-            .env("MOLECULE_API_URL", &tenant)
-            .env("MOLECULE_MCP_MAX_IN_FLIGHT", "256")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let pid = child.id().unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let addr = loop {
-            let line = lines.next_line().await.unwrap().expect("a banner");
-            if let Some(at) = line.find("Streamable HTTP at http://") {
-                let rest = &line[at + "Streamable HTTP at http://".len()..];
-                break rest[..rest.find('/').unwrap()].to_string();
-            }
-        };
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let (mut child, pid, addr) = start(
+            &bin,
+            &[
+                ("MOLECULE_API_URL", &tenant),
+                ("MOLECULE_MCP_MAX_IN_FLIGHT", "256"),
+            ],
+        )
+        .await;
         let rss_idle = status_kib(pid, "VmRSS:") / 1024.0;
         let capacity = run(&addr, pid, None).await;
         // 100 clients × 100 calls/s = 10,000 calls/s offered.
@@ -219,5 +339,6 @@ fn main() {
         );
         println!("| server RSS idle / after both runs / peak (VmHWM) | {rss_idle:.1} / {rss:.1} / {hwm:.1} MiB | |");
         let _ = child.kill().await;
+        memory_bound(&bin, &tenant).await;
     });
 }

@@ -17,10 +17,12 @@ use crate::error::ToolError;
 use crate::limit::{Buckets, Slot, fingerprint};
 use crate::redact::Redactor;
 use crate::result;
+use crate::telemetry;
 use crate::tools::table::{Access, Toolset};
 use crate::tools::{Catalog, Entry};
 use crate::{Api, Operation};
 use futures::StreamExt;
+use opentelemetry::trace::FutureExt as _;
 use progenitor_client::{ByteStream, ResponseValue};
 use rmcp::model::CallToolResult;
 use serde_json::{Map, Value};
@@ -275,7 +277,28 @@ impl Engine {
                 attempts,
                 "calling"
             );
-            let outcome = op.send(&tenant, &cp, &call_args)?.await;
+            let base = match op.api() {
+                Api::Tenant => &caller.tenant_url,
+                Api::ControlPlane => &caller.cp_url,
+            };
+            let attempt = telemetry::Attempt::start(&plan.method, op.route(), base);
+            let outcome = op
+                .send(&tenant, &cp, &call_args)?
+                .with_context(attempt.context())
+                .await;
+            match &outcome {
+                Ok(response) => attempt.end(Some(response.status().as_u16()), None),
+                Err(e) => attempt.end(
+                    e.status().map(|s| s.as_u16()),
+                    match e {
+                        progenitor_client::Error::CommunicationError(e) if e.is_timeout() => {
+                            Some("timeout")
+                        }
+                        progenitor_client::Error::CommunicationError(_) => Some("connection"),
+                        _ => None,
+                    },
+                ),
+            }
             match retry_delay(&outcome, attempts, self.config.limits.max_retries) {
                 Some(delay) if retryable => {
                     tracing::info!(operation = op.operation_id(), attempts, ?delay, "retrying");

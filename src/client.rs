@@ -112,6 +112,8 @@ fn attach<E>(
     // progenitor stamps `api-version: <info.version>`; the tenant knows no such header
     // and the TypeScript server never sent it, so the wire stays identical without it.
     request.headers_mut().remove("api-version");
+    // The attempt's trace context, when tracing is on (docs/operations.md).
+    crate::telemetry::inject(request.headers_mut());
     Ok(())
 }
 

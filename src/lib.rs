@@ -27,6 +27,7 @@ pub mod server;
 pub mod spec;
 pub mod startup;
 pub mod stdio;
+pub mod telemetry;
 pub mod tools;
 
 /// The patched management spec (vendored spec + overrides), as JSON text.

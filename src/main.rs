@@ -72,6 +72,11 @@ enum Command {
         /// Authorization: Bearer <Org API Key>; see README "Remote MCP".
         #[arg(long, value_name = "ADDR")]
         http: Option<String>,
+        /// With --http: serve Prometheus metrics at http://ADDR/metrics, on a listener
+        /// of its own (also MOLECULE_MCP_METRICS), e.g. 9464 (loopback) or
+        /// 0.0.0.0:9464; see docs/operations.md.
+        #[arg(long, value_name = "ADDR", requires = "http")]
+        metrics: Option<String>,
     },
     /// Print the tool table: names, schemas and annotations.
     Tools {
@@ -191,6 +196,7 @@ fn run() -> Result<ExitCode> {
     let top = cli.serve;
     let command = cli.command.unwrap_or(Command::Serve {
         http: None,
+        metrics: None,
         serve: ServeArgs::default(),
     });
     // Flags given before the subcommand count as if given after it; they are refused
@@ -288,15 +294,21 @@ fn run() -> Result<ExitCode> {
     // (src/logging.rs); HTTP callers' are held per request.
     let _environment_secrets = molecule_mcp::logging::hold(engine.caller().secrets());
     match command {
-        Command::Serve { .. } if http_addr.is_some() => {
+        Command::Serve { ref metrics, .. } if http_addr.is_some() => {
             let addr = http_addr.unwrap_or_default();
-            let options =
-                molecule_mcp::remote::HttpOptions::from_lookup(&addr, |k| std::env::var(k).ok())?;
+            // The flag wins over its variable, as every flag does.
+            let options = molecule_mcp::remote::HttpOptions::from_lookup(&addr, |k| match k {
+                "MOLECULE_MCP_METRICS" if metrics.is_some() => metrics.clone(),
+                _ => std::env::var(k).ok(),
+            })?;
             let remote = molecule_mcp::remote::Remote {
                 sandbox: want_sandbox,
                 options,
             };
-            runtime.block_on(molecule_mcp::http::serve(engine, remote))?;
+            let tracing = runtime.block_on(traces(&engine))?;
+            let served = runtime.block_on(molecule_mcp::http::serve(engine, remote));
+            runtime.block_on(flush(tracing));
+            served?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { .. } => {
@@ -311,7 +323,10 @@ fn run() -> Result<ExitCode> {
                     std::io::stdin().is_terminal(),
                 )
             );
-            runtime.block_on(serve_stdio(engine))
+            let tracing = runtime.block_on(traces(&engine))?;
+            let served = runtime.block_on(serve_stdio(engine));
+            runtime.block_on(flush(tracing));
+            served
         }
         Command::Tools { format, .. } => {
             let text = match format {
@@ -324,6 +339,32 @@ fn run() -> Result<ExitCode> {
         Command::Call { tool, args, .. } => runtime.block_on(call_once(&engine, &tool, &args)),
         // Handled above, before any configuration is read.
         Command::Drift { .. } => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// Trace export, when the OpenTelemetry endpoint variables ask for it
+/// (docs/operations.md); its HTTP client is built only then.
+async fn traces(engine: &Engine) -> Result<Option<molecule_mcp::telemetry::Tracing>> {
+    let lookup = |k: &str| std::env::var(k).ok();
+    let wanted = [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    ]
+    .iter()
+    .any(|k| lookup(k).is_some_and(|v| !v.trim().is_empty()));
+    if !wanted {
+        return Ok(None);
+    }
+    molecule_mcp::client::install_tls_provider();
+    let client = molecule_mcp::client::http_client(engine.config().limits.timeout)
+        .context("building the trace exporter's HTTP client")?;
+    molecule_mcp::telemetry::init_traces(lookup, client).context("starting trace export")
+}
+
+/// Exports the spans still buffered (the SDK blocks while it does).
+async fn flush(tracing: Option<molecule_mcp::telemetry::Tracing>) {
+    if let Some(tracing) = tracing {
+        let _ = tokio::task::spawn_blocking(move || tracing.shutdown()).await;
     }
 }
 

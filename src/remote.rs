@@ -49,6 +49,9 @@ pub struct HttpOptions {
     /// `MOLECULE_MCP_MAX_CONNECTIONS`: open connections at once (default 1024); at the
     /// cap the oldest idle one is closed to make room.
     pub max_connections: usize,
+    /// `--metrics` / `MOLECULE_MCP_METRICS`: where to serve Prometheus metrics, on a
+    /// listener of its own (docs/operations.md); `None`: nowhere.
+    pub metrics: Option<SocketAddr>,
 }
 
 impl HttpOptions {
@@ -131,6 +134,14 @@ impl HttpOptions {
             header_timeout: seconds("MOLECULE_MCP_HEADER_TIMEOUT_SECS", 30)?,
             body_timeout: seconds("MOLECULE_MCP_BODY_TIMEOUT_SECS", 30)?,
             max_connections: number("MOLECULE_MCP_MAX_CONNECTIONS", 1024)?,
+            metrics: match get("MOLECULE_MCP_METRICS") {
+                None => None,
+                Some(m) => Some(listen_address(&m).ok_or_else(|| ConfigError::BadValue {
+                    var: "MOLECULE_MCP_METRICS",
+                    value: m.clone(),
+                    rule: "must be a port (9464, on loopback), localhost:PORT or an address and port (0.0.0.0:9464)",
+                })?),
+            },
         })
     }
 }

@@ -9,6 +9,8 @@ use crate::http::Narrowing;
 use crate::redact::Redactor;
 use crate::remote::Remote;
 use crate::result::{self, clipped};
+use crate::telemetry;
+use opentelemetry::trace::FutureExt as _;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, Implementation, InitializeResult, ListToolsResult,
     PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
@@ -75,6 +77,40 @@ impl McpServer {
     }
 }
 
+impl McpServer {
+    /// The server span and duration of one MCP request (docs/operations.md): its parent
+    /// is the caller's trace context, from the HTTP headers or `params._meta`.
+    fn operation(
+        &self,
+        context: &RequestContext<RoleServer>,
+        method: &'static str,
+        tool: Option<&str>,
+        caller: &Caller,
+    ) -> telemetry::Operation {
+        let parts = context.extensions.get::<axum::http::request::Parts>();
+        let parent = telemetry::parent(parts.map(|p| &p.headers), Some(&context.meta.0.0));
+        // The client's own id: redacted and clipped, like every echo of its text.
+        let mut id = context.id.to_string();
+        Redactor::new(caller.secrets()).text(&mut id);
+        // Per request: its `_meta` (2026-07-28), else over HTTP its
+        // `MCP-Protocol-Version` header (rmcp's stateless peer info), else the handshake.
+        let protocol = context.protocol_version().map(|v| v.to_string());
+        let transport = if self.remote.is_some() {
+            telemetry::Transport::Tcp
+        } else {
+            telemetry::Transport::Pipe
+        };
+        telemetry::Operation::start(
+            &parent,
+            method,
+            tool,
+            &clipped(&id, 64),
+            protocol.as_deref(),
+            transport,
+        )
+    }
+}
+
 impl ServerHandler for McpServer {
     fn get_info(&self) -> ServerConfig {
         InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
@@ -98,14 +134,17 @@ impl ServerHandler for McpServer {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let tools = match self.who(&context)? {
-            (_, Some(narrow)) => self
+        let (caller, narrow) = self.who(&context)?;
+        let operation = self.operation(&context, "tools/list", None, &caller);
+        let tools = match narrow {
+            Some(narrow) => self
                 .engine
                 .listed_for(Some(&narrow))
                 .map(|e| e.tool.clone())
                 .collect(),
-            (_, None) => self.tools.as_ref().clone(),
+            None => self.tools.as_ref().clone(),
         };
+        operation.end(None);
         Ok(ListToolsResult::with_all_items(tools))
     }
 
@@ -115,7 +154,10 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let (caller, narrow) = self.who(&context)?;
-        let Some(entry) = self.engine.catalog().get(&request.name) else {
+        let entry = self.engine.catalog().get(&request.name);
+        let operation = self.operation(&context, "tools/call", entry.map(|e| e.row.name), &caller);
+        let Some(entry) = entry else {
+            operation.end(Some("-32602"));
             // The name is the caller's own text: redacted (a key pasted as a tool name)
             // before it is clipped, like every echo.
             let mut name = request.name.to_string();
@@ -129,14 +171,20 @@ impl ServerHandler for McpServer {
             ));
         };
         let args = request.arguments.unwrap_or_default();
-        // Dropping the call future on cancellation aborts its HTTP request.
+        // Dropping the call future on cancellation aborts its HTTP request. The call
+        // runs in the request's span, so its upstream attempts are children of it.
+        let call = self
+            .engine
+            .call_as(entry, args, &caller, narrow.as_ref())
+            .with_context(operation.context());
         let outcome = tokio::select! {
-            outcome = self.engine.call_as(entry, args, &caller, narrow.as_ref()) => outcome,
+            outcome = call => outcome,
             () = context.ct.cancelled() => {
                 tracing::info!(tool = entry.row.name, "call cancelled by the client");
                 Err(ToolError::Cancelled)
             }
         };
+        operation.end(outcome.as_ref().err().map(|e| e.code()).as_deref());
         Ok(result::to_call_result(entry, outcome, self.engine.bound()).into())
     }
 }

@@ -23,6 +23,7 @@ use crate::logging;
 use crate::redact::Redactor;
 use crate::remote::{Refusal, Remote};
 use crate::server::McpServer;
+use crate::telemetry;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -97,7 +98,22 @@ const SEND_CREDENTIALS: &str = "Send Authorization: Bearer <Org API Key> and X-M
      X-Molecule-Org-Slug (and X-Molecule-CP-Token for list_orgs/get_org)";
 
 impl Refused {
+    /// The `reason` label of `molecule_mcp_http_rejections_total` (docs/operations.md).
+    fn reason(&self) -> &'static str {
+        match self {
+            Refused::NoKey => "unauthorized",
+            Refused::BadHeader(..) => "bad_header",
+            Refused::Busy => "busy",
+            Refused::TooManyForKey => "too_many_for_key",
+            Refused::TooLarge(_) => "too_large",
+            Refused::TooManyValues(_) => "too_many_values",
+            Refused::BodyTimeout(_) => "body_timeout",
+            Refused::BodyUnreadable => "bad_body",
+        }
+    }
+
     fn response(&self) -> Response {
+        telemetry::rejected(self.reason());
         let (status, error, detail) = match self {
             Refused::NoKey => (
                 StatusCode::UNAUTHORIZED,
@@ -195,6 +211,10 @@ async fn front(request: Request, next: axum::middleware::Next) -> Response {
         Err(refused) => refused.response(),
         Ok(()) => next.run(request).await,
     };
+    // rmcp's own refusals: an Origin or Host that is not allowed.
+    if logged && response.status() == StatusCode::FORBIDDEN {
+        telemetry::rejected("forbidden");
+    }
     if logged {
         let summary = response.extensions().get::<body::Summary>();
         let dash = "-";
@@ -258,6 +278,7 @@ async fn gate(
 /// What an admitted request holds until rmcp has answered: its slots, and its caller's
 /// secrets for the log writer to redact from the MCP library's own lines.
 struct Guards<'g> {
+    _in_flight: telemetry::InFlight,
     _total: tokio::sync::OwnedSemaphorePermit,
     _per_caller: Option<Slot<'g>>,
     _secrets: logging::Held,
@@ -328,6 +349,7 @@ async fn admit<'g>(
         bytes,
         summary,
         Guards {
+            _in_flight: telemetry::InFlight::start(),
             _total: total,
             _per_caller: per_caller,
             _secrets: secrets,
@@ -401,6 +423,37 @@ pub async fn serve(engine: Arc<Engine>, remote: Remote) -> anyhow::Result<()> {
         draining.clone(),
         accepting.clone(),
     ));
+    let metrics = match options.metrics {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            eprintln!(
+                "molecule-mcp: metrics at http://{}/metrics (Prometheus text format)",
+                listener.local_addr()?
+            );
+            let router = axum::Router::new().route(
+                "/metrics",
+                axum::routing::get(|| async {
+                    (
+                        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                        telemetry::render(),
+                    )
+                }),
+            );
+            // The same connection discipline as the MCP port, with a small cap: only
+            // a scraper comes here.
+            Some(tokio::spawn(conn::accept(
+                listener,
+                conn::Connections::new(16),
+                router,
+                conn::Settings {
+                    header_timeout: options.header_timeout,
+                },
+                draining.clone(),
+                accepting.clone(),
+            )))
+        }
+        None => None,
+    };
     terminated().await;
     gate.ready.store(false, Ordering::Release);
     eprintln!("molecule-mcp: shutting down; /readyz answers 503, in-flight requests may finish");
@@ -414,6 +467,9 @@ pub async fn serve(engine: Arc<Engine>, remote: Remote) -> anyhow::Result<()> {
     accepting.cancel();
     draining.cancel();
     let _ = acceptor.await;
+    if let Some(metrics) = metrics {
+        let _ = metrics.await;
+    }
     stop.cancel();
     Ok(())
 }

@@ -184,7 +184,7 @@ async fn slow_bodies_count_against_the_limits_and_time_out() {
 }
 
 /// No body is read before the credential check, and no body is parsed into a tree
-/// beyond one value per 8 bytes of the body limit: eight 4 MiB bodies of `[0,0,0,…]`
+/// beyond one value per 32 bytes of the body limit: eight 4 MiB bodies of `[0,0,0,…]`
 /// at once, without a key and with one, leave peak memory near where it started.
 #[tokio::test]
 async fn large_bodies_cost_no_memory_before_the_door_and_little_after_it() {

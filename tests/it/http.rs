@@ -74,8 +74,13 @@ impl Server {
     }
 
     /// Stops the server (SIGTERM) and returns its exit status and all of stderr.
-    pub async fn stop(mut self) -> (std::process::ExitStatus, String) {
+    pub async fn stop(self) -> (std::process::ExitStatus, String) {
         signal(self.pid(), "TERM").await;
+        self.stop_after_signal().await
+    }
+
+    /// Waits for a server already signalled to exit; its status and all of stderr.
+    pub async fn stop_after_signal(mut self) -> (std::process::ExitStatus, String) {
         let status = tokio::time::timeout(Duration::from_secs(20), self.child.wait())
             .await
             .expect("exits after SIGTERM")

@@ -22,4 +22,5 @@ mod properties;
 mod readme;
 mod safety;
 mod sandbox;
+mod telemetry;
 mod tools;
