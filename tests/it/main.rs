@@ -18,6 +18,7 @@ mod mutants_hints;
 mod mutants_overrides;
 mod mutants_sandbox;
 mod overrides;
+mod packaging;
 mod properties;
 mod readme;
 mod safety;

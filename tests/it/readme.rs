@@ -349,3 +349,107 @@ fn the_mutation_command_is_documented_and_every_exclusion_has_a_reason() {
     }
     assert!(excluded > 0, "{config}");
 }
+
+/// The README section headed `heading`, up to the next `## `.
+fn section(heading: &str) -> &'static str {
+    let start = README
+        .find(&format!("\n{heading}\n"))
+        .unwrap_or_else(|| panic!("README has a {heading} section"));
+    let rest = &README[start + 1..];
+    let end = rest[3..].find("\n## ").map_or(rest.len(), |i| i + 3);
+    &rest[..end]
+}
+
+/// The lines of a section's `sh` blocks (list items indent them).
+fn sh_lines(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut in_sh = false;
+    for line in text.lines().map(str::trim) {
+        match line {
+            "```sh" => in_sh = true,
+            "```" => in_sh = false,
+            l if in_sh && !l.is_empty() => out.push(l),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Install and Deploy show commands that need a registry, a container engine or a
+/// cluster, none of which a test has. Each is matched here to what runs it instead:
+/// the same build, lint, render or script in .ci/run, or its server arguments parsed
+/// by the real binary. A command nothing runs fails this test.
+#[test]
+fn the_install_and_deploy_commands_are_run_by_ci() {
+    let ci = include_str!("../../.ci/run");
+    let server: Value = serde_json::from_str(include_str!("../../server.json")).unwrap();
+    let image = server["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["registryType"] == "oci")
+        .unwrap()["identifier"]
+        .as_str()
+        .unwrap();
+    // One line of .ci/run holds every one of `words`, outside a comment.
+    let ci_runs = |command: &str, words: &[&str]| {
+        assert!(
+            ci.lines()
+                .filter(|l| !l.trim_start().starts_with('#'))
+                .any(|l| words.iter().all(|w| l.contains(w))),
+            "the README shows `{command}`; no line of .ci/run runs {words:?}"
+        );
+    };
+    let mut shown = Vec::new();
+    for heading in ["## Install", "## Deploy"] {
+        for command in sh_lines(section(heading)) {
+            let words: Vec<&str> = command.split_whitespace().collect();
+            match words.as_slice() {
+                ["cargo", "build", "--release"] => {}
+                // The verify build of `cargo package` is this build, from the package.
+                ["cargo", "install", "--locked", name] => {
+                    assert_eq!(*name, env!("CARGO_PKG_NAME"));
+                    ci_runs(command, &["cargo package --locked"]);
+                }
+                ["docker", "build", "-f", file, "-t", _, "."] => {
+                    ci_runs(command, &["hadolint", "--failure-threshold info", file]);
+                }
+                ["docker", "run", rest @ ..] => {
+                    let at = rest
+                        .iter()
+                        .position(|w| w.contains('/') && w.contains(':'))
+                        .unwrap_or_else(|| panic!("{command}: which image?"));
+                    assert_eq!(rest[at], image, "{command}: server.json's image");
+                    for pair in rest[..at].windows(2) {
+                        if pair[0] == "-e" {
+                            assert!(
+                                README.contains(&format!("| `{}` |", pair[1])),
+                                "{command}: {} is no variable of the Configuration table",
+                                pair[1]
+                            );
+                        }
+                    }
+                    let args: Vec<&str> = rest[at + 1..].to_vec();
+                    if !args.is_empty() {
+                        assert_server_args_parse(&args, command);
+                    }
+                }
+                ["kubectl", "apply", "-k", dir] => {
+                    ci_runs(command, &["kubectl", " kustomize ", dir]);
+                }
+                ["bash", "scripts/pack-mcpb.sh", bin, _] => {
+                    assert_eq!(*bin, README_BIN, "{command}");
+                    ci_runs(command, &["bash scripts/pack-mcpb.sh"]);
+                }
+                _ => panic!("README shows `{command}`, which neither a test nor .ci/run runs"),
+            }
+            shown.push(command);
+        }
+    }
+    assert!(
+        shown.iter().any(|c| c.starts_with("kubectl apply"))
+            && shown.iter().any(|c| c.starts_with("cargo install"))
+            && shown.iter().any(|c| c.contains("pack-mcpb")),
+        "{shown:?}"
+    );
+}
