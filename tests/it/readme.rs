@@ -80,7 +80,10 @@ fn sh(command: &str) -> Output {
 
 /// The server command after an Inspector's `--` parses: the same arguments with
 /// `--help` appended exit 0 (an unknown flag would exit 2).
-fn assert_server_args_parse(args: &[&str], shown: &str) {
+pub fn assert_server_args_parse<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(
+    args: &[S],
+    shown: &str,
+) {
     let out = Command::new(BIN)
         .args(args)
         .arg("--help")
@@ -89,7 +92,7 @@ fn assert_server_args_parse(args: &[&str], shown: &str) {
         .unwrap();
     assert!(
         out.status.success(),
-        "{shown}: {}",
+        "{shown}: {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
 }
