@@ -211,7 +211,7 @@ impl Engine {
     ) -> Result<Success, ToolError> {
         let redactor = redactor(entry, &args, caller);
         // The same secrets are kept out of every log line while the call runs.
-        let _held = crate::logging::hold_redactor(redactor.clone());
+        let _held = crate::logging::hold_redactor(&redactor);
         let inner = self.call_inner(entry, args, caller, narrow, redactor.slack());
         let outcome =
             contain_panics(entry.row.name, client::as_caller(caller.clone(), inner)).await;

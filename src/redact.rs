@@ -66,6 +66,15 @@ impl Redactor {
         Redactor { secrets, needles }
     }
 
+    /// The secrets this redactor removes.
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        // Built from `&str`s, so always UTF-8; a failure would only skip a secret that
+        // cannot occur.
+        self.secrets
+            .iter()
+            .filter_map(|s| std::str::from_utf8(s).ok())
+    }
+
     /// How many bytes past a cut a reader must keep so that any secret that starts
     /// before the cut is whole: the longest rendition of the longest secret (a byte
     /// escaped twice as `\\u00XX` is 7 bytes; 12 covers a surrogate pair's share).

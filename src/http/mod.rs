@@ -321,7 +321,7 @@ async fn admit<'g>(
         None => None,
     };
     let redactor = Redactor::new(caller.iter().flat_map(|c| c.secrets()));
-    let secrets = logging::hold_redactor(redactor.clone());
+    let secrets = logging::hold_redactor(&redactor);
     let bytes = tokio::time::timeout(
         options.body_timeout,
         axum::body::to_bytes(body, options.max_body_bytes),
