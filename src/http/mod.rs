@@ -307,6 +307,7 @@ async fn admit<'g>(
         .clone()
         .try_acquire_owned()
         .map_err(|_| Refused::Busy)?;
+    let in_flight = telemetry::InFlight::start();
     let key = caller
         .as_ref()
         .filter(|_| !gate.remote.sandbox)
@@ -349,7 +350,7 @@ async fn admit<'g>(
         bytes,
         summary,
         Guards {
-            _in_flight: telemetry::InFlight::start(),
+            _in_flight: in_flight,
             _total: total,
             _per_caller: per_caller,
             _secrets: secrets,
