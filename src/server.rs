@@ -91,7 +91,9 @@ impl McpServer {
         let parent = telemetry::parent(parts.map(|p| &p.headers), Some(&context.meta.0.0));
         // The client's own id: redacted and clipped, like every echo of its text.
         let mut id = context.id.to_string();
-        Redactor::new(caller.secrets()).text(&mut id);
+        if matches!(context.id, rmcp::model::NumberOrString::String(_)) {
+            Redactor::new(caller.secrets()).text(&mut id);
+        }
         // Per request: its `_meta` (2026-07-28), else over HTTP its
         // `MCP-Protocol-Version` header (rmcp's stateless peer info), else the handshake.
         let protocol = context.protocol_version().map(|v| v.to_string());

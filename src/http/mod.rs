@@ -364,6 +364,10 @@ async fn admit<'g>(
 pub async fn serve(engine: Arc<Engine>, remote: Remote) -> anyhow::Result<()> {
     let remote = Arc::new(remote);
     let options = remote.options.clone();
+    if options.metrics.is_some() {
+        // Recorded from the first request on; without a listener, never.
+        telemetry::enable_metrics();
+    }
     let stop = CancellationToken::new();
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
