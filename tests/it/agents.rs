@@ -84,3 +84,102 @@ async fn an_enum_error_lists_every_allowed_value_and_null() {
         "{detail}"
     );
 }
+
+// ------------------------------------------------- schemas every common host accepts
+
+/// Every place in `schema` where `type` is an array, as JSON pointers.
+fn type_arrays(schema: &Value, at: String, out: &mut Vec<String>) {
+    match schema {
+        Value::Object(map) => {
+            if map.get("type").is_some_and(Value::is_array) {
+                out.push(at.clone());
+            }
+            for (k, v) in map {
+                type_arrays(v, format!("{at}/{k}"), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                type_arrays(v, format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Hosts that map tool schemas onto a one-type-per-field dialect refuse
+/// `"type": [T, "null"]`; the advertised schemas say nullable as `anyOf` branches of
+/// one type each, and still admit `null` where the tenant takes it.
+#[test]
+fn advertised_schemas_have_no_type_arrays_and_still_admit_null() {
+    let engine = engine(config(&[]));
+    let mut found = Vec::new();
+    for entry in &engine.catalog().entries {
+        let tool = serde_json::to_value(&entry.tool).unwrap();
+        type_arrays(
+            &tool["inputSchema"],
+            format!("{}/input", entry.row.name),
+            &mut found,
+        );
+        type_arrays(
+            &tool["outputSchema"],
+            format!("{}/output", entry.row.name),
+            &mut found,
+        );
+    }
+    assert!(found.is_empty(), "type arrays at {found:#?}");
+
+    let input = |tool: &str| {
+        let entry = engine.catalog().get(tool).unwrap();
+        jsonschema::draft202012::new(&serde_json::to_value(&entry.tool.input_schema).unwrap())
+            .unwrap()
+    };
+    let ws = seed::RESEARCHER_WORKSPACE_ID;
+    let billing = input("set_llm_billing_mode");
+    assert!(billing.is_valid(&json!({ "workspace_id": ws, "mode": null })));
+    assert!(billing.is_valid(&json!({ "workspace_id": ws, "mode": "disabled" })));
+    assert!(!billing.is_valid(&json!({ "workspace_id": ws, "mode": "BYOK" })));
+    let budget = input("set_workspace_budget");
+    assert!(
+        budget.is_valid(
+            &json!({ "workspace_id": ws, "budget_limits": { "hourly": null, "daily": 5 } })
+        )
+    );
+    assert!(budget.is_valid(&json!({ "workspace_id": ws, "budget_limit": null })));
+    assert!(!budget.is_valid(&json!({ "workspace_id": ws, "budget_limit": -1 })));
+    assert!(!budget.is_valid(&json!({ "workspace_id": ws, "budget_limits": { "daily": "5" } })));
+}
+
+// ------------------------------------------------- descriptions that never understate
+
+/// A tool that can delete is annotated destructive and says so in its description;
+/// `create_org_from_template` can (mode reconcile deletes what the template does not
+/// name).
+#[test]
+fn every_tool_that_can_delete_is_destructive_and_says_so() {
+    use molecule_mcp::tools::table::{Access, TOOLS};
+    let engine = engine(config(&[]));
+    for row in TOOLS.iter().filter(|r| r.access == Access::Destructive) {
+        let lower = row.description.to_ascii_lowercase();
+        assert!(
+            ["delete", "revoke"].iter().any(|w| lower.contains(w)),
+            "{}: {}",
+            row.name,
+            row.description
+        );
+        let tool = &engine.catalog().get(row.name).unwrap().tool;
+        let annotations = tool.annotations.as_ref().unwrap();
+        assert_eq!(annotations.destructive_hint, Some(true), "{}", row.name);
+        assert_eq!(annotations.read_only_hint, Some(false), "{}", row.name);
+    }
+    let row = TOOLS
+        .iter()
+        .find(|r| r.name == "create_org_from_template")
+        .unwrap();
+    assert_eq!(row.access, Access::Destructive);
+    assert!(
+        row.description.contains("reconcile") && row.description.contains("DELETES"),
+        "{}",
+        row.description
+    );
+}
