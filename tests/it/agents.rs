@@ -183,3 +183,58 @@ fn every_tool_that_can_delete_is_destructive_and_says_so() {
         row.description
     );
 }
+
+/// In the sandbox, reconcile does what the description says: the template's tree is
+/// kept (not duplicated when run again), and every workspace it does not name is
+/// deleted, after the template's workspaces exist.
+#[tokio::test]
+async fn reconcile_in_the_sandbox_keeps_the_template_tree_and_deletes_the_rest() {
+    let (_sb, engine) = sandbox().await;
+    let names = |list: &Value| -> Vec<String> {
+        let mut n: Vec<String> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["name"].as_str().unwrap().to_string())
+            .collect();
+        n.sort();
+        n
+    };
+    let template = json!({ "name": "Lab", "workspaces": [
+        { "name": "Acme HQ", "children": [{ "name": "Researcher" }, { "name": "Analyst" }] }
+    ] });
+    let args = json!({ "template": template, "mode": "reconcile" });
+    let (is_error, first) = answer(&engine, "create_org_from_template", args.clone()).await;
+    assert!(!is_error, "{first}");
+    // Only Analyst is new; Writer is not in the template and is gone.
+    assert_eq!(first["count"], 1, "{first}");
+    let (_, listed) = answer(&engine, "list_workspaces", json!({})).await;
+    assert_eq!(names(&listed), ["Acme HQ", "Analyst", "Researcher"]);
+    let (_, writer) = answer(
+        &engine,
+        "get_workspace",
+        json!({ "workspace_id": seed::WRITER_WORKSPACE_ID }),
+    )
+    .await;
+    assert_eq!(writer["status"], "removed");
+
+    // Run again: nothing is duplicated, nothing more is deleted.
+    let (_, second) = answer(&engine, "create_org_from_template", args).await;
+    assert_eq!(second["count"], 0, "{second}");
+    let (_, again) = answer(&engine, "list_workspaces", json!({})).await;
+    assert_eq!(names(&again), ["Acme HQ", "Analyst", "Researcher"]);
+
+    // merge (the default) still only adds.
+    let (_, merged) = answer(
+        &engine,
+        "create_org_from_template",
+        json!({ "template": { "name": "Lab", "workspaces": [{ "name": "Acme HQ" }] } }),
+    )
+    .await;
+    assert_eq!(merged["count"], 1);
+    let (_, after) = answer(&engine, "list_workspaces", json!({})).await;
+    assert_eq!(
+        names(&after),
+        ["Acme HQ", "Acme HQ", "Analyst", "Researcher"]
+    );
+}
