@@ -388,13 +388,7 @@ pub const TOOLS: &[ToolRow] = &[
         Replace,
         Budget,
         One(O::SetLlmBillingMode),
-        [
-            WS,
-            ArgRule::Describe {
-                tool: "mode",
-                text: "platform_managed: platform pays; byok: own key; null clears the override."
-            }
-        ],
+        [WS],
         "Set a workspace's LLM billing mode override; null clears it."
     ),
     // templates

@@ -238,3 +238,40 @@ async fn reconcile_in_the_sandbox_keeps_the_template_tree_and_deletes_the_rest()
         ["Acme HQ", "Acme HQ", "Analyst", "Researcher"]
     );
 }
+
+// ------------------------------------------------- control-plane output schemas
+
+/// `list_orgs` and `get_org` declare output schemas from spec/cp-admin.yaml's `OrgList`
+/// and `Org`, and their sandbox answers come back as valid `structuredContent`.
+#[tokio::test]
+async fn the_control_plane_tools_return_structured_content() {
+    let (_sb, engine) = sandbox().await;
+    for (tool, args) in [
+        ("list_orgs", json!({})),
+        ("get_org", json!({ "slug": seed::ORG_SLUG })),
+    ] {
+        let entry = engine.catalog().get(tool).unwrap();
+        let schema = entry
+            .tool
+            .output_schema
+            .as_ref()
+            .unwrap_or_else(|| panic!("{tool} declares no outputSchema"));
+        let validator =
+            jsonschema::draft202012::new(&serde_json::to_value(schema.as_ref()).unwrap()).unwrap();
+        let Value::Object(args) = args else {
+            unreachable!()
+        };
+        let result = engine.respond(entry, args).await;
+        assert_ne!(result.is_error, Some(true), "{tool}: {result:?}");
+        let structured = result
+            .structured_content
+            .unwrap_or_else(|| panic!("{tool}: no structuredContent"));
+        assert!(validator.is_valid(&structured), "{tool}: {structured}");
+        let org = if tool == "list_orgs" {
+            structured["orgs"][0].clone()
+        } else {
+            structured
+        };
+        assert_eq!(org["slug"], seed::ORG_SLUG, "{tool}");
+    }
+}
