@@ -275,3 +275,59 @@ async fn the_control_plane_tools_return_structured_content() {
         assert_eq!(org["slug"], seed::ORG_SLUG, "{tool}");
     }
 }
+
+// ------------------------------------------------- cacheable tool lists
+
+const META_2026: &str = r#"{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"t","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}"#;
+
+/// A 2026-07-28 client may cache `tools/list`: the list changes only with the
+/// server's flags (a restart), so it says so with a `ttlMs` above zero; over stdio
+/// it is the same for everyone (`public`).
+#[tokio::test]
+async fn a_2026_07_28_tool_list_over_stdio_is_cacheable_and_public() {
+    let mut driver = crate::driver::Driver::spawn(&[], &["--sandbox"]);
+    let meta: Value = serde_json::from_str(META_2026).unwrap();
+    driver
+        .send(json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta": meta}}))
+        .await;
+    let reply = driver.response(1).await;
+    let result = &reply["result"];
+    assert!(result["ttlMs"].as_u64().unwrap() > 0, "{}", result["ttlMs"]);
+    assert_eq!(result["cacheScope"], "public");
+    assert_eq!(
+        result["ttlMs"].as_u64(),
+        Some(molecule_mcp::server::TOOLS_TTL_MS)
+    );
+}
+
+/// Over HTTP a caller's headers may narrow the list, so it may be cached only by that
+/// caller (`private`), for as long.
+#[tokio::test]
+async fn a_2026_07_28_tool_list_over_http_is_cacheable_by_its_caller_only() {
+    use crate::http::{Server, http, post};
+    let server = Server::start(&[("MOLECULE_API_URL", "http://127.0.0.1:9")], &[]).await;
+    let meta: Value = serde_json::from_str(META_2026).unwrap();
+    let bearer = format!("Bearer {KEY}");
+    let headers = [
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "tools/list"),
+        ("authorization", bearer.as_str()),
+        ("x-molecule-org-id", ORG_ID),
+    ];
+    let (status, _, reply) = post(
+        &http(),
+        &server.url,
+        &headers,
+        json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta": meta}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    let result = &reply["result"];
+    assert_eq!(
+        result["ttlMs"].as_u64(),
+        Some(molecule_mcp::server::TOOLS_TTL_MS),
+        "{result}"
+    );
+    assert_eq!(result["cacheScope"], "private");
+    server.stop().await;
+}
