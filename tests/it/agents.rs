@@ -331,3 +331,57 @@ async fn a_2026_07_28_tool_list_over_http_is_cacheable_by_its_caller_only() {
     assert_eq!(result["cacheScope"], "private");
     server.stop().await;
 }
+
+// ------------------------------------------------- start-up words
+
+fn call_cli(args: &[&str]) -> (Option<i32>, String) {
+    let out = std::process::Command::new(crate::driver::BIN)
+        .args(args)
+        .env_clear()
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `call` prints the result only: the sandbox's id banner is for serving (the README
+/// lists the ids), and a bad `--args` is the only line on stderr.
+#[test]
+fn a_one_shot_call_prints_no_sandbox_banner() {
+    let (code, stderr) = call_cli(&["call", "list_workspaces", "--sandbox"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("Fixed sandbox ids"), "{stderr}");
+    let (code, stderr) = call_cli(&["call", "get_workspace", "--args", "{bad", "--sandbox"]);
+    assert_ne!(code, Some(0));
+    assert!(stderr.contains("--args is not valid JSON"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+/// The Inspector hint at the terminal is the README's command: the Inspector eats its
+/// first `--`, so one comes before the server command.
+#[test]
+fn the_terminal_hint_runs_the_inspector_as_the_readme_does() {
+    let engine = engine(config(&[]));
+    let notes = molecule_mcp::startup::notes(&engine, engine.config(), true, |_| None, true);
+    assert!(
+        notes.contains("npx @modelcontextprotocol/inspector -- "),
+        "{notes}"
+    );
+}
+
+/// Over HTTP, the start-up line says when the tenant URL is the built-in default.
+#[tokio::test]
+async fn the_http_start_up_line_says_the_tenant_url_is_the_default() {
+    let server = crate::http::Server::start(&[], &[]).await;
+    let (_, stderr) = server.stop().await;
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("Streamable HTTP at"))
+        .unwrap();
+    assert!(
+        line.contains("tenant: http://localhost:8080 (the default; set MOLECULE_API_URL)"),
+        "{line}"
+    );
+}
