@@ -385,3 +385,394 @@ async fn the_http_start_up_line_says_the_tenant_url_is_the_default() {
         "{line}"
     );
 }
+
+// ------------------------------------------------- hints from what the server can check
+
+const ROOT: &str = seed::ROOT_WORKSPACE_ID;
+const RESEARCHER: &str = seed::RESEARCHER_WORKSPACE_ID;
+const WRITER: &str = seed::WRITER_WORKSPACE_ID;
+const UNKNOWN: &str = "99999999-9999-4999-8999-999999999999";
+
+/// A recording tenant answering as the live handlers do (docs/contract.md, "Answers
+/// the hints rely on"), with `answer` for each `METHOD target`, and an engine on it.
+async fn live(
+    answer: impl Fn(&str) -> (u16, Value) + Send + Sync + 'static,
+) -> (RawTenant, Engine) {
+    let tenant = RawTenant::start(move |r: &RawRequest| {
+        let (status, body) = answer(&format!("{} {}", r.method, r.target));
+        (status, body.to_string().into_bytes())
+    })
+    .await;
+    let engine = engine(crate::common::full_config(&tenant.url));
+    (tenant, engine)
+}
+
+fn targets(tenant: &RawTenant) -> Vec<String> {
+    tenant
+        .taken()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.target))
+        .collect()
+}
+
+fn workspace(id: &str, name: &str, status: &str, parent: Option<&str>) -> Value {
+    json!({ "id": id, "name": name, "status": status, "parent_id": parent })
+}
+
+#[tokio::test]
+async fn an_unknown_well_formed_id_says_which_tool_lists_ids_and_whether_it_exists() {
+    let (_sb, engine) = sandbox().await;
+    let e = failed(&engine, "get_workspace", json!({ "workspace_id": UNKNOWN })).await;
+    assert_eq!(e["status"], 404);
+    assert!(hint(&e).contains("list_workspaces"), "{e}");
+    let e = failed(
+        &engine,
+        "restart_workspace",
+        json!({ "workspace_id": UNKNOWN }),
+    )
+    .await;
+    let h = hint(&e);
+    assert!(
+        h.contains(&format!("workspace_id \"{UNKNOWN}\"")) && h.contains("finds none"),
+        "{h}"
+    );
+    assert!(h.contains("list_workspaces"), "{h}");
+
+    let (tenant, engine) = live(|req| match req {
+        r if r.starts_with("POST /workspaces/") => (404, json!({ "error": "workspace not found" })),
+        r if r.starts_with("GET /workspaces/") => (404, json!({ "error": "workspace not found" })),
+        _ => (500, json!({})),
+    })
+    .await;
+    let e = failed(
+        &engine,
+        "restart_workspace",
+        json!({ "workspace_id": UNKNOWN }),
+    )
+    .await;
+    assert!(hint(&e).contains("finds none"), "{e}");
+    assert_eq!(
+        targets(&tenant),
+        [
+            format!("POST /workspaces/{UNKNOWN}/restart"),
+            format!("GET /workspaces/{UNKNOWN}")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn pausing_a_paused_or_resuming_a_running_workspace_says_so() {
+    let (_sb, engine) = sandbox().await;
+    let (is_error, _) = answer(
+        &engine,
+        "pause_workspace",
+        json!({ "workspace_id": WRITER }),
+    )
+    .await;
+    assert!(!is_error);
+    let e = failed(
+        &engine,
+        "pause_workspace",
+        json!({ "workspace_id": WRITER }),
+    )
+    .await;
+    assert_eq!(
+        e["detail"],
+        r#"{"error":"workspace not found or already paused"}"#
+    );
+    assert!(
+        hint(&e).contains(r#"Workspace "Writer" is already paused"#),
+        "{e}"
+    );
+    let e = failed(
+        &engine,
+        "resume_workspace",
+        json!({ "workspace_id": RESEARCHER }),
+    )
+    .await;
+    assert!(
+        hint(&e).contains(r#"Workspace "Researcher" is not paused"#),
+        "{e}"
+    );
+
+    let (tenant, engine) = live(|req| match req {
+        r if r.ends_with("/pause") => (
+            404,
+            json!({ "error": "workspace not found or already paused" }),
+        ),
+        r if r.starts_with("GET /workspaces/") => {
+            (200, workspace(WRITER, "Writer", "paused", Some(ROOT)))
+        }
+        _ => (500, json!({})),
+    })
+    .await;
+    let e = failed(
+        &engine,
+        "pause_workspace",
+        json!({ "workspace_id": WRITER }),
+    )
+    .await;
+    assert!(hint(&e).contains("already paused: nothing to do"), "{e}");
+    assert_eq!(
+        targets(&tenant),
+        [
+            format!("POST /workspaces/{WRITER}/pause"),
+            format!("GET /workspaces/{WRITER}")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_failed_provision_checks_the_parent_it_names() {
+    let (_sb, engine) = sandbox().await;
+    let e = failed(
+        &engine,
+        "provision_workspace",
+        json!({ "name": "Analyst", "parent_id": UNKNOWN }),
+    )
+    .await;
+    assert_eq!(e["error"], "HTTP 500");
+    let h = hint(&e);
+    assert!(
+        h.contains(&format!("No workspace has parent_id \"{UNKNOWN}\""))
+            && h.contains("why provision_workspace failed"),
+        "{h}"
+    );
+    let e = failed(
+        &engine,
+        "provision_workspace",
+        json!({ "name": "Analyst", "parent_id": "Acme HQ" }),
+    )
+    .await;
+    assert!(
+        hint(&e).contains(r#"parent_id "Acme HQ" is not an id"#),
+        "{e}"
+    );
+
+    // A parent that exists is said not to be the cause.
+    let (tenant, engine) = live(|req| match req {
+        "POST /workspaces" => (500, json!({ "error": "failed to create workspace" })),
+        r if r.starts_with("GET /workspaces/") => (200, workspace(ROOT, "Acme HQ", "online", None)),
+        _ => (500, json!({})),
+    })
+    .await;
+    let e = failed(
+        &engine,
+        "provision_workspace",
+        json!({ "name": "Analyst", "parent_id": ROOT }),
+    )
+    .await;
+    assert!(
+        hint(&e).contains("exists") && hint(&e).contains("not the cause"),
+        "{e}"
+    );
+    assert_eq!(
+        targets(&tenant),
+        [
+            "POST /workspaces".to_string(),
+            format!("GET /workspaces/{ROOT}")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn org_access_denied_on_a_child_workspace_says_to_use_the_org_id() {
+    let (_sb, engine) = sandbox().await;
+    let e = failed(
+        &engine,
+        "get_org_plugin_allowlist",
+        json!({ "org_id": RESEARCHER }),
+    )
+    .await;
+    assert_eq!(e["error"], "AUTH_ERROR");
+    let h = hint(&e);
+    assert!(
+        h.contains(r#"is workspace "Researcher", not an org"#) && h.contains(ROOT),
+        "{h}"
+    );
+
+    let (tenant, engine) = live(|req| match req {
+        r if r.contains("/plugins/allowlist") => (403, json!({ "error": "org access denied" })),
+        r if r.starts_with("GET /workspaces/") => (
+            200,
+            workspace(RESEARCHER, "Researcher", "online", Some(ROOT)),
+        ),
+        _ => (500, json!({})),
+    })
+    .await;
+    let e = failed(
+        &engine,
+        "get_org_plugin_allowlist",
+        json!({ "org_id": RESEARCHER }),
+    )
+    .await;
+    assert!(hint(&e).contains("org_id is the org id"), "{e}");
+    assert_eq!(
+        targets(&tenant),
+        [
+            format!("GET /orgs/{RESEARCHER}/plugins/allowlist"),
+            format!("GET /workspaces/{RESEARCHER}")
+        ]
+    );
+}
+
+/// The live handler compares the id with a UUID column: "nope" is a 500 `query
+/// failed`, which the hint explains; the sandbox answers the same.
+#[tokio::test]
+async fn events_of_a_malformed_workspace_id_say_what_an_id_is() {
+    let (_sb, engine) = sandbox().await;
+    let e = failed(
+        &engine,
+        "list_org_events",
+        json!({ "workspace_id": "nope" }),
+    )
+    .await;
+    assert_eq!(e["detail"], r#"{"error":"query failed"}"#);
+    assert!(
+        hint(&e).contains(r#"workspace_id "nope" is not an id"#)
+            && hint(&e).contains("list_workspaces"),
+        "{e}"
+    );
+
+    let (tenant, engine) = live(|req| match req {
+        "GET /events/nope" => (500, json!({ "error": "query failed" })),
+        "GET /workspaces/nope" => (400, json!({ "error": "invalid workspace ID" })),
+        _ => (500, json!({})),
+    })
+    .await;
+    let e = failed(
+        &engine,
+        "list_org_events",
+        json!({ "workspace_id": "nope" }),
+    )
+    .await;
+    assert!(hint(&e).contains("is not an id"), "{e}");
+    assert_eq!(
+        targets(&tenant),
+        ["GET /events/nope", "GET /workspaces/nope"]
+    );
+}
+
+// ------------------------------------------------- the server's own key
+
+#[tokio::test]
+async fn the_server_marks_its_own_token_and_knows_when_it_was_revoked() {
+    let (sb, engine) = sandbox().await;
+    let key = engine.caller().org_api_key.clone().unwrap();
+    let (_, tokens) = answer(&engine, "list_org_tokens", json!({})).await;
+    let own: Vec<&Value> = tokens["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t[molecule_mcp::call::OWN_TOKEN_FIELD] == true)
+        .collect();
+    assert_eq!(own.len(), 1, "{tokens}");
+    assert_eq!(own[0]["id"], seed::ORG_TOKEN_ID);
+    // The marked list is still valid structuredContent.
+    let entry = engine.catalog().get("list_org_tokens").unwrap();
+    let result = engine.respond(entry, serde_json::Map::new()).await;
+    let structured = result.structured_content.clone().unwrap();
+    assert_eq!(
+        structured["tokens"][0][molecule_mcp::call::OWN_TOKEN_FIELD],
+        true
+    );
+    if let Some(schema) = &entry.tool.output_schema {
+        let v =
+            jsonschema::draft202012::new(&serde_json::to_value(schema.as_ref()).unwrap()).unwrap();
+        assert!(v.is_valid(&structured));
+    }
+
+    let (is_error, _) = answer(
+        &engine,
+        "revoke_org_token",
+        json!({ "id": seed::ORG_TOKEN_ID }),
+    )
+    .await;
+    assert!(!is_error);
+    let e = failed(&engine, "list_workspaces", json!({})).await;
+    assert_eq!(e["error"], "AUTH_ERROR");
+    let h = hint(&e);
+    assert!(
+        h.contains("own key")
+            && h.contains("revoked by revoke_org_token")
+            && h.contains("MOLECULE_ORG_API_KEY"),
+        "{h}"
+    );
+    assert!(
+        !e.to_string().contains(key.expose()),
+        "the key is never shown"
+    );
+
+    // Over HTTP the same key is the caller's bearer: it is told to send a new one.
+    let mut remote = (**engine.caller()).clone();
+    remote.remote = true;
+    let remote = std::sync::Arc::new(remote);
+    let entry = engine.catalog().get("list_org_secrets").unwrap();
+    let Err(error) = engine
+        .call_as(entry, serde_json::Map::new(), &remote, None)
+        .await
+    else {
+        panic!("a revoked key succeeded")
+    };
+    let result = molecule_mcp::result::error(entry, &error, 100_000);
+    let e: Value = serde_json::from_str(&result.content[0].as_text().unwrap().text).unwrap();
+    let h = hint(&e);
+    assert!(
+        h.contains("bearer") && !h.contains("MOLECULE_ORG_API_KEY"),
+        "{h}"
+    );
+    drop(sb);
+}
+
+#[tokio::test]
+async fn against_a_live_like_tenant_the_own_token_is_marked_and_its_revocation_named() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let revoked = std::sync::Arc::new(AtomicBool::new(false));
+    let seen = revoked.clone();
+    let own_prefix: String = KEY.chars().take(8).collect();
+    let (tenant, engine) = live(move |req| {
+        if seen.load(Ordering::SeqCst) {
+            return (401, json!({ "error": "invalid admin auth token" }));
+        }
+        match req {
+            "GET /org/tokens" => (
+                200,
+                json!({ "count": 2, "tokens": [
+                    { "id": "t-other", "prefix": "abcdefgh" },
+                    { "id": "t-own", "prefix": own_prefix },
+                ] }),
+            ),
+            "DELETE /org/tokens/t-own" => {
+                seen.store(true, Ordering::SeqCst);
+                (200, json!({ "revoked": "t-own" }))
+            }
+            _ => (500, json!({})),
+        }
+    })
+    .await;
+    let (_, listed) = answer(&engine, "list_org_tokens", json!({})).await;
+    let field = molecule_mcp::call::OWN_TOKEN_FIELD;
+    assert!(listed["tokens"][0].get(field).is_none(), "{listed}");
+    assert_eq!(listed["tokens"][1][field], true, "{listed}");
+    let (is_error, _) = answer(&engine, "revoke_org_token", json!({ "id": "t-own" })).await;
+    assert!(!is_error);
+    assert!(revoked.load(Ordering::SeqCst));
+    let e = failed(&engine, "list_org_secrets", json!({})).await;
+    assert!(hint(&e).contains("revoked by revoke_org_token"), "{e}");
+    assert_eq!(
+        targets(&tenant),
+        [
+            "GET /org/tokens",
+            "DELETE /org/tokens/t-own",
+            "GET /settings/secrets"
+        ]
+    );
+    // A key refused without a revoke here is not said to be revoked here.
+    let (_t, fresh) = live(|_| (401, json!({ "error": "invalid admin auth token" }))).await;
+    let e = failed(&fresh, "list_org_secrets", json!({})).await;
+    let h = hint(&e);
+    assert!(
+        h.contains("does not accept") && !h.contains("earlier in this session"),
+        "{h}"
+    );
+}
