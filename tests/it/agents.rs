@@ -7,7 +7,6 @@
 
 use crate::common::{KEY, ORG_ID, RawRequest, RawTenant, config, engine};
 use molecule_mcp::call::Engine;
-use molecule_mcp::error::ToolError;
 use molecule_mcp::sandbox::{Sandbox, seed};
 use serde_json::{Value, json};
 
@@ -767,6 +766,20 @@ async fn against_a_live_like_tenant_the_own_token_is_marked_and_its_revocation_n
             "GET /settings/secrets"
         ]
     );
+    // Revoking another token than the key's own (known from the list) is not blamed.
+    let (_t, other) = live(|req| match req {
+        "GET /org/tokens" => (
+            200,
+            json!({ "tokens": [{ "id": "t-own", "prefix": KEY.chars().take(8).collect::<String>() }] }),
+        ),
+        "DELETE /org/tokens/t-other" => (200, json!({ "revoked": "t-other" })),
+        _ => (401, json!({ "error": "invalid admin auth token" })),
+    })
+    .await;
+    answer(&other, "list_org_tokens", json!({})).await;
+    answer(&other, "revoke_org_token", json!({ "id": "t-other" })).await;
+    let e = failed(&other, "list_org_secrets", json!({})).await;
+    assert!(!hint(&e).contains("earlier in this session"), "{e}");
     // A key refused without a revoke here is not said to be revoked here.
     let (_t, fresh) = live(|_| (401, json!({ "error": "invalid admin auth token" }))).await;
     let e = failed(&fresh, "list_org_secrets", json!({})).await;
