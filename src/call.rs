@@ -5,10 +5,12 @@
 //! so a bad input or a missing credential never sends a request.
 
 mod args;
+mod diagnose;
 mod present;
 mod validate;
 
 pub use crate::result::Success;
+pub use diagnose::OWN_TOKEN_FIELD;
 pub use validate::validate;
 
 use crate::client::{self, Caller};
@@ -46,6 +48,8 @@ pub struct Engine {
     /// callers (docs/remote.md, "Fair upstream slots").
     per_caller: Buckets,
     per_host: Buckets,
+    /// What this run learnt about callers' own keys (src/call/diagnose.rs).
+    own_keys: diagnose::OwnKeys,
 }
 
 /// Why the engine could not start.
@@ -68,6 +72,7 @@ impl Engine {
             http: tokio::sync::OnceCell::new(),
             per_caller: Buckets::new(config.limits.max_in_flight),
             per_host: Buckets::new(config.limits.max_in_flight_per_tenant),
+            own_keys: diagnose::OwnKeys::default(),
             config,
         })
     }
@@ -212,15 +217,22 @@ impl Engine {
         let redactor = redactor(entry, &args, caller);
         // The same secrets are kept out of every log line while the call runs.
         let _held = crate::logging::hold_redactor(&redactor);
+        // Kept for what the server checks after a failure (src/call/diagnose.rs).
+        let given = args.clone();
         let inner = self.call_inner(entry, args, caller, narrow, redactor.slack());
         let outcome =
             contain_panics(entry.row.name, client::as_caller(caller.clone(), inner)).await;
-        let success = outcome
-            .and_then(|(status, bytes)| present::present(entry, status, &bytes, &redactor))
-            .map_err(|mut e| {
+        let outcome =
+            outcome.and_then(|(status, bytes)| present::present(entry, status, &bytes, &redactor));
+        let mut success = match outcome {
+            Ok(success) => success,
+            Err(e) => {
+                let mut e = self.diagnose(entry, &given, caller, e).await;
                 e.redact(&redactor);
-                e
-            })?;
+                return Err(e);
+            }
+        };
+        self.after_success(entry, &given, &mut success, caller);
         let limit = self.config.limits.max_result_bytes;
         let size = result::encoded_len(&result::success(&success));
         if size > limit {
@@ -399,6 +411,7 @@ impl Engine {
                 body: String::from_utf8_lossy(&bytes).into_owned(),
                 cut: !complete,
                 attempts,
+                seen: None,
             });
         }
         if !complete {

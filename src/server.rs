@@ -12,12 +12,19 @@ use crate::result::{self, clipped};
 use crate::telemetry;
 use opentelemetry::trace::FutureExt as _;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, Implementation, InitializeResult, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    CacheScope, CallToolRequestParams, CallToolResponse, Implementation, InitializeResult,
+    ListToolsResult, PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig,
+    Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use std::sync::Arc;
+
+/// How long a 2026-07-28 client may treat `tools/list` as fresh. The list changes only
+/// when the server restarts with other flags (and, over HTTP, with the caller's
+/// narrowing headers, which its own cache sees), so an hour bounds how long a client
+/// keeps a list from before such a restart (docs/remote.md, "Cacheable tool lists").
+pub const TOOLS_TTL_MS: u64 = 3_600_000;
 
 /// The server: the engine plus the tool list it advertises.
 #[derive(Debug, Clone)]
@@ -138,6 +145,9 @@ impl ServerHandler for McpServer {
     ) -> Result<ListToolsResult, ErrorData> {
         let (caller, narrow) = self.who(&context)?;
         let operation = self.operation(&context, "tools/list", None, &caller);
+        let cacheable = context
+            .protocol_version()
+            .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
         let tools = match narrow {
             Some(narrow) => self
                 .engine
@@ -147,7 +157,18 @@ impl ServerHandler for McpServer {
             None => self.tools.as_ref().clone(),
         };
         operation.end(None);
-        Ok(ListToolsResult::with_all_items(tools))
+        let result = ListToolsResult::with_all_items(tools);
+        if !cacheable {
+            return Ok(result);
+        }
+        // Over stdio (and the sandbox served over HTTP) every caller gets the same list;
+        // an HTTP caller's headers may narrow it, so only that caller may keep it.
+        let scope = if self.remote.is_some() {
+            CacheScope::Private
+        } else {
+            CacheScope::Public
+        };
+        Ok(result.with_ttl_ms(TOOLS_TTL_MS).with_cache_scope(scope))
     }
 
     async fn call_tool(

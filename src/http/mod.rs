@@ -494,6 +494,12 @@ fn banner(engine: &Engine, remote: &Remote, local: std::net::SocketAddr) -> Stri
     let tenant = match (&remote.sandbox, &options.tenant_template) {
         (true, _) => "the sandbox tenant, for every caller".to_string(),
         (false, Some(template)) => format!("{template}, {{slug}} from X-Molecule-Org-Slug"),
+        (false, None) if engine.config().tenant_url == crate::config::DEFAULT_TENANT_URL => {
+            format!(
+                "{} (the default; set MOLECULE_API_URL)",
+                engine.config().tenant_url
+            )
+        }
         (false, None) => engine.config().tenant_url.clone(),
     };
     let credentials = if remote.sandbox {
