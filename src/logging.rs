@@ -3,7 +3,7 @@
 //! passes through [`LineWriter`], which
 //!
 //! - redacts the secrets of every call and request in progress ([`hold`]) and of the
-//!   environment's own credentials, with the same [`Redactor`] results use;
+//!   environment's own credentials, with the same `Redactor` results use;
 //! - escapes control characters, so a newline inside a JSON-RPC method or a tool name
 //!   can never start a line that reads like another event;
 //! - clips the line at [`MAX_LINE_BYTES`], however large the value it quotes.
@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 
-/// The longest line written, newline excluded; a longer one ends with [`CUT`].
+/// The longest line written, newline excluded; a longer one ends with `CUT`.
 pub const MAX_LINE_BYTES: usize = 4096;
 
 /// What ends a clipped line.

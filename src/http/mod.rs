@@ -7,8 +7,8 @@
 //!
 //! In front of rmcp, in this order, each refusal costing less than what it protects:
 //! connection discipline (`conn.rs`: header and idle timeouts, a cap on connections);
-//! header hygiene for every route ([`front`]: one `Host`, one `Origin`, no absolute-form
-//! target naming another host); then, for `/mcp`, the [`gate`]: credentials and
+//! header hygiene for every route (`front`: one `Host`, one `Origin`, no absolute-form
+//! target naming another host); then, for `/mcp`, the `gate`: credentials and
 //! narrowing from the headers alone (401, 400), a slot in total (503) and per caller
 //! (429), and only then the body, bounded in size (413), in time (408) and in JSON
 //! values (`body.rs`, 413); one access-log line per request — never a credential.
