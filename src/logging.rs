@@ -130,7 +130,7 @@ pub fn line(event: &[u8]) -> Vec<u8> {
     out.into_bytes()
 }
 
-/// The writer of every log line: [`line`] of each formatted event, to stderr in one
+/// The writer of every log line: [`line()`] of each formatted event, to stderr in one
 /// write. `tracing-subscriber` formats an event whole and writes it with one
 /// `write_all`, so each call to `write` is one event.
 #[derive(Debug, Default, Clone, Copy)]
