@@ -22,6 +22,11 @@ pub const BYTES_PER_VALUE: usize = 32;
 /// The longest `method` or tool name kept for the access log.
 const FIELD_BYTES: usize = 64;
 
+/// The longest JSON-RPC method a request may name. MCP's are a few dozen bytes; the MCP
+/// library echoes an unknown method whole in its error, so a longer one is refused
+/// before it is parsed (docs/remote.md, "Memory").
+pub const MAX_METHOD_BYTES: usize = 128;
+
 /// What the access log prints of a body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
@@ -29,6 +34,8 @@ pub struct Summary {
     pub method: String,
     /// `params.name` (`-` when there is none).
     pub tool: String,
+    /// The length of the JSON-RPC method as sent, before clipping.
+    pub method_bytes: usize,
 }
 
 impl Default for Summary {
@@ -37,6 +44,7 @@ impl Default for Summary {
         Summary {
             method: "-".into(),
             tool: "-".into(),
+            method_bytes: 0,
         }
     }
 }
@@ -56,12 +64,14 @@ pub fn scan(body: &[u8], limit: usize) -> Result<Summary, TooManyValues> {
     let over = Cell::new(false);
     let mut method = None;
     let mut tool = None;
+    let method_bytes = Cell::new(0);
     let seed = Walk {
         budget: &budget,
         over: &over,
         role: Role::Message {
             method: &mut method,
             tool: &mut tool,
+            method_bytes: &method_bytes,
         },
     };
     let mut de = serde_json::Deserializer::from_slice(body);
@@ -74,10 +84,12 @@ pub fn scan(body: &[u8], limit: usize) -> Result<Summary, TooManyValues> {
         Ok(Shape::Array) => Summary {
             method: "batch".into(),
             tool: dash(),
+            method_bytes: 0,
         },
         Ok(Shape::Other) => Summary {
             method: method.unwrap_or_else(dash),
             tool: tool.unwrap_or_else(dash),
+            method_bytes: method_bytes.get(),
         },
         Err(_) => Summary::default(),
     })
@@ -95,11 +107,12 @@ enum Role<'r> {
     Message {
         method: &'r mut Option<String>,
         tool: &'r mut Option<String>,
+        method_bytes: &'r Cell<usize>,
     },
     /// The message's `params`.
     Params { tool: &'r mut Option<String> },
-    /// A string worth keeping (`method`, `params.name`).
-    Keep(&'r mut Option<String>),
+    /// A string worth keeping (`method`, `params.name`), and where to note its length.
+    Keep(&'r mut Option<String>, Option<&'r Cell<usize>>),
     /// Anything else: counted only.
     Count,
 }
@@ -171,8 +184,11 @@ impl<'de> Visitor<'de> for Walk<'_, '_> {
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Shape, E> {
         self.tick()?;
-        if let Role::Keep(slot) = self.role {
+        if let Role::Keep(slot, length) = self.role {
             *slot = Some(crate::result::clipped(v, FIELD_BYTES));
+            if let Some(length) = length {
+                length.set(v.len());
+            }
         }
         Ok(Shape::Other)
     }
@@ -193,9 +209,16 @@ impl<'de> Visitor<'de> for Walk<'_, '_> {
         // Keys are read as strings, borrowed where the body has no escapes, never kept.
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             let role = match (&mut role, key.as_ref()) {
-                (Role::Message { method, .. }, "method") => Role::Keep(method),
+                (
+                    Role::Message {
+                        method,
+                        method_bytes,
+                        ..
+                    },
+                    "method",
+                ) => Role::Keep(method, Some(method_bytes)),
                 (Role::Message { tool, .. }, "params") => Role::Params { tool },
-                (Role::Params { tool }, "name") => Role::Keep(tool),
+                (Role::Params { tool }, "name") => Role::Keep(tool, None),
                 _ => Role::Count,
             };
             map.next_value_seed(Walk { budget, over, role })?;
@@ -221,7 +244,8 @@ mod tests {
             of(call),
             Summary {
                 method: "tools/call".into(),
-                tool: "get_workspace".into()
+                tool: "get_workspace".into(),
+                method_bytes: 10,
             }
         );
         assert_eq!(
@@ -237,6 +261,7 @@ mod tests {
         );
         let summary = of(&format!(r#"{{"method":"{}"}}"#, "m".repeat(5000)));
         assert!(summary.method.len() < 100, "{}", summary.method);
+        assert_eq!(summary.method_bytes, 5000, "the length as sent");
     }
 
     /// Values are counted exactly, nested or not: at the limit a body passes, one more

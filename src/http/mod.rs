@@ -82,6 +82,8 @@ enum Refused {
     BodyTimeout(Duration),
     /// The connection failed while the body was read.
     BodyUnreadable,
+    /// The JSON-RPC method is longer than any MCP method.
+    MethodTooLong,
 }
 
 impl From<Refusal> for Refused {
@@ -108,7 +110,7 @@ impl Refused {
             Refused::TooLarge(_) => "too_large",
             Refused::TooManyValues(_) => "too_many_values",
             Refused::BodyTimeout(_) => "body_timeout",
-            Refused::BodyUnreadable => "bad_body",
+            Refused::BodyUnreadable | Refused::MethodTooLong => "bad_body",
         }
     }
 
@@ -165,6 +167,14 @@ impl Refused {
                 StatusCode::BAD_REQUEST,
                 "bad request",
                 "the body could not be read".into(),
+            ),
+            Refused::MethodTooLong => (
+                StatusCode::BAD_REQUEST,
+                "bad request",
+                format!(
+                    "the JSON-RPC method is longer than {} bytes; no MCP method is",
+                    body::MAX_METHOD_BYTES
+                ),
             ),
         };
         let mut response = (
@@ -340,6 +350,9 @@ async fn admit<'g>(
     })?;
     let limit = options.max_body_bytes / body::BYTES_PER_VALUE;
     let mut summary = body::scan(&bytes, limit).map_err(|e| Refused::TooManyValues(e.limit))?;
+    if summary.method_bytes > body::MAX_METHOD_BYTES {
+        return Err(Refused::MethodTooLong);
+    }
     redactor.text(&mut summary.method);
     redactor.text(&mut summary.tool);
     if let Some(caller) = caller {
