@@ -16,14 +16,21 @@ use std::time::Duration;
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT_ID: &str = "00f067aa0ba902b7";
 
-/// A loopback OTLP/HTTP receiver: every span of every POST to `/v1/traces`.
-async fn receiver() -> (String, Arc<Mutex<Vec<Span>>>) {
+type Resources = Arc<Mutex<Vec<HashMap<String, String>>>>;
+
+/// A loopback OTLP/HTTP receiver: every span of every POST to `/v1/traces`, and the
+/// resource attributes each export came with.
+async fn receiver() -> (String, Arc<Mutex<Vec<Span>>>, Resources) {
     let spans = Arc::new(Mutex::new(Vec::new()));
-    let log = spans.clone();
+    let resources: Resources = Arc::new(Mutex::new(Vec::new()));
+    let (log, seen) = (spans.clone(), resources.clone());
     let tenant = RawTenant::start(move |request| {
         if request.method == "POST" && request.target == "/v1/traces" {
             let export = ExportTraceServiceRequest::decode(request.body.as_slice()).unwrap();
             for resource in export.resource_spans {
+                if let Some(r) = &resource.resource {
+                    seen.lock().unwrap().push(key_values(&r.attributes));
+                }
                 for scope in resource.scope_spans {
                     log.lock().unwrap().extend(scope.spans);
                 }
@@ -32,7 +39,7 @@ async fn receiver() -> (String, Arc<Mutex<Vec<Span>>>) {
         (200, Vec::new())
     })
     .await;
-    (tenant.url.clone(), spans)
+    (tenant.url.clone(), spans, resources)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -40,7 +47,13 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn attributes(span: &Span) -> HashMap<String, String> {
-    span.attributes
+    key_values(&span.attributes)
+}
+
+fn key_values(
+    attributes: &[opentelemetry_proto::tonic::common::v1::KeyValue],
+) -> HashMap<String, String> {
+    attributes
         .iter()
         .map(|kv| {
             let value = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
@@ -77,12 +90,16 @@ async fn span_named(spans: &Arc<Mutex<Vec<Span>>>, name: &str) -> Span {
 /// credential or argument in any attribute.
 #[tokio::test]
 async fn a_call_over_http_is_traced_from_the_callers_traceparent_to_the_tenant() {
-    let (otlp, spans) = receiver().await;
+    let (otlp, spans, resources) = receiver().await;
     let tenant = RawTenant::start(|_| (200, br#"{"id":"w-1","name":"Researcher"}"#.to_vec())).await;
     let env = [
         ("MOLECULE_API_URL", tenant.url.as_str()),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.as_str()),
         ("OTEL_SERVICE_NAME", "mcp-under-test"),
+        (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "deployment.environment.name=test",
+        ),
     ];
     let server = Server::start(&env, &[]).await;
     let traceparent = format!("00-{TRACE_ID}-{PARENT_ID}-01");
@@ -108,6 +125,12 @@ async fn a_call_over_http_is_traced_from_the_callers_traceparent_to_the_tenant()
     let (exit, stderr) = server.stop().await;
     assert!(exit.success(), "{stderr}");
     let server_span = span_named(&spans, "tools/call get_workspace").await;
+    let resource = resources.lock().unwrap()[0].clone();
+    assert_eq!(resource["service.name"], "mcp-under-test", "{resource:?}");
+    assert_eq!(
+        resource["deployment.environment.name"], "test",
+        "{resource:?}"
+    );
     assert_eq!(hex(&server_span.trace_id), TRACE_ID);
     assert_eq!(hex(&server_span.parent_span_id), PARENT_ID);
     assert_eq!(server_span.kind, 2, "SPAN_KIND_SERVER");
@@ -159,7 +182,7 @@ async fn a_call_over_http_is_traced_from_the_callers_traceparent_to_the_tenant()
 /// sets `error.type` to its code; each retried GET attempt is its own client span.
 #[tokio::test]
 async fn a_call_over_stdio_takes_its_parent_from_meta_and_marks_errors() {
-    let (otlp, spans) = receiver().await;
+    let (otlp, spans, resources) = receiver().await;
     let tenant = RawTenant::start(|_| (503, b"busy".to_vec())).await;
     let mut d = crate::driver::Driver::for_tenant(
         &tenant.url,
@@ -179,6 +202,8 @@ async fn a_call_over_stdio_takes_its_parent_from_meta_and_marks_errors() {
     assert_eq!(reply["result"]["isError"], true, "{reply}");
     d.finish().await;
     let server_span = span_named(&spans, "tools/call list_org_tokens").await;
+    // No OTEL_SERVICE_NAME: the service is named for what it is.
+    assert_eq!(resources.lock().unwrap()[0]["service.name"], "molecule-mcp");
     assert_eq!(hex(&server_span.trace_id), TRACE_ID);
     assert_eq!(hex(&server_span.parent_span_id), PARENT_ID);
     let a = attributes(&server_span);
