@@ -11,12 +11,15 @@ mod validate;
 pub use crate::result::Success;
 pub use validate::validate;
 
+use crate::audit;
 use crate::client::{self, Caller};
 use crate::config::{Config, Selection};
 use crate::error::ToolError;
 use crate::limit::{Buckets, Slot, fingerprint};
+use crate::outbound::{self, Outbound};
 use crate::redact::Redactor;
 use crate::result;
+use crate::safety::{CallContext, Safety, Transport};
 use crate::telemetry;
 use crate::tools::table::{Access, Toolset};
 use crate::tools::{Catalog, Entry};
@@ -46,6 +49,8 @@ pub struct Engine {
     /// callers (docs/remote.md, "Fair upstream slots").
     per_caller: Buckets,
     per_host: Buckets,
+    /// Dry run and the audit log (src/safety.rs).
+    safety: Safety,
 }
 
 /// Why the engine could not start.
@@ -68,8 +73,19 @@ impl Engine {
             http: tokio::sync::OnceCell::new(),
             per_caller: Buckets::new(config.limits.max_in_flight),
             per_host: Buckets::new(config.limits.max_in_flight_per_tenant),
+            safety: Safety::default(),
             config,
         })
+    }
+
+    /// The engine with the operator's dry-run and audit settings.
+    pub fn with_safety(self, safety: Safety) -> Self {
+        Engine { safety, ..self }
+    }
+
+    /// The dry-run and audit settings.
+    pub fn safety(&self) -> &Safety {
+        &self.safety
     }
 
     async fn http(&self) -> Result<&reqwest::Client, ToolError> {
@@ -167,7 +183,14 @@ impl Engine {
     /// [`Engine::call`] as the MCP result a host receives: errors too are bounded by
     /// `MOLECULE_MCP_MAX_RESULT_BYTES` (src/result.rs).
     pub async fn respond(&self, entry: &Entry, args: Map<String, Value>) -> CallToolResult {
-        result::to_call_result(entry, self.call(entry, args).await, self.bound())
+        let context = CallContext {
+            transport: Transport::Cli,
+            ..CallContext::default()
+        };
+        let outcome = self
+            .call_in(entry, args, &self.caller.clone(), None, &context)
+            .await;
+        result::to_call_result(entry, outcome, self.bound())
     }
 }
 
@@ -209,16 +232,90 @@ impl Engine {
         caller: &Arc<Caller>,
         narrow: Option<&Selection>,
     ) -> Result<Success, ToolError> {
+        let context = CallContext {
+            transport: if caller.remote {
+                Transport::Http
+            } else {
+                Transport::Stdio
+            },
+            ..CallContext::default()
+        };
+        self.call_in(entry, args, caller, narrow, &context).await
+    }
+
+    /// [`Engine::call_as`] with the call's own context (src/safety.rs): where it came
+    /// from, and what its request raised. A call that is not a read is recorded in the
+    /// audit log, when there is one, whatever its outcome (src/audit.rs).
+    pub async fn call_in(
+        &self,
+        entry: &Entry,
+        args: Map<String, Value>,
+        caller: &Arc<Caller>,
+        narrow: Option<&Selection>,
+        context: &CallContext,
+    ) -> Result<Success, ToolError> {
         let redactor = redactor(entry, &args, caller);
         // The same secrets are kept out of every log line while the call runs.
         let _held = crate::logging::hold_redactor(redactor.clone());
-        let inner = self.call_inner(entry, args, caller, narrow, redactor.slack());
+        let record = self.audit_record(entry, &args, caller, context, &redactor);
+        let outbound = Outbound::new(
+            (self.safety.dry_run || context.dry_run) && entry.row.access != Access::Read,
+            redactor.clone(),
+            record.clone(),
+        );
+        let inner = self.call_inner(entry, args, caller, narrow, redactor.slack(), outbound);
         let outcome =
             contain_panics(entry.row.name, client::as_caller(caller.clone(), inner)).await;
+        let outcome = self.finish_inner(entry, outcome, &redactor);
+        match record {
+            Some(record) => audit_finish(&record, outcome),
+            None => outcome,
+        }
+    }
+
+    fn audit_record(
+        &self,
+        entry: &Entry,
+        args: &Map<String, Value>,
+        caller: &Caller,
+        context: &CallContext,
+        redactor: &Redactor,
+    ) -> Option<Arc<audit::Record>> {
+        let log = self.safety.audit.as_ref()?;
+        if entry.row.access == Access::Read {
+            return None;
+        }
+        let mut arguments = Value::Object(args.clone());
+        redactor.value(&mut arguments);
+        Some(audit::Record::start(
+            log.clone(),
+            audit::Subject {
+                transport: context.transport.name(),
+                caller: caller
+                    .org_api_key
+                    .as_ref()
+                    .map(|k| audit::fingerprint(k.expose())),
+                org_id: caller.org_id.clone(),
+                org_slug: caller.org_slug.clone(),
+                tool: entry.row.name.to_string(),
+                arguments,
+                jsonrpc_id: context.jsonrpc_id.clone(),
+                trace_id: context.trace_id.clone(),
+            },
+        ))
+    }
+
+    /// The call's raw outcome presented, redacted and bounded.
+    fn finish_inner(
+        &self,
+        entry: &Entry,
+        outcome: Result<(u16, Vec<u8>), ToolError>,
+        redactor: &Redactor,
+    ) -> Result<Success, ToolError> {
         let success = outcome
-            .and_then(|(status, bytes)| present::present(entry, status, &bytes, &redactor))
+            .and_then(|(status, bytes)| present::present(entry, status, &bytes, redactor))
             .map_err(|mut e| {
-                e.redact(&redactor);
+                e.redact(redactor);
                 e
             })?;
         let limit = self.config.limits.max_result_bytes;
@@ -239,7 +336,8 @@ impl Engine {
         self.config.limits.max_result_bytes
     }
 
-    /// Validates, routes, gates and sends; the status and body of a 2xx.
+    /// Validates, routes, gates and sends; the status and body of a 2xx. The request
+    /// leaves through `outbound` (dry run, audit intent; src/outbound.rs).
     async fn call_inner(
         &self,
         entry: &Entry,
@@ -247,6 +345,7 @@ impl Engine {
         caller: &Caller,
         narrow: Option<&Selection>,
         slack: usize,
+        outbound: Arc<Outbound>,
     ) -> Result<(u16, Vec<u8>), ToolError> {
         self.enabled_for(entry, narrow)?;
         let args = Value::Object(args);
@@ -265,6 +364,15 @@ impl Engine {
             client::tenant_client(caller, http),
             client::cp_client(caller, http),
         );
+        if outbound.dry_run() {
+            // Built by the generated client and stopped in its `pre` hook: nothing is
+            // sent, and the plan is the request itself.
+            let _ = outbound::scope(outbound.clone(), op.send(&tenant, &cp, &call_args)?).await;
+            return Err(match outbound.plan() {
+                Some(plan) => ToolError::DryRun(Box::new(plan)),
+                None => ToolError::Internal("dry run: the request was not built".into()),
+            });
+        }
         let retryable = plan.method == "GET";
         let mut attempts: u32 = 1;
         // A permit covers one attempt, from sending to reading the whole body; it is
@@ -282,10 +390,16 @@ impl Engine {
                 Api::ControlPlane => &caller.cp_url,
             };
             let attempt = telemetry::Attempt::start(&plan.method, op.route(), base);
-            let outcome = op
-                .send(&tenant, &cp, &call_args)?
-                .with_context(attempt.context())
-                .await;
+            let outcome = outbound::scope(
+                outbound.clone(),
+                op.send(&tenant, &cp, &call_args)?
+                    .with_context(attempt.context()),
+            )
+            .await;
+            if let Some(why) = outbound.refused() {
+                attempt.end(None, Some("audit"));
+                return Err(ToolError::AuditUnavailable(why));
+            }
             match &outcome {
                 Ok(response) => attempt.end(Some(response.status().as_u16()), None),
                 Err(e) => attempt.end(
@@ -410,6 +524,29 @@ impl Engine {
             });
         }
         Ok((status, bytes))
+    }
+}
+
+/// Ends a call's audit record with its outcome. A call that sent nothing and whose
+/// lines cannot be written is refused with `AUDIT_UNAVAILABLE`; one that was sent keeps
+/// its result (the request happened) and the failure is logged.
+fn audit_finish(
+    record: &audit::Record,
+    outcome: Result<Success, ToolError>,
+) -> Result<Success, ToolError> {
+    let ending = match &outcome {
+        Ok(_) => audit::Outcome::Ok,
+        Err(ToolError::DryRun(_)) => audit::Outcome::DryRun,
+        Err(e) => audit::Outcome::Error(e.code()),
+    };
+    match record.finish(&ending) {
+        Ok(()) => outcome,
+        Err(_) if matches!(outcome, Err(ToolError::AuditUnavailable(_))) => outcome,
+        Err(e) if record.was_sent() => {
+            tracing::error!("the audit log could not record a call's outcome: {e}");
+            outcome
+        }
+        Err(e) => Err(ToolError::AuditUnavailable(e.to_string())),
     }
 }
 

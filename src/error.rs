@@ -102,6 +102,13 @@ pub enum ToolError {
     /// A bug in this server (never an upstream or input problem).
     #[error("INTERNAL_ERROR: {0}")]
     Internal(String),
+    /// Dry run (src/dry_run.rs): the call was valid and nothing was sent; this is the
+    /// request it would have sent.
+    #[error("DRY_RUN")]
+    DryRun(Box<crate::dry_run::Plan>),
+    /// The audit log (src/audit.rs) could not take the call's line; nothing was sent.
+    #[error("AUDIT_UNAVAILABLE: {0}")]
+    AuditUnavailable(String),
 }
 
 /// The `error` of the envelope: a closed set. Two carry data because the TypeScript
@@ -138,6 +145,10 @@ pub enum Code<'a> {
     UpstreamContractMismatch,
     /// `INTERNAL_ERROR`
     InternalError,
+    /// `DRY_RUN`
+    DryRun,
+    /// `AUDIT_UNAVAILABLE`
+    AuditUnavailable,
 }
 
 impl std::fmt::Display for Code<'_> {
@@ -162,6 +173,8 @@ impl std::fmt::Display for Code<'_> {
             Code::Cancelled => "CANCELLED",
             Code::UpstreamContractMismatch => "UPSTREAM_CONTRACT_MISMATCH",
             Code::InternalError => "INTERNAL_ERROR",
+            Code::DryRun => "DRY_RUN",
+            Code::AuditUnavailable => "AUDIT_UNAVAILABLE",
         };
         f.write_str(text)
     }
@@ -195,6 +208,8 @@ impl ToolError {
             ToolError::Cancelled => Code::Cancelled,
             ToolError::ContractMismatch { .. } => Code::UpstreamContractMismatch,
             ToolError::Internal(_) => Code::InternalError,
+            ToolError::DryRun(_) => Code::DryRun,
+            ToolError::AuditUnavailable(_) => Code::AuditUnavailable,
         }
     }
 
@@ -203,7 +218,10 @@ impl ToolError {
     pub fn redact(&mut self, r: &Redactor) {
         match self {
             ToolError::InvalidArguments(problems) => problems.iter_mut().for_each(|p| r.text(p)),
-            ToolError::AuthNotConfigured(detail) | ToolError::Internal(detail) => r.text(detail),
+            ToolError::AuthNotConfigured(detail)
+            | ToolError::Internal(detail)
+            | ToolError::AuditUnavailable(detail) => r.text(detail),
+            ToolError::DryRun(plan) => plan.redact(r),
             ToolError::CpNotConfigured { tool, .. } | ToolError::ToolDisabled { tool, .. } => {
                 r.text(tool)
             }
@@ -275,6 +293,11 @@ impl ToolError {
                 "body": body,
             }),
             ToolError::Internal(message) => json!(message),
+            ToolError::DryRun(plan) => plan.detail(),
+            ToolError::AuditUnavailable(why) => json!(format!(
+                "the audit log (MOLECULE_MCP_AUDIT_LOG) could not record this call, so nothing \
+                 was sent: {why}. Tell the operator; retrying will not help until it is fixed."
+            )),
         };
         let mut envelope = json!({ "error": self.code(), "detail": detail });
         if let ToolError::Http { status, .. } = self {

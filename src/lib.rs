@@ -9,19 +9,23 @@
 //! [`remote`] (who an HTTP caller is) → [`server`] (the rmcp handler) → [`stdio`] /
 //! [`http`] (the transports).
 
+pub mod audit;
 pub mod call;
 pub mod client;
 mod clip;
 pub mod config;
 pub mod drift;
+pub mod dry_run;
 pub mod error;
 mod hints;
 pub mod http;
 mod limit;
 pub mod logging;
+mod outbound;
 mod redact;
 pub mod remote;
 pub mod result;
+pub mod safety;
 pub mod sandbox;
 pub mod server;
 pub mod spec;

@@ -59,6 +59,15 @@ struct ServeArgs {
     /// MOLECULE_MCP_SANDBOX=1): no key needed, nothing leaves the machine.
     #[arg(long)]
     sandbox: bool,
+    /// Validate and build every call that is not a read, and answer with the exact
+    /// request it would send, sending nothing (also MOLECULE_MCP_DRY_RUN=1); see
+    /// docs/safety.md.
+    #[arg(long)]
+    dry_run: bool,
+    /// Append a JSON line before and after every call that is not a read to this file
+    /// (also MOLECULE_MCP_AUDIT_LOG); reopened on SIGHUP; see docs/safety.md.
+    #[arg(long, value_name = "PATH")]
+    audit_log: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -204,26 +213,30 @@ fn run() -> Result<ExitCode> {
     let (serve, sandbox_allowed) = match &command {
         Command::Drift { .. } => {
             if top.sandbox
+                || top.dry_run
+                || top.audit_log.is_some()
                 || top.selection.read_only
                 || top.selection.toolsets.is_some()
                 || top.selection.tools.is_some()
             {
                 anyhow::bail!(
-                    "--sandbox, --read-only, --toolsets and --tools do not apply to `drift`"
+                    "--sandbox, --read-only, --toolsets, --tools, --dry-run and --audit-log do \
+                     not apply to `drift`"
                 );
             }
             (ServeArgs::default(), false)
         }
         Command::Tools { selection, .. } => {
-            if top.sandbox {
+            if top.sandbox || top.dry_run || top.audit_log.is_some() {
                 anyhow::bail!(
-                    "--sandbox does not apply to `tools` (it prints the table; nothing is called)"
+                    "--sandbox, --dry-run and --audit-log do not apply to `tools` (it prints \
+                     the table; nothing is called)"
                 );
             }
             (
                 ServeArgs {
                     selection: merge(&top.selection, selection),
-                    sandbox: false,
+                    ..ServeArgs::default()
                 },
                 false,
             )
@@ -232,6 +245,8 @@ fn run() -> Result<ExitCode> {
             ServeArgs {
                 selection: merge(&top.selection, &serve.selection),
                 sandbox: top.sandbox || serve.sandbox,
+                dry_run: top.dry_run || serve.dry_run,
+                audit_log: serve.audit_log.clone().or_else(|| top.audit_log.clone()),
             },
             true,
         ),
@@ -288,7 +303,24 @@ fn run() -> Result<ExitCode> {
     } else {
         (None, config)
     };
-    let engine = Arc::new(Engine::new(config.clone()).context("starting the engine")?);
+    // The flags win over their variables, as every flag does.
+    let safety = molecule_mcp::safety::SafetySettings::from_lookup(|k| match k {
+        "MOLECULE_MCP_DRY_RUN" if serve.dry_run => Some("1".into()),
+        "MOLECULE_MCP_AUDIT_LOG" if serve.audit_log.is_some() => {
+            serve.audit_log.as_ref().map(|p| p.display().to_string())
+        }
+        _ => std::env::var(k).ok(),
+    })?
+    .open()?;
+    let audit = safety.audit.clone();
+    let engine = Arc::new(
+        Engine::new(config.clone())
+            .context("starting the engine")?
+            .with_safety(safety),
+    );
+    if let Some(audit) = audit {
+        runtime.spawn(reopen_on_hangup(audit));
+    }
     startup::check_selection(&engine, &config)?;
     // The environment's credentials are kept out of every log line for the whole run
     // (src/logging.rs); HTTP callers' are held per request.
@@ -359,6 +391,29 @@ async fn traces(engine: &Engine) -> Result<Option<molecule_mcp::telemetry::Traci
     let client = molecule_mcp::client::http_client(engine.config().limits.timeout)
         .context("building the trace exporter's HTTP client")?;
     molecule_mcp::telemetry::init_traces(lookup, client).context("starting trace export")
+}
+
+/// Reopens the audit log on every SIGHUP (logrotate's `postrotate`).
+async fn reopen_on_hangup(audit: Arc<molecule_mcp::audit::AuditLog>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            eprintln!("molecule-mcp: cannot listen for SIGHUP; the audit log will not be reopened");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match audit.reopen() {
+                Ok(()) => eprintln!("molecule-mcp: SIGHUP: audit log reopened"),
+                Err(e) => eprintln!(
+                    "molecule-mcp: SIGHUP: cannot reopen the audit log ({e}); calls that are not \
+                     reads are refused until it can be"
+                ),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = audit;
 }
 
 /// Exports the spans still buffered (the SDK blocks while it does).

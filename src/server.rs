@@ -111,6 +111,38 @@ impl McpServer {
     }
 }
 
+impl McpServer {
+    /// The call's own context (src/safety.rs): transport, JSON-RPC id, the caller's
+    /// trace id, and what an HTTP request's headers raised.
+    fn call_context(
+        &self,
+        context: &RequestContext<RoleServer>,
+        caller: &Caller,
+    ) -> crate::safety::CallContext {
+        let parts = context.extensions.get::<axum::http::request::Parts>();
+        let raised = parts
+            .and_then(|p| p.extensions.get::<crate::safety::Raised>())
+            .copied()
+            .unwrap_or_default();
+        let traceparent = parts
+            .and_then(|p| p.headers.get("traceparent"))
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| context.meta.0.0.get("traceparent").and_then(|v| v.as_str()));
+        let mut id = context.id.to_string();
+        Redactor::new(caller.secrets()).text(&mut id);
+        crate::safety::CallContext {
+            transport: if self.remote.is_some() {
+                crate::safety::Transport::Http
+            } else {
+                crate::safety::Transport::Stdio
+            },
+            jsonrpc_id: Some(clipped(&id, 64)),
+            trace_id: traceparent.and_then(crate::safety::trace_id),
+            dry_run: raised.dry_run,
+        }
+    }
+}
+
 impl ServerHandler for McpServer {
     fn get_info(&self) -> ServerConfig {
         InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
@@ -171,11 +203,12 @@ impl ServerHandler for McpServer {
             ));
         };
         let args = request.arguments.unwrap_or_default();
+        let call_context = self.call_context(&context, &caller);
         // Dropping the call future on cancellation aborts its HTTP request. The call
         // runs in the request's span, so its upstream attempts are children of it.
         let call = self
             .engine
-            .call_as(entry, args, &caller, narrow.as_ref())
+            .call_in(entry, args, &caller, narrow.as_ref(), &call_context)
             .with_context(operation.context());
         let outcome = tokio::select! {
             outcome = call => outcome,

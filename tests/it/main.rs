@@ -7,6 +7,7 @@ mod cli;
 mod client;
 mod common;
 mod drift;
+mod dry_run;
 mod driver;
 mod e2e;
 mod exposed;
