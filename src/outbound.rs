@@ -88,7 +88,10 @@ impl Outbound {
             return Err(Stop::DryRun);
         }
         if let Some(audit) = &self.audit {
-            audit.sent(request.method().as_str(), request.url().path());
+            // An argument in the path may be a secret (a key pasted as an id).
+            let mut path = request.url().path().to_string();
+            self.redactor.text(&mut path);
+            audit.sent(request.method().as_str(), &path);
             if let Err(e) = audit.intent() {
                 let why = e.to_string();
                 self.state().refused = Some(why.clone());
