@@ -53,7 +53,10 @@ impl AuditLog {
     /// every call that is not a read is refused with `AUDIT_UNAVAILABLE`.
     pub fn reopen(&self) -> std::io::Result<()> {
         let reopened = open(&self.path);
-        let failed = reopened.as_ref().err().map(|e| std::io::Error::new(e.kind(), e.to_string()));
+        let failed = reopened
+            .as_ref()
+            .err()
+            .map(|e| std::io::Error::new(e.kind(), e.to_string()));
         *self.file.lock().unwrap_or_else(|e| e.into_inner()) = reopened;
         failed.map_or(Ok(()), Err)
     }

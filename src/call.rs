@@ -14,6 +14,7 @@ pub use validate::validate;
 use crate::audit;
 use crate::client::{self, Caller};
 use crate::config::{Config, Selection};
+use crate::confirm::{self, Confirm, Confirmed};
 use crate::error::ToolError;
 use crate::limit::{Buckets, Slot, fingerprint};
 use crate::outbound::{self, Outbound};
@@ -263,7 +264,15 @@ impl Engine {
             redactor.clone(),
             record.clone(),
         );
-        let inner = self.call_inner(entry, args, caller, narrow, redactor.slack(), outbound);
+        let inner = self.call_inner(
+            entry,
+            args,
+            caller,
+            narrow,
+            redactor.slack(),
+            outbound,
+            context,
+        );
         let outcome =
             contain_panics(entry.row.name, client::as_caller(caller.clone(), inner)).await;
         let outcome = self.finish_inner(entry, outcome, &redactor);
@@ -338,17 +347,19 @@ impl Engine {
 
     /// Validates, routes, gates and sends; the status and body of a 2xx. The request
     /// leaves through `outbound` (dry run, audit intent; src/outbound.rs).
+    #[allow(clippy::too_many_arguments)] // one call's whole context, passed once
     async fn call_inner(
         &self,
         entry: &Entry,
         args: Map<String, Value>,
-        caller: &Caller,
+        caller: &Arc<Caller>,
         narrow: Option<&Selection>,
         slack: usize,
         outbound: Arc<Outbound>,
+        context: &CallContext,
     ) -> Result<(u16, Vec<u8>), ToolError> {
         self.enabled_for(entry, narrow)?;
-        let args = Value::Object(args);
+        let mut args = Value::Object(args);
         validate(entry, &args)?;
         let op = args::operation_for(entry, &args);
         let plan = entry
@@ -357,7 +368,7 @@ impl Engine {
             .iter()
             .find(|p| p.operation == op)
             .ok_or_else(|| ToolError::Internal(format!("no plan for {}", op.operation_id())))?;
-        let call_args = args::Args::build(entry, plan, &args, caller)?;
+        let mut call_args = args::Args::build(entry, plan, &args, caller)?;
         auth_gate(entry, op, caller)?;
         let http = self.http().await?;
         let (tenant, cp) = (
@@ -372,6 +383,36 @@ impl Engine {
                 Some(plan) => ToolError::DryRun(Box::new(plan)),
                 None => ToolError::Internal("dry run: the request was not built".into()),
             });
+        }
+        // A person confirms before anything is sent (src/confirm.rs); the typed name of
+        // `deprovision_workspace` becomes its `confirm_name`.
+        let level = self
+            .safety
+            .confirm
+            .max(context.confirm.unwrap_or(Confirm::Off));
+        let confirmed = confirm::confirm(
+            self,
+            entry,
+            &mut args,
+            caller,
+            level,
+            self.safety.confirm_required,
+            context.asker.as_ref(),
+            outbound.redactor(),
+        )
+        .await;
+        let how = match &confirmed {
+            Ok(how) => *how,
+            Err(ToolError::ConfirmationDeclined {
+                cancelled: true, ..
+            }) => Confirmed::Cancelled,
+            Err(ToolError::ConfirmationDeclined { .. }) => Confirmed::Declined,
+            Err(_) => Confirmed::NotAsked,
+        };
+        *context.confirmed.lock().unwrap_or_else(|e| e.into_inner()) = how;
+        outbound.confirmed(how);
+        if confirmed? == Confirmed::Accepted {
+            call_args = args::Args::build(entry, plan, &args, caller)?;
         }
         let retryable = plan.method == "GET";
         let mut attempts: u32 = 1;
@@ -537,6 +578,7 @@ fn audit_finish(
     let ending = match &outcome {
         Ok(_) => audit::Outcome::Ok,
         Err(ToolError::DryRun(_)) => audit::Outcome::DryRun,
+        Err(ToolError::ConfirmationDeclined { .. }) => audit::Outcome::Declined,
         Err(e) => audit::Outcome::Error(e.code()),
     };
     match record.finish(&ending) {

@@ -109,6 +109,22 @@ pub enum ToolError {
     /// The audit log (src/audit.rs) could not take the call's line; nothing was sent.
     #[error("AUDIT_UNAVAILABLE: {0}")]
     AuditUnavailable(String),
+    /// A person declined or cancelled the confirmation (src/confirm.rs); nothing was sent.
+    #[error("CONFIRMATION_DECLINED: {tool}")]
+    ConfirmationDeclined {
+        /// The tool.
+        tool: String,
+        /// What happened.
+        reason: String,
+        /// Cancelled rather than declined.
+        cancelled: bool,
+    },
+    /// The call needs a person's confirmation and the client cannot ask; nothing was sent.
+    #[error("CONFIRMATION_UNAVAILABLE: {tool}")]
+    ConfirmationUnavailable {
+        /// The tool (and why the client could not ask, when it tried).
+        tool: String,
+    },
 }
 
 /// The `error` of the envelope: a closed set. Two carry data because the TypeScript
@@ -149,6 +165,10 @@ pub enum Code<'a> {
     DryRun,
     /// `AUDIT_UNAVAILABLE`
     AuditUnavailable,
+    /// `CONFIRMATION_DECLINED`
+    ConfirmationDeclined,
+    /// `CONFIRMATION_UNAVAILABLE`
+    ConfirmationUnavailable,
 }
 
 impl std::fmt::Display for Code<'_> {
@@ -175,6 +195,8 @@ impl std::fmt::Display for Code<'_> {
             Code::InternalError => "INTERNAL_ERROR",
             Code::DryRun => "DRY_RUN",
             Code::AuditUnavailable => "AUDIT_UNAVAILABLE",
+            Code::ConfirmationDeclined => "CONFIRMATION_DECLINED",
+            Code::ConfirmationUnavailable => "CONFIRMATION_UNAVAILABLE",
         };
         f.write_str(text)
     }
@@ -210,6 +232,8 @@ impl ToolError {
             ToolError::Internal(_) => Code::InternalError,
             ToolError::DryRun(_) => Code::DryRun,
             ToolError::AuditUnavailable(_) => Code::AuditUnavailable,
+            ToolError::ConfirmationDeclined { .. } => Code::ConfirmationDeclined,
+            ToolError::ConfirmationUnavailable { .. } => Code::ConfirmationUnavailable,
         }
     }
 
@@ -222,6 +246,11 @@ impl ToolError {
             | ToolError::Internal(detail)
             | ToolError::AuditUnavailable(detail) => r.text(detail),
             ToolError::DryRun(plan) => plan.redact(r),
+            ToolError::ConfirmationDeclined { tool, reason, .. } => {
+                r.text(tool);
+                r.text(reason);
+            }
+            ToolError::ConfirmationUnavailable { tool } => r.text(tool),
             ToolError::CpNotConfigured { tool, .. } | ToolError::ToolDisabled { tool, .. } => {
                 r.text(tool)
             }
@@ -294,6 +323,16 @@ impl ToolError {
             }),
             ToolError::Internal(message) => json!(message),
             ToolError::DryRun(plan) => plan.detail(),
+            ToolError::ConfirmationDeclined { tool, reason, .. } => json!(format!(
+                "`{tool}` was not confirmed ({reason}), so nothing was sent. Do not retry this \
+                 call without asking the person first."
+            )),
+            ToolError::ConfirmationUnavailable { tool } => json!(format!(
+                "`{tool}` needs a person's confirmation (MOLECULE_MCP_CONFIRM_REQUIRED), and this \
+                 client cannot ask for it: it did not declare the MCP elicitation capability \
+                 (over HTTP, only 2026-07-28 clients can be asked). Nothing was sent. Use a host \
+                 that supports form elicitation (README, \"Confirmation by a person\")."
+            )),
             ToolError::AuditUnavailable(why) => json!(format!(
                 "the audit log (MOLECULE_MCP_AUDIT_LOG) could not record this call, so nothing \
                  was sent: {why}. Tell the operator; retrying will not help until it is fixed."

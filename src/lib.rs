@@ -14,6 +14,7 @@ pub mod call;
 pub mod client;
 mod clip;
 pub mod config;
+pub mod confirm;
 pub mod drift;
 pub mod dry_run;
 pub mod error;

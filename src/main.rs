@@ -68,6 +68,14 @@ struct ServeArgs {
     /// (also MOLECULE_MCP_AUDIT_LOG); reopened on SIGHUP; see docs/safety.md.
     #[arg(long, value_name = "PATH")]
     audit_log: Option<PathBuf>,
+    /// Which tools a person confirms first, through MCP elicitation: destructive (the
+    /// default), writes or off (also MOLECULE_MCP_CONFIRM); see docs/safety.md.
+    #[arg(long, value_name = "LEVEL")]
+    confirm: Option<String>,
+    /// Refuse those tools when the client cannot ask a person (also
+    /// MOLECULE_MCP_CONFIRM_REQUIRED=1).
+    #[arg(long)]
+    confirm_required: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -215,22 +223,29 @@ fn run() -> Result<ExitCode> {
             if top.sandbox
                 || top.dry_run
                 || top.audit_log.is_some()
+                || top.confirm.is_some()
+                || top.confirm_required
                 || top.selection.read_only
                 || top.selection.toolsets.is_some()
                 || top.selection.tools.is_some()
             {
                 anyhow::bail!(
-                    "--sandbox, --read-only, --toolsets, --tools, --dry-run and --audit-log do \
-                     not apply to `drift`"
+                    "--sandbox, --read-only, --toolsets, --tools, --dry-run, --audit-log, \
+                     --confirm and --confirm-required do not apply to `drift`"
                 );
             }
             (ServeArgs::default(), false)
         }
         Command::Tools { selection, .. } => {
-            if top.sandbox || top.dry_run || top.audit_log.is_some() {
+            if top.sandbox
+                || top.dry_run
+                || top.audit_log.is_some()
+                || top.confirm.is_some()
+                || top.confirm_required
+            {
                 anyhow::bail!(
-                    "--sandbox, --dry-run and --audit-log do not apply to `tools` (it prints \
-                     the table; nothing is called)"
+                    "--sandbox, --dry-run, --audit-log, --confirm and --confirm-required do not \
+                     apply to `tools` (it prints the table; nothing is called)"
                 );
             }
             (
@@ -247,6 +262,8 @@ fn run() -> Result<ExitCode> {
                 sandbox: top.sandbox || serve.sandbox,
                 dry_run: top.dry_run || serve.dry_run,
                 audit_log: serve.audit_log.clone().or_else(|| top.audit_log.clone()),
+                confirm: serve.confirm.clone().or_else(|| top.confirm.clone()),
+                confirm_required: top.confirm_required || serve.confirm_required,
             },
             true,
         ),
@@ -309,6 +326,8 @@ fn run() -> Result<ExitCode> {
         "MOLECULE_MCP_AUDIT_LOG" if serve.audit_log.is_some() => {
             serve.audit_log.as_ref().map(|p| p.display().to_string())
         }
+        "MOLECULE_MCP_CONFIRM" if serve.confirm.is_some() => serve.confirm.clone(),
+        "MOLECULE_MCP_CONFIRM_REQUIRED" if serve.confirm_required => Some("1".into()),
         _ => std::env::var(k).ok(),
     })?
     .open()?;

@@ -59,6 +59,18 @@ impl Outbound {
         })
     }
 
+    /// The call's redactor.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    /// Records how the call was confirmed, for the audit log.
+    pub fn confirmed(&self, how: crate::confirm::Confirmed) {
+        if let Some(audit) = &self.audit {
+            audit.confirmed(how.name());
+        }
+    }
+
     /// Whether the call is a dry run.
     pub fn dry_run(&self) -> bool {
         self.dry_run

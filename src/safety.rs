@@ -5,6 +5,7 @@
 
 use crate::audit::AuditLog;
 use crate::config::{BOOLEAN_RULE, ConfigError, boolean, flag};
+use crate::confirm::{Asker, CONFIRM_RULE, Confirm, Confirmed};
 use crate::remote::Refusal;
 use axum::http::HeaderMap;
 use std::path::PathBuf;
@@ -18,6 +19,11 @@ pub struct Safety {
     /// `MOLECULE_MCP_AUDIT_LOG` / `--audit-log`: where every call that is not a read is
     /// recorded.
     pub audit: Option<Arc<AuditLog>>,
+    /// `MOLECULE_MCP_CONFIRM` / `--confirm`: which tools ask a person first.
+    pub confirm: Confirm,
+    /// `MOLECULE_MCP_CONFIRM_REQUIRED` / `--confirm-required`: refuse those tools when
+    /// the client cannot ask.
+    pub confirm_required: bool,
 }
 
 /// The settings as read, before the audit log is opened.
@@ -27,6 +33,10 @@ pub struct SafetySettings {
     pub dry_run: bool,
     /// `MOLECULE_MCP_AUDIT_LOG`.
     pub audit_log: Option<PathBuf>,
+    /// `MOLECULE_MCP_CONFIRM`.
+    pub confirm: Confirm,
+    /// `MOLECULE_MCP_CONFIRM_REQUIRED`.
+    pub confirm_required: bool,
 }
 
 /// Why the audit log cannot be used; raised at start-up.
@@ -44,6 +54,15 @@ impl SafetySettings {
         Ok(SafetySettings {
             dry_run: flag(&get, "MOLECULE_MCP_DRY_RUN")?,
             audit_log: get("MOLECULE_MCP_AUDIT_LOG").map(PathBuf::from),
+            confirm: match get("MOLECULE_MCP_CONFIRM") {
+                None => Confirm::default(),
+                Some(v) => Confirm::parse(&v).ok_or_else(|| ConfigError::BadValue {
+                    var: "MOLECULE_MCP_CONFIRM",
+                    value: v.trim().to_string(),
+                    rule: CONFIRM_RULE,
+                })?,
+            },
+            confirm_required: flag(&get, "MOLECULE_MCP_CONFIRM_REQUIRED")?,
         })
     }
 
@@ -61,6 +80,8 @@ impl SafetySettings {
         Ok(Safety {
             dry_run: self.dry_run,
             audit,
+            confirm: self.confirm,
+            confirm_required: self.confirm_required,
         })
     }
 }
@@ -99,6 +120,12 @@ pub struct CallContext {
     pub trace_id: Option<String>,
     /// The request asked for a dry run (`X-MCP-Dry-Run`).
     pub dry_run: bool,
+    /// The request raised the confirmation level (`X-MCP-Confirm`).
+    pub confirm: Option<Confirm>,
+    /// How to ask the person behind the client, when it can be asked.
+    pub asker: Option<Asker>,
+    /// Set by the engine: how the call was confirmed.
+    pub confirmed: Arc<std::sync::Mutex<Confirmed>>,
 }
 
 /// What an HTTP request's own headers raise (inserted in its extensions by
@@ -107,6 +134,8 @@ pub struct CallContext {
 pub struct Raised {
     /// `X-MCP-Dry-Run: 1`.
     pub dry_run: bool,
+    /// `X-MCP-Confirm`.
+    pub confirm: Option<Confirm>,
 }
 
 impl Raised {
@@ -120,7 +149,14 @@ impl Raised {
             Some(v) => boolean(v)
                 .ok_or_else(|| Refusal::BadHeader("X-MCP-Dry-Run", BOOLEAN_RULE.to_string()))?,
         };
-        Ok(Raised { dry_run })
+        let confirm = match crate::remote::single(headers, "x-mcp-confirm", "X-MCP-Confirm")? {
+            None => None,
+            Some(v) => Some(
+                Confirm::parse(v)
+                    .ok_or_else(|| Refusal::BadHeader("X-MCP-Confirm", CONFIRM_RULE.to_string()))?,
+            ),
+        };
+        Ok(Raised { dry_run, confirm })
     }
 }
 
@@ -129,7 +165,9 @@ pub fn trace_id(traceparent: &str) -> Option<String> {
     let mut parts = traceparent.trim().split('-');
     let (_version, id) = (parts.next()?, parts.next()?);
     (id.len() == 32
-        && id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
         && id.bytes().any(|b| b != b'0'))
     .then(|| id.to_string())
 }
@@ -144,6 +182,17 @@ mod tests {
         assert_eq!(Raised::from_headers(&h).unwrap(), Raised::default());
         h.insert("x-mcp-dry-run", "1".parse().unwrap());
         assert!(Raised::from_headers(&h).unwrap().dry_run);
+        h.insert("x-mcp-confirm", "writes".parse().unwrap());
+        assert_eq!(
+            Raised::from_headers(&h).unwrap().confirm,
+            Some(Confirm::Writes)
+        );
+        h.insert("x-mcp-confirm", "everything".parse().unwrap());
+        assert_eq!(
+            Raised::from_headers(&h).unwrap_err(),
+            Refusal::BadHeader("X-MCP-Confirm", CONFIRM_RULE.to_string())
+        );
+        h.remove("x-mcp-confirm");
         h.insert("x-mcp-dry-run", "off".parse().unwrap());
         assert!(!Raised::from_headers(&h).unwrap().dry_run);
         h.insert("x-mcp-dry-run", "maybe".parse().unwrap());
@@ -165,7 +214,10 @@ mod tests {
             trace_id("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").as_deref(),
             Some("4bf92f3577b34da6a3ce929d0e0e4736")
         );
-        assert_eq!(trace_id("00-00000000000000000000000000000000-00f067aa0ba902b7-01"), None);
+        assert_eq!(
+            trace_id("00-00000000000000000000000000000000-00f067aa0ba902b7-01"),
+            None
+        );
         assert_eq!(trace_id("garbage"), None);
     }
 

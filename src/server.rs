@@ -139,7 +139,54 @@ impl McpServer {
             jsonrpc_id: Some(clipped(&id, 64)),
             trace_id: traceparent.and_then(crate::safety::trace_id),
             dry_run: raised.dry_run,
+            confirm: raised.confirm,
+            asker: self.asker(context),
+            confirmed: Default::default(),
         }
+    }
+
+    /// How to ask the person behind a stdio client that declared the `elicitation`
+    /// capability (form mode): a server-initiated `elicitation/create` through rmcp's
+    /// peer. Over stateless HTTP there is no channel for one (docs/safety.md).
+    fn asker(&self, context: &RequestContext<RoleServer>) -> Option<crate::confirm::Asker> {
+        use crate::confirm::{Answer, Asker};
+        use rmcp::model::{ElicitRequestParams, ElicitationAction};
+        if self.remote.is_some() {
+            return None;
+        }
+        let elicitation = context.peer.peer_info()?.capabilities.elicitation.clone()?;
+        // `{}` (2025-06-18) means form mode; 2025-11-25 names the modes.
+        if elicitation.form.is_none() && elicitation.url.is_some() {
+            return None;
+        }
+        let peer = context.peer.clone();
+        Some(Asker::new(move |message, schema| {
+            let peer = peer.clone();
+            Box::pin(async move {
+                let answer = peer
+                    .create_elicitation_with_timeout(
+                        ElicitRequestParams::FormElicitationParams {
+                            meta: None,
+                            message,
+                            requested_schema: schema,
+                        },
+                        Some(crate::confirm::ASK_TIMEOUT),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(match answer.action {
+                    ElicitationAction::Accept => Answer::Accept(
+                        answer
+                            .content
+                            .and_then(|c| c.as_object().cloned())
+                            .unwrap_or_default(),
+                    ),
+                    ElicitationAction::Decline => Answer::Decline,
+                    // Cancel, and any action a later protocol adds: nothing is sent.
+                    _ => Answer::Cancel,
+                })
+            })
+        }))
     }
 }
 
@@ -218,6 +265,16 @@ impl ServerHandler for McpServer {
             }
         };
         operation.end(outcome.as_ref().err().map(|e| e.code()).as_deref());
-        Ok(result::to_call_result(entry, outcome, self.engine.bound()).into())
+        let mut result = result::to_call_result(entry, outcome, self.engine.bound());
+        let confirmed = *call_context
+            .confirmed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if confirmed == crate::confirm::Confirmed::Unavailable {
+            result.content.push(rmcp::model::ContentBlock::text(
+                crate::confirm::NOT_CONFIRMED,
+            ));
+        }
+        Ok(result.into())
     }
 }

@@ -35,6 +35,7 @@ fn audited(config: molecule_mcp::config::Config, path: &Path, dry_run: bool) -> 
     engine(config).with_safety(Safety {
         dry_run,
         audit: Some(Arc::new(AuditLog::open(path).unwrap())),
+        ..Safety::default()
     })
 }
 
@@ -64,8 +65,12 @@ async fn each_outcome_is_recorded_reads_are_not_and_an_unwritable_log_sends_noth
     let path = temp_log("outcomes.jsonl");
     let real = audited(full_config(&tenant.url), &path, false);
     let dry = audited(full_config(&tenant.url), &path, true);
-    call(&real, "pause_workspace", json!({"workspace_id": "w-ok"})).await.unwrap();
-    call(&real, "get_workspace", json!({"workspace_id": "w-read"})).await.unwrap();
+    call(&real, "pause_workspace", json!({"workspace_id": "w-ok"}))
+        .await
+        .unwrap();
+    call(&real, "get_workspace", json!({"workspace_id": "w-read"}))
+        .await
+        .unwrap();
     let refused = call(&real, "pause_workspace", json!({"workspace_id": ".."})).await;
     assert_eq!(error_code(&refused), "INVALID_ARGUMENTS");
     let planned = call(&dry, "pause_workspace", json!({"workspace_id": "w-dry"})).await;
@@ -84,7 +89,10 @@ async fn each_outcome_is_recorded_reads_are_not_and_an_unwritable_log_sends_noth
             assert!(outcome["duration_ms"].as_f64().unwrap() >= 0.0);
             assert!(intent["time"].as_str().unwrap().ends_with('Z'));
             (
-                intent["arguments"]["workspace_id"].as_str().unwrap().to_string(),
+                intent["arguments"]["workspace_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
                 format!(
                     "{} {} {} {}",
                     outcome["outcome"], outcome["method"], outcome["path"], outcome["status"]
@@ -111,7 +119,9 @@ async fn each_outcome_is_recorded_reads_are_not_and_an_unwritable_log_sends_noth
         assert_eq!(error_code(&refused), "AUDIT_UNAVAILABLE");
         assert!(tenant.taken().is_empty(), "sent without an intent line");
         // Reads are not audited, so they still work.
-        call(&broken, "get_workspace", json!({"workspace_id": "w"})).await.unwrap();
+        call(&broken, "get_workspace", json!({"workspace_id": "w"}))
+            .await
+            .unwrap();
         assert_eq!(tenant.taken().len(), 1);
     }
 }
@@ -156,7 +166,8 @@ fn no_line_holds_a_key_or_a_secret_value() {
                 prop_assert!(!text.contains(CP_TOKEN));
                 if shape < 3 {
                     prop_assert!(
-                        !text.contains(&value) && !text.contains(&serde_json::to_string(&value).unwrap()),
+                        !text.contains(&value)
+                            && !text.contains(&serde_json::to_string(&value).unwrap()),
                         "the secret value in {}",
                         text
                     );
@@ -174,7 +185,10 @@ async fn two_http_callers_writing_at_once_get_exactly_their_lines() {
     let env = [("MOLECULE_API_URL", tenant.url.as_str())];
     let server = Server::start(&env, &["--audit-log", path.to_str().unwrap()]).await;
     let client = http();
-    let callers = [("sk-audit-alpha-111111", "org-a"), ("sk-audit-bravo-222222", "org-b")];
+    let callers = [
+        ("sk-audit-alpha-111111", "org-a"),
+        ("sk-audit-bravo-222222", "org-b"),
+    ];
     let mut tasks = Vec::new();
     for i in 0..40i64 {
         let (key, org) = callers[(i % 2) as usize];
@@ -249,7 +263,12 @@ async fn killed_under_load_every_line_parses_and_every_request_sent_has_its_inte
             let args = json!({"workspace_id": format!("load-{i}")});
             let _ = tokio::time::timeout(
                 Duration::from_secs(10),
-                post_raw(&client, &url, &headers, call_message(i, "pause_workspace", args)),
+                post_raw(
+                    &client,
+                    &url,
+                    &headers,
+                    call_message(i, "pause_workspace", args),
+                ),
             )
             .await;
         }));
@@ -275,7 +294,10 @@ async fn killed_under_load_every_line_parses_and_every_request_sent_has_its_inte
     assert!(sent.len() < 400, "killed under load, not after it");
     for request in &sent {
         let path = request.target.split('?').next().unwrap();
-        assert!(intents.contains(path), "{path} was sent without an intent line");
+        assert!(
+            intents.contains(path),
+            "{path} was sent without an intent line"
+        );
     }
 }
 
@@ -304,8 +326,17 @@ async fn sighup_reopens_the_log_after_it_was_rotated() {
     let env = [("MOLECULE_API_URL", tenant.url.as_str())];
     let server = Server::start(&env, &["--audit-log", path.to_str().unwrap()]).await;
     let client = http();
-    let headers = [("authorization", "Bearer sk-audit-rot-444444"), ("x-molecule-org-id", "o")];
-    let pause = |i: i64| call_message(i, "pause_workspace", json!({"workspace_id": format!("r-{i}")}));
+    let headers = [
+        ("authorization", "Bearer sk-audit-rot-444444"),
+        ("x-molecule-org-id", "o"),
+    ];
+    let pause = |i: i64| {
+        call_message(
+            i,
+            "pause_workspace",
+            json!({"workspace_id": format!("r-{i}")}),
+        )
+    };
     post(&client, &server.url, &headers, pause(1)).await;
     let rotated = path.with_extension("jsonl.1");
     std::fs::rename(&path, &rotated).unwrap();

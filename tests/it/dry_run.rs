@@ -17,7 +17,11 @@ fn dry(config: molecule_mcp::config::Config) -> Engine {
 
 /// The `DRY_RUN` envelope's request, or a panic naming what came instead.
 fn plan(tool: &str, result: &rmcp::model::CallToolResult) -> Value {
-    assert_eq!(result.is_error, Some(true), "{tool}: a plan is an error result");
+    assert_eq!(
+        result.is_error,
+        Some(true),
+        "{tool}: a plan is an error result"
+    );
     assert!(result.structured_content.is_none(), "{tool}");
     let text = result.content[0].as_text().unwrap().text.clone();
     let envelope: Value = serde_json::from_str(&text).unwrap();
@@ -49,15 +53,29 @@ async fn every_write_tool_sends_nothing_and_its_plan_is_the_request_the_real_cal
         );
 
         let result = real.respond(entry, args.clone()).await;
-        assert_ne!(result.is_error, Some(true), "{}: {:?}", case.tool, result.content);
+        assert_ne!(
+            result.is_error,
+            Some(true),
+            "{}: {:?}",
+            case.tool,
+            result.content
+        );
         let mut sent = tenant.taken();
         assert_eq!(sent.len(), 1, "{}", case.tool);
         let request = sent.remove(0);
         assert_eq!(plan["method"], request.method, "{}", case.tool);
         let url = plan["url"].as_str().unwrap();
         let target = url.strip_prefix(&tenant.url).unwrap();
-        assert_eq!(target, request.target, "{}: the URL as on the wire", case.tool);
-        assert!(target.starts_with(plan["path"].as_str().unwrap()), "{}", case.tool);
+        assert_eq!(
+            target, request.target,
+            "{}: the URL as on the wire",
+            case.tool
+        );
+        assert!(
+            target.starts_with(plan["path"].as_str().unwrap()),
+            "{}",
+            case.tool
+        );
         // The body: the same JSON, but for a secret value the plan never shows.
         let mut body: Option<Value> =
             (!request.body.is_empty()).then(|| serde_json::from_slice(&request.body).unwrap());
@@ -105,8 +123,14 @@ async fn a_dry_run_refuses_exactly_as_a_real_call_and_lets_reads_through() {
     for (tool, args) in [
         ("pause_workspace", json!({})),
         ("pause_workspace", json!({"workspace_id": ".."})),
-        ("set_org_secret", json!({"key": 5, "value": "x", "extra": 1})),
-        ("deprovision_workspace", json!({"workspace_id": "w", "confirm": "yes"})),
+        (
+            "set_org_secret",
+            json!({"key": 5, "value": "x", "extra": 1}),
+        ),
+        (
+            "deprovision_workspace",
+            json!({"workspace_id": "w", "confirm": "yes"}),
+        ),
     ] {
         let a = call(&planning, tool, args.clone()).await.unwrap_err();
         let b = call(&real, tool, args.clone()).await.unwrap_err();
@@ -137,9 +161,13 @@ async fn a_dry_run_refuses_exactly_as_a_real_call_and_lets_reads_through() {
         ("MOLECULE_ORG_ID", ORG_ID),
         ("MOLECULE_MCP_READ_ONLY", "1"),
     ]);
-    let e = call(&dry(read_only), "pause_workspace", json!({"workspace_id": "w"}))
-        .await
-        .unwrap_err();
+    let e = call(
+        &dry(read_only),
+        "pause_workspace",
+        json!({"workspace_id": "w"}),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e.code(), "TOOL_DISABLED");
     assert!(tenant.taken().is_empty());
     // A read goes through.
@@ -156,7 +184,10 @@ async fn over_http_a_caller_turns_dry_run_on_never_off_and_a_bad_value_is_a_400(
     let env = [("MOLECULE_API_URL", tenant.url.as_str())];
     let server = Server::start(&env, &[]).await;
     let client = http();
-    let who = [("authorization", "Bearer sk-http-caller-1"), ("x-molecule-org-id", "o")];
+    let who = [
+        ("authorization", "Bearer sk-http-caller-1"),
+        ("x-molecule-org-id", "o"),
+    ];
     let args = json!({"workspace_id": "w-1"});
     let with = |extra: &'static [(&'static str, &'static str)]| {
         let mut h = who.to_vec();
