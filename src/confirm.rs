@@ -38,8 +38,9 @@ pub const ASK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600)
 
 /// Added to the result of a call the confirmation level covers when the client cannot
 /// ask (and `MOLECULE_MCP_CONFIRM_REQUIRED` is off): it went ahead unconfirmed.
-pub const NOT_CONFIRMED: &str = "Not confirmed by a person: this client cannot ask (it did not \
-declare MCP elicitation), so the call went ahead on the model's judgement alone.";
+pub const NOT_CONFIRMED: &str = "Not confirmed by a person: this server cannot ask through this \
+client (it did not declare MCP elicitation, or it calls over HTTP), so the call went ahead on the \
+model's judgement alone.";
 
 /// The rule [`Confirm::parse`] enforces, for errors.
 pub const CONFIRM_RULE: &str = "must be destructive, writes or off";

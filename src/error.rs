@@ -329,9 +329,10 @@ impl ToolError {
             )),
             ToolError::ConfirmationUnavailable { tool } => json!(format!(
                 "`{tool}` needs a person's confirmation (MOLECULE_MCP_CONFIRM_REQUIRED), and this \
-                 client cannot ask for it: it did not declare the MCP elicitation capability \
-                 (over HTTP, only 2026-07-28 clients can be asked). Nothing was sent. Use a host \
-                 that supports form elicitation (README, \"Confirmation by a person\")."
+                 server cannot ask a person through this client: it did not declare the MCP \
+                 elicitation capability, or it calls over HTTP, where this server cannot ask \
+                 yet. Nothing was sent. Use a host that supports form elicitation over stdio \
+                 (README, \"Confirmation by a person\")."
             )),
             ToolError::AuditUnavailable(why) => json!(format!(
                 "the audit log (MOLECULE_MCP_AUDIT_LOG) could not record this call, so nothing \
