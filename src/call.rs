@@ -395,9 +395,11 @@ impl Engine {
             entry,
             &mut args,
             caller,
-            level,
-            self.safety.confirm_required,
-            context.asker.as_ref(),
+            confirm::Policy {
+                level,
+                required: self.safety.confirm_required,
+                asker: context.asker.as_ref(),
+            },
             outbound.redactor(),
         )
         .await;

@@ -132,6 +132,17 @@ impl Confirmed {
     }
 }
 
+/// Whether and how one call is confirmed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Policy<'a> {
+    /// The level in force (the operator's, raised by the request).
+    pub level: Confirm,
+    /// `MOLECULE_MCP_CONFIRM_REQUIRED`.
+    pub required: bool,
+    /// How to ask, when the client can be asked.
+    pub asker: Option<&'a Asker>,
+}
+
 /// What to show and ask for one call.
 struct Question {
     message: String,
@@ -147,16 +158,14 @@ pub(crate) async fn confirm(
     entry: &Entry,
     args: &mut Value,
     caller: &Arc<Caller>,
-    level: Confirm,
-    required: bool,
-    asker: Option<&Asker>,
+    policy: Policy<'_>,
     redactor: &Redactor,
 ) -> Result<Confirmed, ToolError> {
-    if !level.covers(entry.row.access) {
+    if !policy.level.covers(entry.row.access) {
         return Ok(Confirmed::NotAsked);
     }
-    let Some(asker) = asker else {
-        if required {
+    let Some(asker) = policy.asker else {
+        if policy.required {
             return Err(ToolError::ConfirmationUnavailable {
                 tool: entry.row.name.to_string(),
             });
