@@ -409,6 +409,7 @@ impl Engine {
                 cancelled: true, ..
             }) => Confirmed::Cancelled,
             Err(ToolError::ConfirmationDeclined { .. }) => Confirmed::Declined,
+            Err(ToolError::InputRequired(_)) => Confirmed::Asked,
             Err(_) => Confirmed::NotAsked,
         };
         *context.confirmed.lock().unwrap_or_else(|e| e.into_inner()) = how;

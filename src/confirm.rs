@@ -39,8 +39,8 @@ pub const ASK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600)
 /// Added to the result of a call the confirmation level covers when the client cannot
 /// ask (and `MOLECULE_MCP_CONFIRM_REQUIRED` is off): it went ahead unconfirmed.
 pub const NOT_CONFIRMED: &str = "Not confirmed by a person: this server cannot ask through this \
-client (it did not declare MCP elicitation, or it calls over HTTP), so the call went ahead on the \
-model's judgement alone.";
+client (it did not declare MCP elicitation; over HTTP only 2026-07-28 clients can be asked), so \
+the call went ahead on the model's judgement alone.";
 
 /// The rule [`Confirm::parse`] enforces, for errors.
 pub const CONFIRM_RULE: &str = "must be destructive, writes or off";
@@ -75,6 +75,20 @@ pub enum Answer {
     Decline,
     /// Dismissed without a choice.
     Cancel,
+    /// The client answers on a retry (2026-07-28 over HTTP): the call ends now with
+    /// the question, sealed by src/server.rs into an `InputRequiredResult`.
+    Later,
+    /// The retry's sealed state did not verify (src/sealed.rs): why.
+    Refused(String),
+}
+
+/// The question a call ends with when the client answers on a retry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    /// What the person is shown.
+    pub message: String,
+    /// The form.
+    pub schema: ElicitationSchema,
 }
 
 type AskFn =
@@ -117,6 +131,8 @@ pub enum Confirmed {
     Declined,
     /// A person cancelled.
     Cancelled,
+    /// The question went back to the client, to be answered on a retry.
+    Asked,
 }
 
 impl Confirmed {
@@ -128,6 +144,7 @@ impl Confirmed {
             Confirmed::Unavailable => "unavailable",
             Confirmed::Declined => "declined",
             Confirmed::Cancelled => "cancelled",
+            Confirmed::Asked => "asked",
         }
     }
 }
@@ -191,7 +208,15 @@ pub(crate) async fn confirm(
         reason: reason.to_string(),
         cancelled: how == Confirmed::Cancelled,
     };
-    match (asker.0)(question.message, schema).await {
+    match (asker.0)(question.message.clone(), schema.clone()).await {
+        Ok(Answer::Later) => Err(ToolError::InputRequired(Box::new(Pending {
+            message: question.message,
+            schema,
+        }))),
+        Ok(Answer::Refused(why)) => Err(declined(
+            &format!("its requestState was refused: {why}"),
+            Confirmed::Declined,
+        )),
         Ok(Answer::Accept(content)) => match question.typed_name {
             Some(expected) => {
                 let typed = content.get("name").and_then(Value::as_str).unwrap_or("");

@@ -119,6 +119,10 @@ pub enum ToolError {
         /// Cancelled rather than declined.
         cancelled: bool,
     },
+    /// The question of a confirmation, for a client that answers on a retry (src/server.rs
+    /// turns it into an `InputRequiredResult`); nothing was sent.
+    #[error("INPUT_REQUIRED")]
+    InputRequired(Box<crate::confirm::Pending>),
     /// The call needs a person's confirmation and the client cannot ask; nothing was sent.
     #[error("CONFIRMATION_UNAVAILABLE: {tool}")]
     ConfirmationUnavailable {
@@ -169,6 +173,9 @@ pub enum Code<'a> {
     ConfirmationDeclined,
     /// `CONFIRMATION_UNAVAILABLE`
     ConfirmationUnavailable,
+    /// `INPUT_REQUIRED` (answered as an `InputRequiredResult`, never as an envelope
+    /// but by mistake)
+    InputRequired,
 }
 
 impl std::fmt::Display for Code<'_> {
@@ -197,6 +204,7 @@ impl std::fmt::Display for Code<'_> {
             Code::AuditUnavailable => "AUDIT_UNAVAILABLE",
             Code::ConfirmationDeclined => "CONFIRMATION_DECLINED",
             Code::ConfirmationUnavailable => "CONFIRMATION_UNAVAILABLE",
+            Code::InputRequired => "INPUT_REQUIRED",
         };
         f.write_str(text)
     }
@@ -234,6 +242,7 @@ impl ToolError {
             ToolError::AuditUnavailable(_) => Code::AuditUnavailable,
             ToolError::ConfirmationDeclined { .. } => Code::ConfirmationDeclined,
             ToolError::ConfirmationUnavailable { .. } => Code::ConfirmationUnavailable,
+            ToolError::InputRequired(_) => Code::InputRequired,
         }
     }
 
@@ -251,6 +260,7 @@ impl ToolError {
                 r.text(reason);
             }
             ToolError::ConfirmationUnavailable { tool } => r.text(tool),
+            ToolError::InputRequired(pending) => r.text(&mut pending.message),
             ToolError::CpNotConfigured { tool, .. } | ToolError::ToolDisabled { tool, .. } => {
                 r.text(tool)
             }
@@ -327,12 +337,16 @@ impl ToolError {
                 "`{tool}` was not confirmed ({reason}), so nothing was sent. Do not retry this \
                  call without asking the person first."
             )),
+            ToolError::InputRequired(pending) => json!({
+                "message": "a person must confirm this call first; nothing was sent",
+                "question": pending.message,
+            }),
             ToolError::ConfirmationUnavailable { tool } => json!(format!(
                 "`{tool}` needs a person's confirmation (MOLECULE_MCP_CONFIRM_REQUIRED), and this \
                  server cannot ask a person through this client: it did not declare the MCP \
-                 elicitation capability, or it calls over HTTP, where this server cannot ask \
-                 yet. Nothing was sent. Use a host that supports form elicitation over stdio \
-                 (README, \"Confirmation by a person\")."
+                 elicitation capability (over HTTP, only 2026-07-28 clients that declare it in \
+                 the request can be asked). Nothing was sent. Use a host that supports form \
+                 elicitation (README, \"Confirmation by a person\")."
             )),
             ToolError::AuditUnavailable(why) => json!(format!(
                 "the audit log (MOLECULE_MCP_AUDIT_LOG) could not record this call, so nothing \

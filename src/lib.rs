@@ -28,6 +28,7 @@ pub mod remote;
 pub mod result;
 pub mod safety;
 pub mod sandbox;
+pub mod sealed;
 pub mod server;
 pub mod spec;
 pub mod startup;

@@ -331,6 +331,19 @@ fn run() -> Result<ExitCode> {
         _ => std::env::var(k).ok(),
     })?
     .open()?;
+    let mut safety = safety;
+    if http_addr.is_some() {
+        // Seals the confirmation state of 2026-07-28 clients (docs/safety.md).
+        let key = molecule_mcp::sealed::StateKey::from_lookup(|k| std::env::var(k).ok())?;
+        if !key.is_shared() {
+            eprintln!(
+                "molecule-mcp: warning: MOLECULE_MCP_STATE_KEY is not set; confirmations over HTTP \
+                 are sealed with a random key of this process, so the retry that answers one must \
+                 reach this same replica"
+            );
+        }
+        safety.state_key = Some(Arc::new(key));
+    }
     let audit = safety.audit.clone();
     let engine = Arc::new(
         Engine::new(config.clone())

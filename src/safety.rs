@@ -24,6 +24,9 @@ pub struct Safety {
     /// `MOLECULE_MCP_CONFIRM_REQUIRED` / `--confirm-required`: refuse those tools when
     /// the client cannot ask.
     pub confirm_required: bool,
+    /// `MOLECULE_MCP_STATE_KEY` (HTTP mode): seals a confirmation's request state for
+    /// 2026-07-28 clients (src/sealed.rs); `None`: such clients are not asked.
+    pub state_key: Option<Arc<crate::sealed::StateKey>>,
 }
 
 /// The settings as read, before the audit log is opened.
@@ -82,6 +85,7 @@ impl SafetySettings {
             audit,
             confirm: self.confirm,
             confirm_required: self.confirm_required,
+            state_key: None,
         })
     }
 }

@@ -9,6 +9,7 @@ use crate::http::Narrowing;
 use crate::redact::Redactor;
 use crate::remote::Remote;
 use crate::result::{self, clipped};
+use crate::sealed::StateKey;
 use crate::telemetry;
 use opentelemetry::trace::FutureExt as _;
 use rmcp::model::{
@@ -190,6 +191,109 @@ impl McpServer {
     }
 }
 
+impl McpServer {
+    /// The key to seal a confirmation's request state with, when this request's client
+    /// can be asked that way: an HTTP caller on protocol 2026-07-28 or later that
+    /// declares form elicitation in the request's own capabilities (docs/safety.md,
+    /// "Over HTTP").
+    fn sealing(&self, context: &RequestContext<RoleServer>) -> Option<Arc<StateKey>> {
+        self.remote.as_ref()?;
+        let key = self.engine.safety().state_key.clone()?;
+        let version = context.protocol_version()?;
+        if version.to_string().as_str() < "2026-07-28" {
+            return None;
+        }
+        let elicitation = context.client_capabilities()?.elicitation?;
+        if elicitation.form.is_none() && elicitation.url.is_some() {
+            return None;
+        }
+        Some(key)
+    }
+}
+
+/// The asker of a 2026-07-28 HTTP call: without a `requestState`, the question goes
+/// back to the client (`Answer::Later`); with one, the state must open for this tool,
+/// these arguments and this caller's key (src/sealed.rs) before the answer in
+/// `inputResponses.confirm` counts.
+fn retry_asker(
+    key: Arc<StateKey>,
+    request: &CallToolRequestParams,
+    args: &rmcp::model::JsonObject,
+    caller: &Caller,
+) -> crate::confirm::Asker {
+    use crate::confirm::{Answer, Asker};
+    use rmcp::model::{ElicitResult, ElicitationAction};
+    let answer = match &request.request_state {
+        None => Answer::Later,
+        Some(state) => {
+            let holder = caller.org_api_key.as_ref().map_or("", |k| k.expose());
+            match key.open(
+                state,
+                &request.name,
+                args,
+                holder,
+                std::time::SystemTime::now(),
+            ) {
+                Err(why) => Answer::Refused(why.to_string()),
+                Ok(()) => match request
+                    .input_responses
+                    .as_ref()
+                    .and_then(|r| r.get(CONFIRM_INPUT))
+                    .map(|v| serde_json::from_value::<ElicitResult>(v.clone()))
+                {
+                    Some(Ok(result)) => match result.action {
+                        ElicitationAction::Accept => Answer::Accept(
+                            result
+                                .content
+                                .and_then(|c| c.as_object().cloned())
+                                .unwrap_or_default(),
+                        ),
+                        ElicitationAction::Decline => Answer::Decline,
+                        _ => Answer::Cancel,
+                    },
+                    _ => Answer::Refused(format!(
+                        "the retry carries no elicitation result under inputResponses.{CONFIRM_INPUT}"
+                    )),
+                },
+            }
+        }
+    };
+    Asker::new(move |_, _| {
+        let answer = answer.clone();
+        Box::pin(async move { Ok(answer) })
+    })
+}
+
+/// The key of the confirmation in `inputRequests` / `inputResponses`.
+const CONFIRM_INPUT: &str = "confirm";
+
+/// The `InputRequiredResult` that asks a 2026-07-28 client to confirm, with the state
+/// sealed for this tool, these arguments and this caller.
+fn input_required(
+    key: &StateKey,
+    tool: &str,
+    args: &rmcp::model::JsonObject,
+    caller: &Caller,
+    pending: &crate::confirm::Pending,
+) -> Result<CallToolResponse, ErrorData> {
+    use rmcp::model::{ElicitRequest, ElicitRequestParams, InputRequest, InputRequiredResult};
+    let holder = caller.org_api_key.as_ref().map_or("", |k| k.expose());
+    let state = key
+        .seal(tool, args, holder, std::time::SystemTime::now())
+        .map_err(|e| ErrorData::internal_error(format!("sealing the request state: {e}"), None))?;
+    let request = ElicitRequest::new(ElicitRequestParams::FormElicitationParams {
+        meta: None,
+        message: pending.message.clone(),
+        requested_schema: pending.schema.clone(),
+    });
+    let mut requests = rmcp::model::InputRequests::new();
+    requests.insert(
+        CONFIRM_INPUT.to_string(),
+        InputRequest::Elicitation(request),
+    );
+    Ok(InputRequiredResult::new(Some(requests), Some(state)).into())
+}
+
 impl ServerHandler for McpServer {
     fn get_info(&self) -> ServerConfig {
         InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
@@ -249,8 +353,13 @@ impl ServerHandler for McpServer {
                 None,
             ));
         };
-        let args = request.arguments.unwrap_or_default();
-        let call_context = self.call_context(&context, &caller);
+        let args = request.arguments.clone().unwrap_or_default();
+        let mut call_context = self.call_context(&context, &caller);
+        let sealing = self.sealing(&context);
+        if let Some(key) = &sealing {
+            call_context.asker = Some(retry_asker(key.clone(), &request, &args, &caller));
+        }
+        let sealed_args = args.clone();
         // Dropping the call future on cancellation aborts its HTTP request. The call
         // runs in the request's span, so its upstream attempts are children of it.
         let call = self
@@ -265,6 +374,9 @@ impl ServerHandler for McpServer {
             }
         };
         operation.end(outcome.as_ref().err().map(|e| e.code()).as_deref());
+        if let (Err(ToolError::InputRequired(pending)), Some(key)) = (&outcome, &sealing) {
+            return input_required(key, entry.row.name, &sealed_args, &caller, pending);
+        }
         let mut result = result::to_call_result(entry, outcome, self.engine.bound());
         let confirmed = *call_context
             .confirmed

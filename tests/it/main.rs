@@ -7,6 +7,7 @@ mod calls;
 mod cli;
 mod client;
 mod common;
+mod confirm_http;
 mod drift;
 mod driver;
 mod dry_run;
