@@ -192,12 +192,30 @@ async fn an_http_client_that_cannot_be_asked_proceeds_or_is_refused_when_confirm
     assert_eq!(writes(&tenant).len(), 1);
     server.stop().await;
     let server = Server::start(&env, &["--confirm-required"]).await;
-    let (_, _, reply) = post(&http(), &server.url, &who, call).await;
+    let (_, _, reply) = post(&http(), &server.url, &who, call.clone()).await;
+    let unavailable = "\"CONFIRMATION_UNAVAILABLE\"";
+    assert_eq!(code(&reply["result"]), unavailable, "{reply}");
+    assert!(tenant.taken().is_empty(), "nothing at all sent");
+    // X-MCP-Confirm raises the level (a write is covered now), never lowers it.
+    let pause = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "pause_workspace", "arguments": {"workspace_id": WS}}});
+    let (_, _, reply) = post(&http(), &server.url, &who, pause.clone()).await;
+    assert_eq!(reply["result"]["isError"], false, "{reply}");
     assert_eq!(
-        code(&reply["result"]),
-        "\"CONFIRMATION_UNAVAILABLE\"",
-        "{reply}"
+        writes(&tenant).len(),
+        1,
+        "a write is not covered by default"
     );
+    let raised = [who[0], who[1], ("x-mcp-confirm", "writes")];
+    let (_, _, reply) = post(&http(), &server.url, &raised, pause).await;
+    assert_eq!(code(&reply["result"]), unavailable, "{reply}");
+    let lowered = [who[0], who[1], ("x-mcp-confirm", "off")];
+    let (_, _, reply) = post(&http(), &server.url, &lowered, call).await;
+    assert_eq!(code(&reply["result"]), unavailable, "{reply}");
+    let bad = [who[0], who[1], ("x-mcp-confirm", "sometimes")];
+    let (status, _, reply) = post(&http(), &server.url, &bad, json!({})).await;
+    assert_eq!(status, 400);
+    assert!(reply.to_string().contains("X-MCP-Confirm"), "{reply}");
     assert!(tenant.taken().is_empty(), "nothing at all sent");
     server.stop().await;
 }
