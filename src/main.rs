@@ -332,10 +332,10 @@ fn run() -> Result<ExitCode> {
     })?
     .open()?;
     let mut safety = safety;
-    if http_addr.is_some() {
+    {
         // Seals the confirmation state of 2026-07-28 clients (docs/safety.md).
         let key = molecule_mcp::sealed::StateKey::from_lookup(|k| std::env::var(k).ok())?;
-        if !key.is_shared() {
+        if http_addr.is_some() && !key.is_shared() {
             eprintln!(
                 "molecule-mcp: warning: MOLECULE_MCP_STATE_KEY is not set; confirmations over HTTP \
                  are sealed with a random key of this process, so the retry that answers one must \

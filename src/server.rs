@@ -193,11 +193,10 @@ impl McpServer {
 
 impl McpServer {
     /// The key to seal a confirmation's request state with, when this request's client
-    /// can be asked that way: an HTTP caller on protocol 2026-07-28 or later that
-    /// declares form elicitation in the request's own capabilities (docs/safety.md,
-    /// "Over HTTP").
+    /// can be asked that way: a client on protocol 2026-07-28 or later (which forbids
+    /// server-initiated requests), over HTTP or stdio, that declares form elicitation in
+    /// the request's own capabilities (docs/safety.md, "Over HTTP").
     fn sealing(&self, context: &RequestContext<RoleServer>) -> Option<Arc<StateKey>> {
-        self.remote.as_ref()?;
         let key = self.engine.safety().state_key.clone()?;
         let version = context.protocol_version()?;
         if version.to_string().as_str() < "2026-07-28" {

@@ -91,9 +91,12 @@ async fn the_retry_on_another_replica_sends_the_one_request_and_tampering_sends_
         ("MOLECULE_API_URL", tenant.url.as_str()),
         ("MOLECULE_MCP_STATE_KEY", STATE_KEY),
     ];
+    let log = std::env::temp_dir().join(format!("molecule-mcp-mrtr-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&log);
+    let audited = ["--audit-log", log.to_str().unwrap()];
     let (a, b) = (
-        Server::start(&env, &[]).await,
-        Server::start(&env, &[]).await,
+        Server::start(&env, &audited).await,
+        Server::start(&env, &audited).await,
     );
     let key = "sk-mrtr-caller-111111";
     let args = json!({"workspace_id": WS});
@@ -167,6 +170,32 @@ async fn the_retry_on_another_replica_sends_the_one_request_and_tampering_sends_
     assert_eq!(typed.map(|(_, v)| v.as_str()), Some(name.as_str()));
     a.stop().await;
     b.stop().await;
+    // The audit log of both replicas: every round, each with how it was confirmed.
+    let outcomes: Vec<(String, String)> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|l| l["event"] == "outcome")
+        .map(|l| {
+            (
+                l["outcome"].as_str().unwrap().to_string(),
+                l["confirmed"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let pair = |o: &str, c: &str| (o.to_string(), c.to_string());
+    assert_eq!(
+        outcomes,
+        vec![
+            pair("INPUT_REQUIRED", "asked"),
+            pair("declined", "declined"),
+            pair("declined", "declined"),
+            pair("declined", "declined"),
+            pair("declined", "declined"),
+            pair("declined", "declined"),
+            pair("ok", "accepted"),
+        ]
+    );
 }
 
 #[tokio::test]

@@ -1,8 +1,9 @@
 """Confirmation by a person with the official MCP Python SDK (PyPI `mcp` 2.x), driving
-the real binary (docs/safety.md): over HTTP on protocol 2026-07-28 (multi-round-trip:
-`input_required`, then a retry with a sealed requestState) and over stdio on 2025-11-25
-(server-initiated elicitation/create), each with an elicitation callback that accepts,
-declines or cancels, against a recording tenant. Run by .ci/run:
+the real binary (docs/safety.md): on protocol 2026-07-28 (multi-round-trip:
+`input_required`, then a retry with a sealed requestState) over HTTP and stdio, and over
+stdio on 2025-11-25 (server-initiated elicitation/create), each with an elicitation
+callback that accepts, declines or cancels, against a recording tenant; and a dry run's
+plan, which the client accepts. Run by .ci/run:
 `python tests/python/confirm.py BIN` in a pinned venv; exits non-zero on a failure.
 """
 
@@ -118,6 +119,32 @@ async def main():
         return Client(params, mode="legacy", elicitation_callback=callback)
 
     await round_trip(stdio, "stdio 2025-11-25")
+
+    # stdio, 2026-07-28 (pinned, and "auto", the SDK's default, which discovers it):
+    # input_required and a retry with the sealed state; no server-initiated request.
+    for mode in ["2026-07-28", "auto"]:
+        def stdio_modern(callback, mode=mode):
+            params = StdioServerParameters(
+                command=BIN, args=[], env={**env, "MOLECULE_ORG_API_KEY": KEY, "MOLECULE_ORG_ID": "org-1"}
+            )
+            return Client(params, mode=mode, elicitation_callback=callback)
+
+        await round_trip(stdio_modern, f"stdio, mode {mode}")
+
+    # A dry run's plan is an error result the client accepts, for a tool with an outputSchema.
+    RECEIVED.clear()
+    params = StdioServerParameters(
+        command=BIN, args=["--dry-run"],
+        env={**env, "MOLECULE_ORG_API_KEY": KEY, "MOLECULE_ORG_ID": "org-1"},
+    )
+    async with Client(params, mode="legacy") as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        assert tools["pause_workspace"].output_schema, "a tool with an outputSchema"
+        result = await client.call_tool("pause_workspace", {"workspace_id": WS, "cascade": True})
+    assert error_code(result) == "DRY_RUN", result
+    assert json.loads(result.content[0].text)["detail"]["request"]["method"] == "POST"
+    assert RECEIVED == [], RECEIVED
+    print("ok - dry run: the plan is an error result the client accepts; nothing sent")
 
     # HTTP, 2026-07-28: input_required and a retry with the sealed state.
     port = free_port()
