@@ -350,7 +350,17 @@ fn run() -> Result<ExitCode> {
             .context("starting the engine")?
             .with_safety(safety),
     );
+    if engine.safety().dry_run {
+        eprintln!(
+            "molecule-mcp: dry run: calls that are not reads are validated and built, answered \
+             with the request they would send (DRY_RUN), and never sent"
+        );
+    }
     if let Some(audit) = audit {
+        eprintln!(
+            "molecule-mcp: audit log: {} (two lines per call that is not a read; SIGHUP reopens it)",
+            audit.path().display()
+        );
         runtime.spawn(reopen_on_hangup(audit));
     }
     startup::check_selection(&engine, &config)?;
