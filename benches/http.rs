@@ -291,6 +291,45 @@ async fn memory_bound(bin: &str, tenant: &str) {
     let _ = child.kill().await;
 }
 
+/// The two load runs against one server started with `env`, printed as a table.
+async fn load(bin: &str, env: &[(&str, &str)], title: &str, pace: Duration) {
+    let (mut child, pid, addr) = start(bin, env).await;
+    let rss_idle = status_kib(pid, "VmRSS:") / 1024.0;
+    let capacity = run(&addr, pid, None).await;
+    // 100 clients, one call every `pace` each.
+    let offered = run(&addr, pid, Some(pace)).await;
+    let rss = status_kib(pid, "VmRSS:") / 1024.0;
+    let hwm = status_kib(pid, "VmHWM:") / 1024.0;
+    let rate = CLIENTS as f64 / pace.as_secs_f64();
+    println!();
+    println!("{title}");
+    println!(
+        "| measure ({CLIENTS} clients, {} s each, 2 cores shared by server, load and tenant) | closed loop (capacity) | open loop, {rate:.0} calls/s offered |",
+        MEASURE.as_secs()
+    );
+    println!("|---|---|---|");
+    println!(
+        "| tool calls/s | {:.0} | {:.0} |",
+        capacity.calls_per_s, offered.calls_per_s
+    );
+    for (name, a, b) in [
+        ("latency p50", capacity.p50, offered.p50),
+        ("latency p90", capacity.p90, offered.p90),
+        ("latency p99", capacity.p99, offered.p99),
+        ("latency max", capacity.max, offered.max),
+    ] {
+        println!("| {name} | {a:.2} ms | {b:.2} ms |");
+    }
+    println!(
+        "| server CPU per call (user + system) | {:.0} µs | {:.0} µs |",
+        capacity.server_cpu_us_per_call, offered.server_cpu_us_per_call
+    );
+    println!(
+        "| server RSS idle / after both runs / peak (VmHWM) | {rss_idle:.1} / {rss:.1} / {hwm:.1} MiB | |"
+    );
+    let _ = child.kill().await;
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -300,45 +339,36 @@ fn main() {
     runtime.block_on(async {
         let tenant = common::tenant(BODY).await;
         // MOLECULE_MCP_BIN runs another build of the server (e.g. the `profiling`
-        // profile, which keeps symbols for perf).
+        // profile, which keeps symbols for perf, or an older commit's release build).
         let bin = std::env::var("MOLECULE_MCP_BIN").unwrap_or_else(|_| BIN.to_string());
-        let (mut child, pid, addr) = start(
+        // BENCH_PACE_MS: each client's interval in the open loop (default 10 ms: 10,000
+        // calls/s offered); a slower machine is measured below its capacity with more.
+        let pace = Duration::from_millis(
+            std::env::var("BENCH_PACE_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(10),
+        );
+        let base = [
+            ("MOLECULE_API_URL", tenant.as_str()),
+            ("MOLECULE_MCP_MAX_IN_FLIGHT", "256"),
+        ];
+        load(&bin, &base, "Tracing off (no OTLP endpoint):", pace).await;
+        // The same with every span exported to a loopback OTLP receiver.
+        let (otlp, exports) = common::otlp_sink().await;
+        let mut traced = base.to_vec();
+        traced.push(("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.as_str()));
+        load(
             &bin,
-            &[
-                ("MOLECULE_API_URL", &tenant),
-                ("MOLECULE_MCP_MAX_IN_FLIGHT", "256"),
-            ],
+            &traced,
+            "Tracing on (OTLP/HTTP to a loopback receiver):",
+            pace,
         )
         .await;
-        let rss_idle = status_kib(pid, "VmRSS:") / 1024.0;
-        let capacity = run(&addr, pid, None).await;
-        // 100 clients × 100 calls/s = 10,000 calls/s offered.
-        let offered = run(&addr, pid, Some(Duration::from_millis(10))).await;
-        let rss = status_kib(pid, "VmRSS:") / 1024.0;
-        let hwm = status_kib(pid, "VmHWM:") / 1024.0;
         println!(
-            "| measure ({CLIENTS} clients, {} s each, 2 cores shared by server, load and tenant) | closed loop (capacity) | open loop, 10,000 calls/s offered |",
-            MEASURE.as_secs()
+            "OTLP export requests received: {}",
+            exports.load(std::sync::atomic::Ordering::Relaxed)
         );
-        println!("|---|---|---|");
-        println!(
-            "| tool calls/s | {:.0} | {:.0} |",
-            capacity.calls_per_s, offered.calls_per_s
-        );
-        for (name, a, b) in [
-            ("latency p50", capacity.p50, offered.p50),
-            ("latency p90", capacity.p90, offered.p90),
-            ("latency p99", capacity.p99, offered.p99),
-            ("latency max", capacity.max, offered.max),
-        ] {
-            println!("| {name} | {a:.2} ms | {b:.2} ms |");
-        }
-        println!(
-            "| server CPU per call (user + system) | {:.0} µs | {:.0} µs |",
-            capacity.server_cpu_us_per_call, offered.server_cpu_us_per_call
-        );
-        println!("| server RSS idle / after both runs / peak (VmHWM) | {rss_idle:.1} / {rss:.1} / {hwm:.1} MiB | |");
-        let _ = child.kill().await;
         memory_bound(&bin, &tenant).await;
     });
 }

@@ -11,7 +11,13 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-const BIN: &str = env!("CARGO_BIN_EXE_molecule-mcp");
+const BUILT: &str = env!("CARGO_BIN_EXE_molecule-mcp");
+
+/// The binary measured: this build, or `MOLECULE_MCP_BIN` (another commit's release
+/// build, for a before/after comparison in one sitting).
+fn bin() -> String {
+    std::env::var("MOLECULE_MCP_BIN").unwrap_or_else(|_| BUILT.to_string())
+}
 const BODY: &str =
     r#"[{"id":"0b6f3c1e-2d4a-4c3b-9f1e-7a6b5c4d3e2f","name":"alpha","status":"online","tier":2}]"#;
 
@@ -27,7 +33,7 @@ struct Server {
 impl Server {
     async fn start(url: &str) -> (Server, Duration, Duration) {
         let started = Instant::now();
-        let mut child = tokio::process::Command::new(BIN)
+        let mut child = tokio::process::Command::new(bin())
             .env_clear()
             .env("MOLECULE_API_URL", url)
             .env("MOLECULE_ORG_API_KEY", "sk-bench")
@@ -188,7 +194,7 @@ async fn main() {
     );
 
     // 5. tools/list size.
-    let out = std::process::Command::new(BIN)
+    let out = std::process::Command::new(bin())
         .args(["tools"])
         .env_clear()
         .output()
@@ -343,7 +349,7 @@ async fn main() {
         ms(percentile(&runs, 0.5))
     );
 
-    let size = std::fs::metadata(BIN).map(|m| m.len()).unwrap_or(0);
+    let size = std::fs::metadata(bin()).map(|m| m.len()).unwrap_or(0);
     println!(
         "| bench-profile binary size (see BENCHMARKS.md for the stripped release size) | {:.1} MiB |",
         size as f64 / 1048576.0

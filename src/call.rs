@@ -5,10 +5,12 @@
 //! so a bad input or a missing credential never sends a request.
 
 mod args;
+mod diagnose;
 mod present;
 mod validate;
 
 pub use crate::result::Success;
+pub use diagnose::OWN_TOKEN_FIELD;
 pub use validate::validate;
 
 use crate::audit;
@@ -50,7 +52,9 @@ pub struct Engine {
     /// callers (docs/remote.md, "Fair upstream slots").
     per_caller: Buckets,
     per_host: Buckets,
-    /// Dry run and the audit log (src/safety.rs).
+    /// What this run learnt about callers' own keys (src/call/diagnose.rs).
+    own_keys: diagnose::OwnKeys,
+    /// Dry run, confirmation and the audit log (src/safety.rs).
     safety: Safety,
 }
 
@@ -74,6 +78,7 @@ impl Engine {
             http: tokio::sync::OnceCell::new(),
             per_caller: Buckets::new(config.limits.max_in_flight),
             per_host: Buckets::new(config.limits.max_in_flight_per_tenant),
+            own_keys: diagnose::OwnKeys::default(),
             safety: Safety::default(),
             config,
         })
@@ -257,7 +262,9 @@ impl Engine {
     ) -> Result<Success, ToolError> {
         let redactor = redactor(entry, &args, caller);
         // The same secrets are kept out of every log line while the call runs.
-        let _held = crate::logging::hold_redactor(redactor.clone());
+        let _held = crate::logging::hold_redactor(&redactor);
+        // Kept for what the server checks after a failure (src/call/diagnose.rs).
+        let given = args.clone();
         let record = self.audit_record(entry, &args, caller, context, &redactor);
         let outbound = Outbound::new(
             (self.safety.dry_run || context.dry_run) && entry.row.access != Access::Read,
@@ -275,7 +282,9 @@ impl Engine {
         );
         let outcome =
             contain_panics(entry.row.name, client::as_caller(caller.clone(), inner)).await;
-        let outcome = self.finish_inner(entry, outcome, &redactor);
+        let outcome = self
+            .finish_inner(entry, &given, caller, outcome, &redactor)
+            .await;
         match record {
             Some(record) => audit_finish(&record, outcome),
             None => outcome,
@@ -314,19 +323,26 @@ impl Engine {
         ))
     }
 
-    /// The call's raw outcome presented, redacted and bounded.
-    fn finish_inner(
+    /// The call's raw outcome presented (or diagnosed), redacted and bounded.
+    async fn finish_inner(
         &self,
         entry: &Entry,
+        given: &Map<String, Value>,
+        caller: &Arc<Caller>,
         outcome: Result<(u16, Vec<u8>), ToolError>,
         redactor: &Redactor,
     ) -> Result<Success, ToolError> {
-        let success = outcome
-            .and_then(|(status, bytes)| present::present(entry, status, &bytes, redactor))
-            .map_err(|mut e| {
+        let outcome =
+            outcome.and_then(|(status, bytes)| present::present(entry, status, &bytes, redactor));
+        let mut success = match outcome {
+            Ok(success) => success,
+            Err(e) => {
+                let mut e = self.diagnose(entry, given, caller, e).await;
                 e.redact(redactor);
-                e
-            })?;
+                return Err(e);
+            }
+        };
+        self.after_success(entry, given, &mut success, caller);
         let limit = self.config.limits.max_result_bytes;
         let size = result::encoded_len(&result::success(&success));
         if size > limit {
@@ -557,6 +573,7 @@ impl Engine {
                 body: String::from_utf8_lossy(&bytes).into_owned(),
                 cut: !complete,
                 attempts,
+                seen: None,
             });
         }
         if !complete {

@@ -45,6 +45,9 @@ pub enum ToolError {
         cut: bool,
         /// Requests made (more than 1 after retries).
         attempts: u32,
+        /// What the server found out after the failure, for the hint
+        /// (src/call/diagnose.rs); never part of `detail`.
+        seen: Option<Box<Seen>>,
     },
     /// The host could not be reached.
     #[error("{api:?} unreachable at {url}: {message}")]
@@ -129,6 +132,71 @@ pub enum ToolError {
         /// The tool (and why the client could not ask, when it tried).
         tool: String,
     },
+}
+
+/// What the server learnt after a tenant error, so the hint can say what is wrong
+/// (src/hints.rs); found by src/call/diagnose.rs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Seen {
+    /// One read of the workspace the argument `arg` names (`get_workspace`).
+    Read {
+        /// The tool argument the id came from (`workspace_id`, `parent_id`, `org_id`).
+        arg: String,
+        /// The id as given.
+        id: String,
+        /// What the read found.
+        found: Found,
+    },
+    /// The tenant refused the caller's key (401).
+    KeyRefused {
+        /// Over HTTP: the key is the caller's bearer, not `MOLECULE_ORG_API_KEY`.
+        remote: bool,
+        /// `revoke_org_token` revoked this very key earlier in this run.
+        revoked_here: bool,
+    },
+}
+
+/// What a read of a workspace by id found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Found {
+    /// The tenant refused the id as malformed (400): not a UUID.
+    NotAnId,
+    /// No workspace has this id (404).
+    Missing,
+    /// The workspace.
+    Workspace {
+        /// Its name.
+        name: String,
+        /// Its status (`online`, `paused`, `removed`, ...).
+        status: String,
+        /// Its parent, `None` for a root (an org).
+        parent_id: Option<String>,
+    },
+}
+
+impl Seen {
+    /// Removes known secrets from the texts it holds.
+    fn redact(&mut self, r: &Redactor) {
+        match self {
+            Seen::Read { arg, id, found } => {
+                r.text(arg);
+                r.text(id);
+                if let Found::Workspace {
+                    name,
+                    status,
+                    parent_id,
+                } = found
+                {
+                    r.text(name);
+                    r.text(status);
+                    if let Some(p) = parent_id {
+                        r.text(p);
+                    }
+                }
+            }
+            Seen::KeyRefused { .. } => {}
+        }
+    }
 }
 
 /// The `error` of the envelope: a closed set. Two carry data because the TypeScript
@@ -264,7 +332,12 @@ impl ToolError {
             ToolError::CpNotConfigured { tool, .. } | ToolError::ToolDisabled { tool, .. } => {
                 r.text(tool)
             }
-            ToolError::Http { body, .. } => r.text(body),
+            ToolError::Http { body, seen, .. } => {
+                r.text(body);
+                if let Some(seen) = seen {
+                    seen.redact(r);
+                }
+            }
             ToolError::Unreachable { message, .. } => r.text(message),
             ToolError::Timeout { operation, .. } => r.text(operation),
             ToolError::ContractMismatch { errors, body } => {
@@ -379,6 +452,7 @@ mod tests {
             body: "b".into(),
             cut: false,
             attempts: 1,
+            seen: None,
         }
     }
 
@@ -445,6 +519,7 @@ mod tests {
             body: "abc".into(),
             cut: true,
             attempts: 1,
+            seen: None,
         };
         assert_eq!(
             e.envelope()["detail"],

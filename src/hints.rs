@@ -4,12 +4,15 @@
 //! (`cascade: true`, `confirm_name: "Acme HQ"`) found through the tool's own argument
 //! mapping. The upstream text stays in `detail` unchanged.
 //!
-//! Pure functions of the tool and the error: no I/O, nothing sent.
+//! Pure functions of the tool and the error: no I/O, nothing sent. What the server
+//! read after the failure to find out more (src/call/diagnose.rs) arrives in the
+//! error's `seen`.
 
-use crate::Api;
-use crate::error::ToolError;
+use crate::error::{Found, Seen, ToolError};
 use crate::tools::Entry;
 use crate::tools::schema::Location;
+use crate::tools::table::Route;
+use crate::{Api, Operation};
 use serde_json::{Value, json};
 
 /// The wire envelope of `error` from tool `entry`, with a `hint` where one applies.
@@ -24,7 +27,11 @@ pub fn envelope(entry: &Entry, error: &ToolError) -> Value {
 /// What the agent should do next, in the tool's argument names, or `None`.
 pub fn hint(entry: &Entry, error: &ToolError) -> Option<String> {
     let ToolError::Http {
-        api, status, body, ..
+        api,
+        status,
+        body,
+        seen,
+        ..
     } = error
     else {
         return None;
@@ -76,6 +83,16 @@ pub fn hint(entry: &Entry, error: &ToolError) -> Option<String> {
             json!(expected)
         ));
     }
+    if let Some(seen) = seen.as_deref()
+        && let Some(hint) = from_seen(entry, *status, seen)
+    {
+        return Some(hint);
+    }
+    if *status == 404
+        && let Some(hint) = not_found(entry, body)
+    {
+        return Some(hint);
+    }
     if *status == 400 && body.to_ascii_lowercase().contains("invalid") {
         let lower = body.to_ascii_lowercase();
         if lower.contains(" id") || lower.contains("uuid") {
@@ -99,6 +116,139 @@ pub fn hint(entry: &Entry, error: &ToolError) -> Option<String> {
     None
 }
 
+/// What the org id is, in the words of every hint that names it.
+const ORG_ID_IS: &str = "org_id is the org id: the id of the org's root workspace (the one with \
+     parent_id null in list_workspaces; MOLECULE_ORG_ID)";
+
+/// The hint from what the server found out after the failure, if it says more than
+/// the status does.
+fn from_seen(entry: &Entry, status: u16, seen: &Seen) -> Option<String> {
+    let tool = entry.row.name;
+    match seen {
+        Seen::KeyRefused {
+            remote: false,
+            revoked_here: true,
+        } => Some(
+            "This server's own key (MOLECULE_ORG_API_KEY) was revoked by revoke_org_token \
+             earlier in this session, so the tenant refuses every call. A new Org API Key is \
+             needed: set it as MOLECULE_ORG_API_KEY and restart the server."
+                .into(),
+        ),
+        Seen::KeyRefused {
+            remote: true,
+            revoked_here: true,
+        } => Some(
+            "The Org API Key this connection sends was revoked by revoke_org_token earlier in \
+             this session, so the tenant refuses every call. Send a new Org API Key as the \
+             bearer (Authorization: Bearer <key>)."
+                .into(),
+        ),
+        Seen::KeyRefused { remote, .. } => Some(format!(
+            "The tenant does not accept {}: it is mistyped, belongs to another tenant, or was \
+             revoked. {}",
+            if *remote {
+                "the Org API Key this connection sends (Authorization: Bearer)"
+            } else {
+                "this server's key (MOLECULE_ORG_API_KEY)"
+            },
+            if *remote {
+                "Send a working Org API Key as the bearer."
+            } else {
+                "Set a working Org API Key as MOLECULE_ORG_API_KEY and restart the server."
+            }
+        )),
+        Seen::Read { arg, id, found } => {
+            let id = json!(id);
+            let failed = (500..600).contains(&status);
+            match found {
+                Found::NotAnId => Some(format!(
+                    "{arg} {id} is not an id: ids are lowercase UUIDs \
+                     (e.g. 11111111-1111-4111-8111-111111111111), never names; {arg}: {}.",
+                    id_source(arg).unwrap_or("the `id` of a workspace from list_workspaces")
+                )),
+                Found::Missing => Some(format!(
+                    "No workspace has {arg} {id} (get_workspace finds none){}; list_workspaces \
+                     lists the valid ids.",
+                    if failed {
+                        format!(", which is why {tool} failed")
+                    } else {
+                        String::new()
+                    }
+                )),
+                Found::Workspace { name, status, .. } if status == "removed" => Some(format!(
+                    "{arg} {id} is workspace {}, which was deleted (status removed); \
+                     list_workspaces lists the live ones.",
+                    json!(name)
+                )),
+                Found::Workspace {
+                    name, status: ws, ..
+                } if is(entry, Operation::PauseWorkspace) && ws == "paused" => Some(format!(
+                    "Workspace {} is already paused: nothing to do (resume_workspace \
+                         resumes it).",
+                    json!(name)
+                )),
+                Found::Workspace {
+                    name, status: ws, ..
+                } if is(entry, Operation::ResumeWorkspace) && ws != "paused" => Some(format!(
+                    "Workspace {} is not paused (status {ws}): nothing to resume.",
+                    json!(name)
+                )),
+                Found::Workspace {
+                    name,
+                    parent_id: Some(parent),
+                    ..
+                } if status == 403 => Some(format!(
+                    "{arg} {id} is workspace {}, not an org: {ORG_ID_IS}. Its parent is {parent}.",
+                    json!(name)
+                )),
+                Found::Workspace {
+                    parent_id: None, ..
+                } if status == 403 => Some(format!(
+                    "{arg} {id} is the root of another org than this key's: {ORG_ID_IS}."
+                )),
+                Found::Workspace {
+                    name, status: ws, ..
+                } if failed => Some(format!(
+                    "{arg} {id} exists (workspace {}, status {ws}), so it is not the cause: the \
+                     tenant failed on its own; try again later.",
+                    json!(name)
+                )),
+                Found::Workspace { .. } => None,
+            }
+        }
+    }
+}
+
+/// A 404 the server could not (or need not) check with a read.
+fn not_found(entry: &Entry, body: &str) -> Option<String> {
+    let takes = |name: &str| entry.derived.input["properties"].get(name).is_some();
+    if body.contains("workspace not found") && takes("workspace_id") {
+        let also = if body.contains("already paused") {
+            " or it is already paused (get_workspace shows its status)"
+        } else if body.contains("not paused") {
+            " or it is not paused (get_workspace shows its status)"
+        } else {
+            ""
+        };
+        return Some(format!(
+            "No workspace has this workspace_id{also}; list_workspaces lists the valid ids."
+        ));
+    }
+    if body.contains("org not found") && takes("org_id") {
+        return Some(format!("No org has this org_id: {ORG_ID_IS}."));
+    }
+    if body.contains("token not found") && takes("id") {
+        return Some(
+            "No live token has this id (a revoked one is gone); list_org_tokens lists them.".into(),
+        );
+    }
+    None
+}
+
+fn is(entry: &Entry, op: Operation) -> bool {
+    entry.row.route == Route::One(op)
+}
+
 /// Where an id argument's values come from.
 fn id_source(arg: &str) -> Option<&'static str> {
     match arg {
@@ -108,6 +258,7 @@ fn id_source(arg: &str) -> Option<&'static str> {
              the one with parent_id null)",
         ),
         "id" => Some("the `id` of a token from list_org_tokens"),
+        "parent_id" => Some("the `id` of a workspace from list_workspaces"),
         _ => None,
     }
 }
@@ -161,6 +312,7 @@ mod tests {
             body: body.to_string(),
             cut: false,
             attempts: 1,
+            seen: None,
         }
     }
 
@@ -238,6 +390,7 @@ mod tests {
             body: String::new(),
             cut: false,
             attempts: 1,
+            seen: None,
         };
         let h = hint(entry("list_workspaces"), &e).unwrap();
         assert!(
@@ -250,6 +403,7 @@ mod tests {
             body: String::new(),
             cut: false,
             attempts: 1,
+            seen: None,
         };
         assert!(
             hint(entry("list_orgs"), &cp)

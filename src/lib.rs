@@ -1,13 +1,17 @@
 //! molecule-mcp: an MCP server for the Molecule AI management API.
 //!
-//! The pipeline, one module per stage, each importing only earlier ones: [`spec`]
-//! (vendored spec + overrides, shared with build.rs) → [`client`] (progenitor clients
-//! generated in `OUT_DIR`, the path encoder, the caller whose credentials each request
-//! carries) → [`tools`] (the hand-written tool table and the schemas derived from the
-//! patched spec) → [`result`] (a call's success and its bounded MCP result) → [`call`]
-//! (validation, auth gate, the generated call of each operation, outcome mapping) →
-//! [`remote`] (who an HTTP caller is) → [`server`] (the rmcp handler) → [`stdio`] /
-//! [`http`] (the transports).
+//! The pipeline, in the order a call passes through it: [`spec`] (vendored spec +
+//! overrides, shared with build.rs) → [`client`] (progenitor clients generated in
+//! `OUT_DIR`, the path encoder, the caller whose credentials each request carries) →
+//! [`tools`] (the hand-written tool table and the schemas derived from the patched
+//! spec) → [`call`] (validation, auth gate, the generated call of each operation,
+//! outcome mapping) → [`result`] (a call's success and its bounded MCP result) →
+//! [`server`] (the rmcp handler) → [`stdio`] / [`http`] (the transports; [`remote`]
+//! says who an HTTP caller is). Beside it: [`config`], [`error`], [`logging`] (every log
+//! line, redacted and clipped), [`telemetry`] (traces and metrics), [`sandbox`] and
+//! [`drift`]. Modules import one another where they need to (`client` reads `config`,
+//! `server` reads the HTTP request parts `http` decided); the order above is the data's,
+//! not an import rule.
 
 pub mod audit;
 pub mod call;

@@ -3,7 +3,7 @@
 //! passes through [`LineWriter`], which
 //!
 //! - redacts the secrets of every call and request in progress ([`hold`]) and of the
-//!   environment's own credentials, with the same [`Redactor`] results use;
+//!   environment's own credentials, with the same `Redactor` results use;
 //! - escapes control characters, so a newline inside a JSON-RPC method or a tool name
 //!   can never start a line that reads like another event;
 //! - clips the line at [`MAX_LINE_BYTES`], however large the value it quotes.
@@ -16,63 +16,97 @@ use crate::redact::Redactor;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// The longest line written, newline excluded; a longer one ends with [`CUT`].
+/// The longest line written, newline excluded; a longer one ends with `CUT`.
 pub const MAX_LINE_BYTES: usize = 4096;
 
 /// What ends a clipped line.
 const CUT: &str = "… [cut]";
 
-static HELD: Mutex<BTreeMap<u64, Arc<Redactor>>> = Mutex::new(BTreeMap::new());
-static NEXT: AtomicU64 = AtomicU64::new(0);
+/// The secrets held now, each with how many holders hold it, and one redactor for all
+/// of them, rebuilt (lazily, by the next line written) only when the set of distinct
+/// secrets changes: under load, many requests hold the same few keys, and a line is
+/// then checked once per distinct secret, not once per request in progress.
+struct Registry {
+    counts: BTreeMap<String, usize>,
+    combined: Option<Arc<Redactor>>,
+}
+
+static HELD: Mutex<Registry> = Mutex::new(Registry {
+    counts: BTreeMap::new(),
+    combined: None,
+});
+
+fn registry() -> std::sync::MutexGuard<'static, Registry> {
+    HELD.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// While this lives, its secrets are redacted from every log line.
 #[derive(Debug)]
 #[must_use = "the secrets are redacted only while the guard lives"]
-pub struct Held(u64);
+pub struct Held(Vec<String>);
 
 /// Redacts `secrets` from every log line until the guard is dropped.
 pub fn hold<'a>(secrets: impl IntoIterator<Item = &'a str>) -> Held {
-    hold_redactor(Redactor::new(secrets))
+    let secrets: Vec<String> = secrets
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    let mut registry = registry();
+    for secret in &secrets {
+        let count = registry.counts.entry(secret.clone()).or_insert(0);
+        *count += 1;
+        if *count == 1 {
+            registry.combined = None;
+        }
+    }
+    Held(secrets)
 }
 
 /// Redacts `redactor`'s secrets from every log line until the guard is dropped.
-pub(crate) fn hold_redactor(redactor: Redactor) -> Held {
-    let id = NEXT.fetch_add(1, Ordering::Relaxed);
-    HELD.lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(id, Arc::new(redactor));
-    Held(id)
+pub(crate) fn hold_redactor(redactor: &Redactor) -> Held {
+    hold(redactor.secrets())
 }
 
 impl Drop for Held {
     fn drop(&mut self) {
-        HELD.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&self.0);
+        let mut registry = registry();
+        for secret in &self.0 {
+            if let Some(count) = registry.counts.get_mut(secret) {
+                *count -= 1;
+                if *count == 0 {
+                    registry.counts.remove(secret);
+                    registry.combined = None;
+                }
+            }
+        }
     }
+}
+
+/// The redactor of every secret held now.
+fn combined() -> Arc<Redactor> {
+    let mut registry = registry();
+    if let Some(combined) = &registry.combined {
+        return combined.clone();
+    }
+    let combined = Arc::new(Redactor::new(registry.counts.keys().map(String::as_str)));
+    registry.combined = Some(combined.clone());
+    combined
 }
 
 /// One formatted event as the line to write: redacted, control characters escaped
 /// (`\n`, `\r`, `\t` as such, others as `\u{XX}`), clipped, ending in one newline.
 pub fn line(event: &[u8]) -> Vec<u8> {
-    let held: Vec<Arc<Redactor>> = HELD
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .values()
-        .cloned()
-        .collect();
-    // Only what can be written is redacted, plus the redactors' slack, so that a secret
+    let redactor = combined();
+    // Only what can be written is redacted, plus the redactor's slack, so that a secret
     // straddling the cut is whole when it is matched (as for results, src/redact.rs).
-    let slack = held.iter().map(|r| r.slack()).max().unwrap_or(0);
+    let slack = redactor.slack();
     let event = event.strip_suffix(b"\n").unwrap_or(event);
     let event = &event[..event.len().min(MAX_LINE_BYTES + slack)];
     let mut text = String::from_utf8_lossy(event).into_owned();
-    for redactor in &held {
-        redactor.text(&mut text);
-    }
+    redactor.text(&mut text);
     let mut out = String::with_capacity(text.len().min(MAX_LINE_BYTES) + 16);
     let mut piece = String::new();
     for c in text.chars() {
@@ -96,7 +130,7 @@ pub fn line(event: &[u8]) -> Vec<u8> {
     out.into_bytes()
 }
 
-/// The writer of every log line: [`line`] of each formatted event, to stderr in one
+/// The writer of every log line: [`line()`] of each formatted event, to stderr in one
 /// write. `tracing-subscriber` formats an event whole and writes it with one
 /// `write_all`, so each call to `write` is one event.
 #[derive(Debug, Default, Clone, Copy)]
@@ -152,13 +186,15 @@ mod tests {
     }
 
     #[test]
-    fn held_secrets_are_redacted_until_the_guard_drops() {
+    fn held_secrets_are_redacted_until_the_last_guard_drops() {
         let secret = "sk-held-secret-for-logs-123";
-        let guard = hold([secret]);
-        let text = String::from_utf8(line(format!("tool={secret}").as_bytes())).unwrap();
-        assert_eq!(text, "tool=[redacted]\n");
-        drop(guard);
-        let text = String::from_utf8(line(format!("tool={secret}").as_bytes())).unwrap();
-        assert!(text.contains(secret));
+        let redacted = || String::from_utf8(line(format!("tool={secret}").as_bytes())).unwrap();
+        let first = hold([secret]);
+        let second = hold([secret, "sk-another-held-secret-456"]);
+        assert_eq!(redacted(), "tool=[redacted]\n");
+        drop(first);
+        assert_eq!(redacted(), "tool=[redacted]\n", "still held by the second");
+        drop(second);
+        assert!(redacted().contains(secret));
     }
 }

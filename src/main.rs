@@ -308,13 +308,17 @@ fn run() -> Result<ExitCode> {
         let sandbox = runtime
             .block_on(molecule_mcp::sandbox::Sandbox::start())
             .context("starting the sandbox")?;
-        eprintln!(
-            "molecule-mcp: sandbox tenant at {}, control plane at {}; nothing leaves this machine.\n\
+        // The ids are for someone about to use a served sandbox; a one-shot `call`
+        // prints its result only (the README lists the ids).
+        if !matches!(command, Command::Call { .. }) {
+            eprintln!(
+                "molecule-mcp: sandbox tenant at {}, control plane at {}; nothing leaves this machine.\n\
              Fixed sandbox ids (the same on every start):\n{}",
-            sandbox.tenant_url,
-            sandbox.cp_url,
-            molecule_mcp::sandbox::seed::banner()
-        );
+                sandbox.tenant_url,
+                sandbox.cp_url,
+                molecule_mcp::sandbox::seed::banner()
+            );
+        }
         let config = sandbox.apply(config);
         (Some(sandbox), config)
     } else {

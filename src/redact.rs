@@ -66,6 +66,15 @@ impl Redactor {
         Redactor { secrets, needles }
     }
 
+    /// The secrets this redactor removes.
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        // Built from `&str`s, so always UTF-8; a failure would only skip a secret that
+        // cannot occur.
+        self.secrets
+            .iter()
+            .filter_map(|s| std::str::from_utf8(s).ok())
+    }
+
     /// How many bytes past a cut a reader must keep so that any secret that starts
     /// before the cut is whole: the longest rendition of the longest secret (a byte
     /// escaped twice as `\\u00XX` is 7 bytes; 12 covers a surrogate pair's share).
@@ -190,10 +199,14 @@ fn needles(secret: &[u8]) -> Vec<Needle> {
         bytes: secret.to_vec(),
         alone_only: short,
     }];
-    let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
-    for form in [hex.clone(), hex.to_ascii_uppercase()] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let hex: Vec<u8> = secret
+        .iter()
+        .flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]])
+        .collect();
+    for form in [hex.to_ascii_uppercase(), hex] {
         out.push(Needle {
-            bytes: form.into_bytes(),
+            bytes: form,
             alone_only: short,
         });
     }
@@ -490,6 +503,40 @@ mod tests {
             }
         }
         assert_eq!(Redactor::new([]).slack(), 0);
+    }
+
+    /// Hex in either case, and base64 in both alphabets, padded or not, of the value and
+    /// of `Bearer <value>`, alone or inside a longer blob: each is cut down to at most
+    /// one character of the encoding at each end.
+    #[test]
+    fn hex_and_base64_renditions_are_removed() {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+        let secret = "sk-live+/=é-0123456789";
+        let bearer = format!("Bearer {secret}");
+        let hex: String = secret.bytes().map(|b| format!("{b:02X}")).collect();
+        for encoded in [
+            STANDARD.encode(secret),
+            STANDARD.encode(&bearer),
+            URL_SAFE_NO_PAD.encode(&bearer),
+            STANDARD.encode(format!("xx{secret}yyyy")),
+            hex.clone(),
+            hex.to_ascii_lowercase(),
+        ] {
+            let out = redacted(&[secret], &format!("echo {encoded} end"));
+            assert!(out.contains(MARK), "{encoded}: {out}");
+            assert!(out.len() < encoded.len() / 2 + 30, "{encoded}: {out}");
+        }
+        // A short value's encodings count only whole and alone.
+        let short = STANDARD.encode("ab12");
+        assert_eq!(
+            redacted(&["ab12"], &format!("k {short} k")),
+            "k [redacted] k"
+        );
+        assert_eq!(
+            redacted(&["ab12"], &format!("k x{short}x k")),
+            format!("k x{short}x k")
+        );
     }
 
     #[test]

@@ -189,6 +189,7 @@ mod tests {
             body: "\u{1}".repeat(99_000),
             cut: false,
             attempts: 1,
+            seen: None,
         };
         for bound in [MIN_BOUND, 10_000, 100_000] {
             let size = size_of(&e, bound);

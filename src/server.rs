@@ -13,12 +13,19 @@ use crate::sealed::StateKey;
 use crate::telemetry;
 use opentelemetry::trace::FutureExt as _;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, Implementation, InitializeResult, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    CacheScope, CallToolRequestParams, CallToolResponse, Implementation, InitializeResult,
+    ListToolsResult, PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig,
+    Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use std::sync::Arc;
+
+/// How long a 2026-07-28 client may treat `tools/list` as fresh. The list changes only
+/// when the server restarts with other flags (and, over HTTP, with the caller's
+/// narrowing headers, which its own cache sees), so an hour bounds how long a client
+/// keeps a list from before such a restart (docs/remote.md, "Cacheable tool lists").
+pub const TOOLS_TTL_MS: u64 = 3_600_000;
 
 /// The server: the engine plus the tool list it advertises.
 #[derive(Debug, Clone)]
@@ -92,7 +99,9 @@ impl McpServer {
         let parent = telemetry::parent(parts.map(|p| &p.headers), Some(&context.meta.0.0));
         // The client's own id: redacted and clipped, like every echo of its text.
         let mut id = context.id.to_string();
-        Redactor::new(caller.secrets()).text(&mut id);
+        if matches!(context.id, rmcp::model::NumberOrString::String(_)) {
+            Redactor::new(caller.secrets()).text(&mut id);
+        }
         // Per request: its `_meta` (2026-07-28), else over HTTP its
         // `MCP-Protocol-Version` header (rmcp's stateless peer info), else the handshake.
         let protocol = context.protocol_version().map(|v| v.to_string());
@@ -318,6 +327,9 @@ impl ServerHandler for McpServer {
     ) -> Result<ListToolsResult, ErrorData> {
         let (caller, narrow) = self.who(&context)?;
         let operation = self.operation(&context, "tools/list", None, &caller);
+        let cacheable = context
+            .protocol_version()
+            .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
         let tools = match narrow {
             Some(narrow) => self
                 .engine
@@ -327,7 +339,18 @@ impl ServerHandler for McpServer {
             None => self.tools.as_ref().clone(),
         };
         operation.end(None);
-        Ok(ListToolsResult::with_all_items(tools))
+        let result = ListToolsResult::with_all_items(tools);
+        if !cacheable {
+            return Ok(result);
+        }
+        // Over stdio (and the sandbox served over HTTP) every caller gets the same list;
+        // an HTTP caller's headers may narrow it, so only that caller may keep it.
+        let scope = if self.remote.is_some() {
+            CacheScope::Private
+        } else {
+            CacheScope::Public
+        };
+        Ok(result.with_ttl_ms(TOOLS_TTL_MS).with_cache_scope(scope))
     }
 
     async fn call_tool(

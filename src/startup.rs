@@ -150,7 +150,7 @@ pub fn notes(
              host (Claude Code, Claude Desktop, Cursor, the MCP Inspector), not for typing; \
              Ctrl-D stops it.\n\
              To try one call from a shell: molecule-mcp call list_workspaces --sandbox\n\
-             To look around interactively: npx @modelcontextprotocol/inspector <path to molecule-mcp> --sandbox\n\
+             To look around interactively: npx @modelcontextprotocol/inspector -- <path to molecule-mcp> --sandbox\n\
              Host configuration and every variable: README.md."
         );
     }

@@ -223,7 +223,7 @@ impl Operation {
             span.set_status(opentelemetry::trace::Status::error(error.to_string()));
         }
         span.end();
-        if let Some(m) = METRICS.as_ref() {
+        if let Some(m) = metrics() {
             m.operation
                 .with_label_values(&[self.method, &self.tool, error.unwrap_or("")])
                 .observe(self.started.elapsed().as_secs_f64());
@@ -296,7 +296,7 @@ impl Attempt {
         }
         span.end();
         let status = status.map_or(String::new(), |s| s.to_string());
-        if let Some(m) = METRICS.as_ref() {
+        if let Some(m) = metrics() {
             m.client
                 .with_label_values(&[&self.method, &status, &self.host])
                 .observe(self.started.elapsed().as_secs_f64());
@@ -323,7 +323,25 @@ const BUCKETS: &[f64] = &[
 
 /// The process's collectors, registered on first use; `None` only if a definition
 /// below were invalid (a unit test renders them, so it would not pass).
-pub static METRICS: LazyLock<Option<Metrics>> = LazyLock::new(|| Metrics::new().ok());
+static METRICS: LazyLock<Option<Metrics>> = LazyLock::new(|| Metrics::new().ok());
+
+/// Whether anything reads the metrics (the `--metrics` listener is up): until then
+/// nothing is recorded, so stdio and an HTTP server without `--metrics` pay nothing.
+static ENABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Starts recording metrics (when the `--metrics` listener starts).
+pub fn enable_metrics() {
+    ENABLED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The collectors, when metrics are recorded.
+fn metrics() -> Option<&'static Metrics> {
+    if ENABLED.load(std::sync::atomic::Ordering::Relaxed) {
+        METRICS.as_ref()
+    } else {
+        None
+    }
+}
 
 impl Metrics {
     fn new() -> prometheus::Result<Metrics> {
@@ -381,7 +399,7 @@ impl Metrics {
 
 /// Counts one request refused before the MCP library saw it.
 pub fn rejected(reason: &str) {
-    if let Some(m) = METRICS.as_ref() {
+    if let Some(m) = metrics() {
         m.rejections.with_label_values(&[reason]).inc();
     }
 }
@@ -393,7 +411,7 @@ pub struct InFlight(());
 impl InFlight {
     /// Counts a request in progress until the guard drops.
     pub fn start() -> InFlight {
-        if let Some(m) = METRICS.as_ref() {
+        if let Some(m) = metrics() {
             m.in_flight.inc();
         }
         InFlight(())
@@ -402,7 +420,7 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        if let Some(m) = METRICS.as_ref() {
+        if let Some(m) = metrics() {
             m.in_flight.dec();
         }
     }
@@ -410,7 +428,7 @@ impl Drop for InFlight {
 
 /// The metrics in the Prometheus text format.
 pub fn render() -> String {
-    METRICS.as_ref().map(Metrics::render).unwrap_or_default()
+    metrics().map(Metrics::render).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -47,6 +47,9 @@ fn describe(
             "must not contain control characters such as CR or LF (it is sent as a header)"
                 .to_string()
         }
+        // The validator's own message names two values and counts the rest; an agent
+        // needs all of them (and whether `null` is one) to correct the call.
+        K::Enum { options } => allowed_values(options),
         K::AnyOf { .. } | K::OneOfNotValid { .. } if field.is_empty() => {
             let names = one_of_required(&entry.derived.validation);
             if names.is_empty() {
@@ -61,6 +64,24 @@ fn describe(
         rule
     } else {
         format!("`{field}`: {rule}")
+    }
+}
+
+/// "must be one of "a", "b" or null": every value of an enum, `null` last.
+fn allowed_values(options: &Value) -> String {
+    let values = options.as_array().map(Vec::as_slice).unwrap_or_default();
+    let mut listed: Vec<String> = values
+        .iter()
+        .filter(|v| !v.is_null())
+        .map(Value::to_string)
+        .collect();
+    if values.iter().any(Value::is_null) {
+        listed.push("null".into());
+    }
+    match listed.split_last() {
+        None => "no value is allowed".into(),
+        Some((only, [])) => format!("must be {only}"),
+        Some((last, rest)) => format!("must be one of {} or {last}", rest.join(", ")),
     }
 }
 

@@ -7,8 +7,8 @@
 //!
 //! In front of rmcp, in this order, each refusal costing less than what it protects:
 //! connection discipline (`conn.rs`: header and idle timeouts, a cap on connections);
-//! header hygiene for every route ([`front`]: one `Host`, one `Origin`, no absolute-form
-//! target naming another host); then, for `/mcp`, the [`gate`]: credentials and
+//! header hygiene for every route (`front`: one `Host`, one `Origin`, no absolute-form
+//! target naming another host); then, for `/mcp`, the `gate`: credentials and
 //! narrowing from the headers alone (401, 400), a slot in total (503) and per caller
 //! (429), and only then the body, bounded in size (413), in time (408) and in JSON
 //! values (`body.rs`, 413); one access-log line per request — never a credential.
@@ -308,6 +308,7 @@ async fn admit<'g>(
         .clone()
         .try_acquire_owned()
         .map_err(|_| Refused::Busy)?;
+    let in_flight = telemetry::InFlight::start();
     let key = caller
         .as_ref()
         .filter(|_| !gate.remote.sandbox)
@@ -322,7 +323,7 @@ async fn admit<'g>(
         None => None,
     };
     let redactor = Redactor::new(caller.iter().flat_map(|c| c.secrets()));
-    let secrets = logging::hold_redactor(redactor.clone());
+    let secrets = logging::hold_redactor(&redactor);
     let bytes = tokio::time::timeout(
         options.body_timeout,
         axum::body::to_bytes(body, options.max_body_bytes),
@@ -351,7 +352,7 @@ async fn admit<'g>(
         bytes,
         summary,
         Guards {
-            _in_flight: telemetry::InFlight::start(),
+            _in_flight: in_flight,
             _total: total,
             _per_caller: per_caller,
             _secrets: secrets,
@@ -365,6 +366,10 @@ async fn admit<'g>(
 pub async fn serve(engine: Arc<Engine>, remote: Remote) -> anyhow::Result<()> {
     let remote = Arc::new(remote);
     let options = remote.options.clone();
+    if options.metrics.is_some() {
+        // Recorded from the first request on; without a listener, never.
+        telemetry::enable_metrics();
+    }
     let stop = CancellationToken::new();
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
@@ -491,6 +496,12 @@ fn banner(engine: &Engine, remote: &Remote, local: std::net::SocketAddr) -> Stri
     let tenant = match (&remote.sandbox, &options.tenant_template) {
         (true, _) => "the sandbox tenant, for every caller".to_string(),
         (false, Some(template)) => format!("{template}, {{slug}} from X-Molecule-Org-Slug"),
+        (false, None) if engine.config().tenant_url == crate::config::DEFAULT_TENANT_URL => {
+            format!(
+                "{} (the default; set MOLECULE_API_URL)",
+                engine.config().tenant_url
+            )
+        }
         (false, None) => engine.config().tenant_url.clone(),
     };
     let credentials = if remote.sandbox {

@@ -86,6 +86,11 @@ pub(super) fn handler(op: Operation) -> Option<(Gate, Handler)> {
 /// `GET /events` and `GET /events/{workspaceId}`: newest first, at most 100.
 fn list_events(st: &mut State, req: &Req) -> Handled {
     let only = req.param("workspaceId");
+    // The tenant compares the id with a UUID column: anything else fails the query
+    // (docs/contract.md, "Events"); a well-formed unknown id lists nothing.
+    if !only.is_empty() && !super::state::is_uuid(only) {
+        return Err(Reply::error(500, "query failed"));
+    }
     let events: Vec<Value> = st
         .events
         .iter()

@@ -162,8 +162,32 @@ pub(super) fn import_org(st: &mut State, req: &Req) -> Handled {
         return Err(Reply::error(400, "invalid org template"));
     }
     let mut created = Vec::new();
-    for node in &nodes {
-        spawn_node(st, node, None, &mut created);
+    if body["mode"] == "reconcile" {
+        // The template's tree first (what exists is kept), then every live
+        // workspace it does not name is deleted with its sub-workspaces
+        // (docs/contract.md, "Org templates").
+        let mut kept = Vec::new();
+        for node in &nodes {
+            reconcile_node(st, node, None, &mut created, &mut kept);
+        }
+        let doomed: Vec<String> = st
+            .workspaces
+            .iter()
+            .filter(|w| w.live() && !kept.contains(&w.id))
+            .map(|w| w.id.clone())
+            .collect();
+        for gone in doomed {
+            if let Some(w) = st.live_mut(&gone) {
+                w.status = "removed";
+                st.event("WORKSPACE_REMOVED", Some(&gone), json!({ "purge": false }));
+            }
+        }
+        st.workspace_tokens
+            .retain(|t| kept.contains(&t.workspace_id));
+    } else {
+        for node in &nodes {
+            spawn_node(st, node, None, &mut created);
+        }
     }
     st.event(
         "ORG_IMPORTED",
@@ -194,6 +218,14 @@ fn well_formed(node: &Value) -> bool {
 }
 
 fn spawn_node(st: &mut State, node: &Value, parent: Option<&str>, out: &mut Vec<Value>) {
+    let id = spawn_one(st, node, parent, out);
+    for child in node["children"].as_array().into_iter().flatten() {
+        spawn_node(st, child, Some(&id), out);
+    }
+}
+
+/// Creates the workspace of one template node (not its children); its id.
+fn spawn_one(st: &mut State, node: &Value, parent: Option<&str>, out: &mut Vec<Value>) -> String {
     let name = node["name"].as_str().unwrap_or_default();
     let tier = node["tier"].as_i64().unwrap_or(3);
     let id = st.spawn(name, parent, |ws| {
@@ -207,8 +239,33 @@ fn spawn_node(st: &mut State, node: &Value, parent: Option<&str>, out: &mut Vec<
         }
     });
     out.push(json!({ "id": id, "name": name, "tier": tier }));
+    id
+}
+
+/// Reconcile one template node: the live workspace of that name under `parent` is
+/// kept (the first, in creation order), else one is created; then its children.
+fn reconcile_node(
+    st: &mut State,
+    node: &Value,
+    parent: Option<&str>,
+    created: &mut Vec<Value>,
+    kept: &mut Vec<String>,
+) {
+    let name = node["name"].as_str().unwrap_or_default();
+    let existing = st
+        .workspaces
+        .iter()
+        .find(|w| {
+            w.live() && w.name == name && w.parent_id.as_deref() == parent && !kept.contains(&w.id)
+        })
+        .map(|w| w.id.clone());
+    let id = match existing {
+        Some(id) => id,
+        None => spawn_one(st, node, parent, created),
+    };
+    kept.push(id.clone());
     for child in node["children"].as_array().into_iter().flatten() {
-        spawn_node(st, child, Some(&id), out);
+        reconcile_node(st, child, Some(&id), created, kept);
     }
 }
 

@@ -475,7 +475,13 @@ fn convert(
             }
             Mode::Advertised | Mode::Output => {
                 if stack.contains(&name) {
-                    json!({})
+                    // A cycle is cut, but what it would repeat keeps its type, so a
+                    // host is not shown a schema that constrains nothing
+                    // (docs/decisions.md, "Schemas hosts accept").
+                    match target.get("type") {
+                        Some(t @ Value::String(_)) => json!({ "type": t }),
+                        _ => json!({}),
+                    }
                 } else {
                     stack.push(name);
                     let built = convert(doc, target, mode, stack, defs);
@@ -492,7 +498,7 @@ fn convert(
         if obj.get("nullable").and_then(Value::as_bool) == Some(true) {
             return match mode {
                 Mode::Exact => json!({ "anyOf": [out, { "type": "null" }] }),
-                Mode::Advertised | Mode::Output => allow_null(out),
+                Mode::Advertised | Mode::Output => null_branch(out),
             };
         }
         return out;
@@ -537,7 +543,10 @@ fn convert(
     }
     exclusive_bounds(&mut out, mode);
     if obj.get("nullable").and_then(Value::as_bool) == Some(true) {
-        return allow_null(Value::Object(out));
+        return match mode {
+            Mode::Exact => allow_null(Value::Object(out)),
+            Mode::Advertised | Mode::Output => null_branch(Value::Object(out)),
+        };
     }
     Value::Object(out)
 }
@@ -569,7 +578,30 @@ fn exclusive_bounds(out: &mut Map<String, Value>, mode: Mode) {
     }
 }
 
-/// OpenAPI's `nullable: true` in JSON Schema terms: `null` joins the type and the enum.
+/// OpenAPI's `nullable: true` as hosts that allow one `type` per field accept it:
+/// `anyOf` of the schema and `{"type": "null"}`, the description outside
+/// (docs/decisions.md, "Schemas hosts accept"). A schema with no `type` already admits
+/// `null` and is kept.
+fn null_branch(mut schema: Value) -> Value {
+    let Some(map) = schema.as_object_mut() else {
+        return schema;
+    };
+    if !map.get("type").is_some_and(Value::is_string) {
+        return schema;
+    }
+    if let Some(Value::Array(values)) = map.get_mut("enum") {
+        values.retain(|v| !v.is_null());
+    }
+    let description = map.shift_remove("description");
+    let mut out = json!({ "anyOf": [schema, { "type": "null" }] });
+    if let Some(d) = description {
+        out["description"] = d;
+    }
+    out
+}
+
+/// OpenAPI's `nullable: true` in JSON Schema terms: `null` joins the type and the enum
+/// (the exact schema, which only this server reads).
 fn allow_null(mut schema: Value) -> Value {
     if let Some(Value::String(t)) = schema.get("type").cloned() {
         schema["type"] = json!([t, "null"]);

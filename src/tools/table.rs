@@ -364,8 +364,14 @@ pub const TOOLS: &[ToolRow] = &[
         Replace,
         Budget,
         One(O::SetWorkspaceBudget),
-        [WS],
-        "Replace a workspace's spend limits (USD cents); periods left out are cleared. Give budget_limits or budget_limit."
+        [
+            WS,
+            ArgRule::Describe {
+                tool: "budget_limits",
+                text: "Limits per period; omitted ones are cleared."
+            }
+        ],
+        "Replace a workspace's spend limits (USD cents); give budget_limits or budget_limit."
     ),
     row!(
         "get_llm_billing_mode",
@@ -374,7 +380,7 @@ pub const TOOLS: &[ToolRow] = &[
         Budget,
         One(O::GetLlmBillingMode),
         [WS],
-        "Get a workspace's resolved LLM billing mode and where it comes from."
+        "Get a workspace's resolved LLM billing mode and its source."
     ),
     row!(
         "set_llm_billing_mode",
@@ -398,17 +404,17 @@ pub const TOOLS: &[ToolRow] = &[
     row!(
         "create_org_from_template",
         "Create org from template",
-        Replace,
+        Destructive,
         Templates,
         One(O::CreateOrgFromTemplate),
         [
             ArgRule::Opaque("template"),
             ArgRule::Describe {
                 tool: "mode",
-                text: "merge (default) adds, so run twice duplicates the tree; reconcile deletes workspaces not in the template."
+                text: "merge (default) only adds, so twice duplicates; reconcile also deletes."
             }
         ],
-        "Create workspaces from an org template (dir or inline template)."
+        "Create workspaces from an org template (dir or inline); mode reconcile also DELETES workspaces not in it."
     ),
     row!(
         "list_templates",
@@ -436,7 +442,7 @@ pub const TOOLS: &[ToolRow] = &[
         Tokens,
         One(O::MintOrgToken),
         [],
-        "Mint an org API token (root-equivalent for the tenant; shown once in this result)."
+        "Mint an org API token (root-equivalent; shown once in this result)."
     ),
     row!(
         "list_org_tokens",
@@ -501,7 +507,7 @@ pub const TOOLS: &[ToolRow] = &[
         Bundles,
         One(O::ExportBundle),
         [WS],
-        "Export a workspace and its sub-workspaces as a bundle (secrets excluded)."
+        "Export a workspace and its sub-workspaces as a bundle (no secrets)."
     ),
     row!(
         "import_bundle",
@@ -536,7 +542,7 @@ pub const TOOLS: &[ToolRow] = &[
         Audit,
         One(O::ListPendingApprovals),
         [],
-        "List pending approval requests, newest first (none can be decided here)."
+        "List pending approvals, newest first (none can be decided here)."
     ),
     // control plane
     row!(
@@ -546,7 +552,7 @@ pub const TOOLS: &[ToolRow] = &[
         Orgs,
         One(O::ListOrgs),
         [],
-        "List orgs on the control plane. Needs CP_ADMIN_API_TOKEN, not the Org API Key."
+        "List control-plane orgs. Needs CP_ADMIN_API_TOKEN, not the Org API Key."
     ),
     row!(
         "get_org",
@@ -558,7 +564,7 @@ pub const TOOLS: &[ToolRow] = &[
             tool: "slug",
             text: "Org slug from list_orgs."
         }],
-        "Get one org by slug from the control plane. Needs CP_ADMIN_API_TOKEN."
+        "Get one control-plane org by slug. Needs CP_ADMIN_API_TOKEN."
     ),
 ];
 

@@ -4,7 +4,7 @@
 //! stall the server, steer a caller's bearer, forge a log line or widen a narrowing.
 
 use crate::common::*;
-use crate::http::{Server, call_message, envelope, http, post};
+use crate::http::{Server, call_message, envelope, http, post, slow_tenant_for};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -238,38 +238,16 @@ async fn large_bodies_cost_no_memory_before_the_door_and_little_after_it() {
     server.stop().await;
 }
 
-/// A tenant that answers `sk-slow`'s requests after 5 s and everyone else's at once.
-async fn tenant_slow_for_one_key() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = [0u8; 8192];
-                let n = socket.read(&mut buf).await.unwrap_or(0);
-                let head = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
-                if head.contains("bearer sk-slow") {
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                }
-                let body = b"{\"tokens\":[],\"count\":0}";
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = socket.write_all(head.as_bytes()).await;
-                let _ = socket.write_all(body).await;
-            });
-        }
-    });
-    url
-}
-
 /// One key whose tenant hangs holds only its own share of the upstream slots: another
 /// key's call, to the same tenant host, stays fast (it waited 7.5 s when all callers
 /// shared MOLECULE_MCP_MAX_IN_FLIGHT).
 #[tokio::test]
 async fn a_hanging_tenant_delays_only_its_own_callers() {
-    let tenant = tenant_slow_for_one_key().await;
+    // The tenant answers `sk-slow`'s requests after 5 s and everyone else's at once.
+    let tenant = slow_tenant_for(Duration::from_secs(5), |head| {
+        head.contains("bearer sk-slow")
+    })
+    .await;
     let env = [("MOLECULE_API_URL", tenant.as_str())];
     let server = Server::start(&env, &[]).await;
     let client = http();

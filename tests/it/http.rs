@@ -360,15 +360,29 @@ async fn one_conversation_spread_over_two_replicas_works() {
 
 /// A tenant that answers after `delay`, for concurrency and shutdown tests.
 pub async fn slow_tenant(delay: Duration) -> String {
+    slow_tenant_for(delay, |_| true).await
+}
+
+/// A tenant that answers a request after `delay` when `slow(head)` says so (the head
+/// lowercased), at once otherwise.
+pub async fn slow_tenant_for(
+    delay: Duration,
+    slow: impl Fn(&str) -> bool + Send + Sync + 'static,
+) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
+    let slow = std::sync::Arc::new(slow);
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
+            let slow = slow.clone();
             tokio::spawn(async move {
                 let mut buf = [0u8; 8192];
-                let _ = socket.read(&mut buf).await;
-                tokio::time::sleep(delay).await;
+                let n = socket.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
+                if slow(&head) {
+                    tokio::time::sleep(delay).await;
+                }
                 let body = b"{\"tokens\":[],\"count\":0}";
                 let head = format!(
                     "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",

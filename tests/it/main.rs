@@ -1,6 +1,7 @@
 //! One integration-test binary (one link) with a module per behaviour.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on the unexpected
 
+mod agents;
 mod audit;
 mod boundaries;
 mod calls;

@@ -21,6 +21,7 @@ fn a_confirm_name_asked_for_inside_an_array_is_named_as_the_tool_argument() {
         .to_string(),
         cut: false,
         attempts: 1,
+        seen: None,
     };
     // As the agent receives it: the error result's envelope.
     let result = molecule_mcp::result::error(entry, &error, 100_000);

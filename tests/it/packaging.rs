@@ -5,10 +5,9 @@
 //! commands parse as the server's; the pod's shutdown budget fits its grace period.
 //! docs/deploy.md says why each of these is built the way it is.
 
-use crate::driver::BIN;
+use crate::readme::assert_server_args_parse;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::process::Command;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// The MCP Registry's server.json schema, version 2025-12-11, as published. Moving to a
@@ -72,22 +71,6 @@ fn container() -> Value {
         .clone();
     assert_eq!(containers.len(), 1, "one container");
     containers[0].clone()
-}
-
-/// Arguments parse as the server's: with `--help` appended they exit 0 (an unknown
-/// subcommand, flag or missing value exits 2).
-fn assert_server_args_parse(args: &[String], shown: &str) {
-    let out = Command::new(BIN)
-        .args(args)
-        .arg("--help")
-        .env_clear()
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{shown}: {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[test]

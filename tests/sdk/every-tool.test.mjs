@@ -141,3 +141,23 @@ test("against the sandbox: every tool listed, every read tool without arguments 
     await client.close();
   }
 });
+
+test("against the sandbox: the control-plane tools return structuredContent the client accepts", async () => {
+  const client = await connect(["--sandbox"], {});
+  try {
+    const { tools } = await client.listTools(); // the client caches output validators
+    for (const name of ["list_orgs", "get_org"]) {
+      const tool = tools.find((t) => t.name === name);
+      assert.equal(tool.outputSchema?.type, "object", `${name} declares an outputSchema`);
+    }
+    // callTool throws when structuredContent is missing or breaks the outputSchema.
+    const list = await client.callTool({ name: "list_orgs", arguments: {} });
+    assert.ok(!list.isError, list.content?.[0]?.text);
+    assert.equal(list.structuredContent.orgs[0].slug, "sandbox");
+    const one = await client.callTool({ name: "get_org", arguments: { slug: "sandbox" } });
+    assert.ok(!one.isError, one.content?.[0]?.text);
+    assert.equal(one.structuredContent.slug, "sandbox");
+  } finally {
+    await client.close();
+  }
+});
