@@ -68,10 +68,21 @@ def writes():
 
 def answer_with(action, name=WORKSPACE["name"]):
     async def callback(context, params):
-        if action == "accept":
+        if action != "accept":
+            return types.ElicitResult(action=action)
+        if "name" in params.requested_schema["properties"]:
             return types.ElicitResult(action="accept", content={"name": name})
-        return types.ElicitResult(action=action)
+        return types.ElicitResult(action="accept", content={"confirm": True})
     return callback
+
+
+# Every destructive tool: its arguments and the one request it sends when accepted.
+OTHERS = [
+    ("delete_workspace_secret", {"workspace_id": WS, "key": "OPENAI_API_KEY"}, "DELETE", f"/workspaces/{WS}/secrets/OPENAI_API_KEY"),
+    ("delete_org_secret", {"key": "GITHUB_TOKEN"}, "DELETE", "/settings/secrets/GITHUB_TOKEN"),
+    ("revoke_org_token", {"id": "44444444-4444-4444-8444-444444444444"}, "DELETE", "/org/tokens/44444444-4444-4444-8444-444444444444"),
+    ("create_org_from_template", {"dir": "starter", "mode": "reconcile"}, "POST", "/org/import"),
+]
 
 
 def error_code(result):
@@ -96,7 +107,16 @@ async def round_trip(connect, label):
             assert got[0][2] == WORKSPACE["name"], f"{label}: X-Confirm-Name {got[0][2]!r}"
         else:
             assert error_code(result) == "CONFIRMATION_DECLINED", f"{label} {action}: {result}"
-    print(f"ok - {label}: accept sends the one request with the typed name; decline, cancel and a wrong name send nothing")
+    for tool, args, method, path in OTHERS:
+        for action, sent in [("decline", 0), ("cancel", 0), ("accept", 1)]:
+            RECEIVED.clear()
+            async with connect(answer_with(action)) as client:
+                result = await client.call_tool(tool, args)
+            got = [(m, p.split("?")[0]) for m, p, _ in writes()]
+            assert got == [(method, path)] * sent, f"{label} {tool} {action}: sent {got}"
+            if not sent:
+                assert error_code(result) == "CONFIRMATION_DECLINED", f"{label} {tool}: {result}"
+    print(f"ok - {label}: every destructive tool sends its one request only when accepted; the typed name is checked")
 
 
 def free_port():

@@ -92,6 +92,7 @@ const DESTRUCTIVE = [
   ["delete_workspace_secret", { workspace_id: ROOT, key: "OPENAI_API_KEY" }, "DELETE", `/workspaces/${ROOT}/secrets/OPENAI_API_KEY`],
   ["delete_org_secret", { key: "GITHUB_TOKEN" }, "DELETE", "/settings/secrets/GITHUB_TOKEN"],
   ["revoke_org_token", { id: TOKEN }, "DELETE", `/org/tokens/${TOKEN}`],
+  ["create_org_from_template", { dir: "starter", mode: "reconcile" }, "POST", "/org/import"],
 ];
 
 const accept = (params) =>
@@ -110,8 +111,9 @@ test("accepted: exactly the one request; the person saw the consequence", async 
       assert.deepEqual(t.writes().map((r) => `${r.method} ${r.url.split("?")[0]}`), [`${method} ${path}`], tool);
       assert.equal(result.content.length, 1, `${tool}: no "not confirmed" note`);
     }
-    const [deprovision, secret, orgSecret, token] = asked.map((p) => p.message);
-    assert.equal(asked.length, 4);
+    const [deprovision, secret, orgSecret, token, template] = asked.map((p) => p.message);
+    assert.equal(asked.length, DESTRUCTIVE.length);
+    assert.match(template, /create_org_from_template.*reconcile/);
     assert.match(deprovision, new RegExp(`“${workspace.name}”.*the ${below(ROOT)} sub-workspace`));
     assert.ok(below(ROOT) >= 1, "the sandbox root has sub-workspaces");
     assert.match(secret, /OPENAI_API_KEY.*restarts/);
