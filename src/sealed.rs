@@ -7,7 +7,7 @@
 //! `MOLECULE_MCP_STATE_KEY` can open it.
 
 use crate::config::ConfigError;
-use rmcp::model::RequestStateCodec;
+use rmcp::model::{RequestStateCodec, SealOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::time::{Duration, SystemTime};
@@ -32,15 +32,14 @@ struct State {
     v: u8,
     tool: String,
     args: String,
-    caller: String,
     exp: u64,
 }
 
 /// Why a state was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refused {
-    /// Not sealed by this key, or altered.
-    #[error("it was altered or sealed with another key")]
+    /// Not sealed by this key for this caller, or altered.
+    #[error("it was altered, sealed with another key, or issued to another caller")]
     Integrity,
     /// Past its expiry.
     #[error("it has expired (a person has 10 minutes to answer)")]
@@ -51,9 +50,6 @@ pub enum Refused {
     /// Sealed for other arguments.
     #[error("it was issued for other arguments")]
     OtherArguments,
-    /// Sealed for another caller's key.
-    #[error("it was issued to another caller")]
-    OtherCaller,
 }
 
 fn now_secs(now: SystemTime) -> u64 {
@@ -85,6 +81,14 @@ fn canonical(value: &Value) -> Value {
         Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
         other => other.clone(),
     }
+}
+
+/// What binds a state to the caller's key without storing it: authenticated with the
+/// state, never part of it (the state is signed, not encrypted).
+fn bound_to(key: &str) -> Vec<u8> {
+    let mut data = b"molecule-mcp confirm v1 caller ".to_vec();
+    data.extend_from_slice(sha256_hex(key.as_bytes()).as_bytes());
+    data
 }
 
 /// The digest of a call's arguments.
@@ -145,10 +149,12 @@ impl StateKey {
             v: 1,
             tool: tool.to_string(),
             args: digest(args),
-            caller: sha256_hex(key.as_bytes()),
             exp: now_secs(now) + STATE_TTL.as_secs(),
         };
-        self.codec.seal_json(&state).map_err(|e| e.to_string())
+        let caller = bound_to(key);
+        self.codec
+            .seal_json_with(&state, &SealOptions::new().associated_data(&caller))
+            .map_err(|e| e.to_string())
     }
 
     /// Opens `sealed` and checks it is for `tool`, `args` and `key`, and not expired.
@@ -162,7 +168,7 @@ impl StateKey {
     ) -> Result<(), Refused> {
         let state: State = self
             .codec
-            .open_json(sealed)
+            .open_json_with(sealed, &bound_to(key))
             .map_err(|_| Refused::Integrity)?;
         if state.v != 1 {
             return Err(Refused::Integrity);
@@ -175,9 +181,6 @@ impl StateKey {
         }
         if state.args != digest(args) {
             return Err(Refused::OtherArguments);
-        }
-        if state.caller != sha256_hex(key.as_bytes()) {
-            return Err(Refused::OtherCaller);
         }
         Ok(())
     }
@@ -247,7 +250,7 @@ mod tests {
         );
         assert_eq!(
             a.open(&sealed, "deprovision_workspace", args, "sk-2", now),
-            Err(Refused::OtherCaller)
+            Err(Refused::Integrity)
         );
         let later = now + STATE_TTL + Duration::from_secs(2);
         assert_eq!(
@@ -272,6 +275,19 @@ mod tests {
             }
         }
         assert!(!sealed.contains("sk-1"));
+        // Nothing derived from the key is in the state either: it is only authenticated.
+        use base64::Engine as _;
+        let readable: String = sealed
+            .split('.')
+            .filter_map(|part| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(part)
+                    .ok()
+            })
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .collect();
+        assert!(readable.contains("deprovision_workspace"), "{readable}");
+        assert!(!readable.contains(&sha256_hex(b"sk-1")), "{readable}");
     }
 
     #[test]
