@@ -13,12 +13,16 @@ pub use crate::result::Success;
 pub use diagnose::OWN_TOKEN_FIELD;
 pub use validate::validate;
 
+use crate::audit;
 use crate::client::{self, Caller};
 use crate::config::{Config, Selection};
+use crate::confirm::{self, Confirm, Confirmed};
 use crate::error::ToolError;
 use crate::limit::{Buckets, Slot, fingerprint};
+use crate::outbound::{self, Outbound};
 use crate::redact::Redactor;
 use crate::result;
+use crate::safety::{CallContext, Safety, Transport};
 use crate::telemetry;
 use crate::tools::table::{Access, Toolset};
 use crate::tools::{Catalog, Entry};
@@ -50,6 +54,8 @@ pub struct Engine {
     per_host: Buckets,
     /// What this run learnt about callers' own keys (src/call/diagnose.rs).
     own_keys: diagnose::OwnKeys,
+    /// Dry run, confirmation and the audit log (src/safety.rs).
+    safety: Safety,
 }
 
 /// Why the engine could not start.
@@ -73,8 +79,19 @@ impl Engine {
             per_caller: Buckets::new(config.limits.max_in_flight),
             per_host: Buckets::new(config.limits.max_in_flight_per_tenant),
             own_keys: diagnose::OwnKeys::default(),
+            safety: Safety::default(),
             config,
         })
+    }
+
+    /// The engine with the operator's dry-run and audit settings.
+    pub fn with_safety(self, safety: Safety) -> Self {
+        Engine { safety, ..self }
+    }
+
+    /// The dry-run and audit settings.
+    pub fn safety(&self) -> &Safety {
+        &self.safety
     }
 
     async fn http(&self) -> Result<&reqwest::Client, ToolError> {
@@ -172,7 +189,14 @@ impl Engine {
     /// [`Engine::call`] as the MCP result a host receives: errors too are bounded by
     /// `MOLECULE_MCP_MAX_RESULT_BYTES` (src/result.rs).
     pub async fn respond(&self, entry: &Entry, args: Map<String, Value>) -> CallToolResult {
-        result::to_call_result(entry, self.call(entry, args).await, self.bound())
+        let context = CallContext {
+            transport: Transport::Cli,
+            ..CallContext::default()
+        };
+        let outcome = self
+            .call_in(entry, args, &self.caller.clone(), None, &context)
+            .await;
+        result::to_call_result(entry, outcome, self.bound())
     }
 }
 
@@ -214,25 +238,111 @@ impl Engine {
         caller: &Arc<Caller>,
         narrow: Option<&Selection>,
     ) -> Result<Success, ToolError> {
+        let context = CallContext {
+            transport: if caller.remote {
+                Transport::Http
+            } else {
+                Transport::Stdio
+            },
+            ..CallContext::default()
+        };
+        self.call_in(entry, args, caller, narrow, &context).await
+    }
+
+    /// [`Engine::call_as`] with the call's own context (src/safety.rs): where it came
+    /// from, and what its request raised. A call that is not a read is recorded in the
+    /// audit log, when there is one, whatever its outcome (src/audit.rs).
+    pub async fn call_in(
+        &self,
+        entry: &Entry,
+        args: Map<String, Value>,
+        caller: &Arc<Caller>,
+        narrow: Option<&Selection>,
+        context: &CallContext,
+    ) -> Result<Success, ToolError> {
         let redactor = redactor(entry, &args, caller);
         // The same secrets are kept out of every log line while the call runs.
         let _held = crate::logging::hold_redactor(&redactor);
         // Kept for what the server checks after a failure (src/call/diagnose.rs).
         let given = args.clone();
-        let inner = self.call_inner(entry, args, caller, narrow, redactor.slack());
+        let record = self.audit_record(entry, &args, caller, context, &redactor);
+        let outbound = Outbound::new(
+            (self.safety.dry_run || context.dry_run) && entry.row.access != Access::Read,
+            redactor.clone(),
+            record.clone(),
+        );
+        let inner = self.call_inner(
+            entry,
+            args,
+            caller,
+            narrow,
+            redactor.slack(),
+            outbound,
+            context,
+        );
         let outcome =
             contain_panics(entry.row.name, client::as_caller(caller.clone(), inner)).await;
+        let outcome = self
+            .finish_inner(entry, &given, caller, outcome, &redactor)
+            .await;
+        match record {
+            Some(record) => audit_finish(&record, outcome),
+            None => outcome,
+        }
+    }
+
+    fn audit_record(
+        &self,
+        entry: &Entry,
+        args: &Map<String, Value>,
+        caller: &Caller,
+        context: &CallContext,
+        redactor: &Redactor,
+    ) -> Option<Arc<audit::Record>> {
+        let log = self.safety.audit.as_ref()?;
+        if entry.row.access == Access::Read {
+            return None;
+        }
+        let mut arguments = Value::Object(args.clone());
+        redactor.value(&mut arguments);
+        Some(audit::Record::start(
+            log.clone(),
+            audit::Subject {
+                transport: context.transport.name(),
+                caller: caller
+                    .org_api_key
+                    .as_ref()
+                    .map(|k| audit::fingerprint(k.expose())),
+                org_id: caller.org_id.clone(),
+                org_slug: caller.org_slug.clone(),
+                tool: entry.row.name.to_string(),
+                arguments,
+                jsonrpc_id: context.jsonrpc_id.clone(),
+                trace_id: context.trace_id.clone(),
+            },
+        ))
+    }
+
+    /// The call's raw outcome presented (or diagnosed), redacted and bounded.
+    async fn finish_inner(
+        &self,
+        entry: &Entry,
+        given: &Map<String, Value>,
+        caller: &Arc<Caller>,
+        outcome: Result<(u16, Vec<u8>), ToolError>,
+        redactor: &Redactor,
+    ) -> Result<Success, ToolError> {
         let outcome =
-            outcome.and_then(|(status, bytes)| present::present(entry, status, &bytes, &redactor));
+            outcome.and_then(|(status, bytes)| present::present(entry, status, &bytes, redactor));
         let mut success = match outcome {
             Ok(success) => success,
             Err(e) => {
-                let mut e = self.diagnose(entry, &given, caller, e).await;
-                e.redact(&redactor);
+                let mut e = self.diagnose(entry, given, caller, e).await;
+                e.redact(redactor);
                 return Err(e);
             }
         };
-        self.after_success(entry, &given, &mut success, caller);
+        self.after_success(entry, given, &mut success, caller);
         let limit = self.config.limits.max_result_bytes;
         let size = result::encoded_len(&result::success(&success));
         if size > limit {
@@ -251,17 +361,21 @@ impl Engine {
         self.config.limits.max_result_bytes
     }
 
-    /// Validates, routes, gates and sends; the status and body of a 2xx.
+    /// Validates, routes, gates and sends; the status and body of a 2xx. The request
+    /// leaves through `outbound` (dry run, audit intent; src/outbound.rs).
+    #[allow(clippy::too_many_arguments)] // one call's whole context, passed once
     async fn call_inner(
         &self,
         entry: &Entry,
         args: Map<String, Value>,
-        caller: &Caller,
+        caller: &Arc<Caller>,
         narrow: Option<&Selection>,
         slack: usize,
+        outbound: Arc<Outbound>,
+        context: &CallContext,
     ) -> Result<(u16, Vec<u8>), ToolError> {
         self.enabled_for(entry, narrow)?;
-        let args = Value::Object(args);
+        let mut args = Value::Object(args);
         validate(entry, &args)?;
         let op = args::operation_for(entry, &args);
         let plan = entry
@@ -270,13 +384,55 @@ impl Engine {
             .iter()
             .find(|p| p.operation == op)
             .ok_or_else(|| ToolError::Internal(format!("no plan for {}", op.operation_id())))?;
-        let call_args = args::Args::build(entry, plan, &args, caller)?;
+        let mut call_args = args::Args::build(entry, plan, &args, caller)?;
         auth_gate(entry, op, caller)?;
         let http = self.http().await?;
         let (tenant, cp) = (
             client::tenant_client(caller, http),
             client::cp_client(caller, http),
         );
+        if outbound.dry_run() {
+            // Built by the generated client and stopped in its `pre` hook: nothing is
+            // sent, and the plan is the request itself.
+            let _ = outbound::scope(outbound.clone(), op.send(&tenant, &cp, &call_args)?).await;
+            return Err(match outbound.plan() {
+                Some(plan) => ToolError::DryRun(Box::new(plan)),
+                None => ToolError::Internal("dry run: the request was not built".into()),
+            });
+        }
+        // A person confirms before anything is sent (src/confirm.rs); the typed name of
+        // `deprovision_workspace` becomes its `confirm_name`.
+        let level = self
+            .safety
+            .confirm
+            .max(context.confirm.unwrap_or(Confirm::Off));
+        let confirmed = confirm::confirm(
+            self,
+            entry,
+            &mut args,
+            caller,
+            confirm::Policy {
+                level,
+                required: self.safety.confirm_required,
+                asker: context.asker.as_ref(),
+            },
+            outbound.redactor(),
+        )
+        .await;
+        let how = match &confirmed {
+            Ok(how) => *how,
+            Err(ToolError::ConfirmationDeclined {
+                cancelled: true, ..
+            }) => Confirmed::Cancelled,
+            Err(ToolError::ConfirmationDeclined { .. }) => Confirmed::Declined,
+            Err(ToolError::InputRequired(_)) => Confirmed::Asked,
+            Err(_) => Confirmed::NotAsked,
+        };
+        *context.confirmed.lock().unwrap_or_else(|e| e.into_inner()) = how;
+        outbound.confirmed(how);
+        if confirmed? == Confirmed::Accepted {
+            call_args = args::Args::build(entry, plan, &args, caller)?;
+        }
         let retryable = plan.method == "GET";
         let mut attempts: u32 = 1;
         // A permit covers one attempt, from sending to reading the whole body; it is
@@ -294,10 +450,16 @@ impl Engine {
                 Api::ControlPlane => &caller.cp_url,
             };
             let attempt = telemetry::Attempt::start(&plan.method, op.route(), base);
-            let outcome = op
-                .send(&tenant, &cp, &call_args)?
-                .with_context(attempt.context())
-                .await;
+            let outcome = outbound::scope(
+                outbound.clone(),
+                op.send(&tenant, &cp, &call_args)?
+                    .with_context(attempt.context()),
+            )
+            .await;
+            if let Some(why) = outbound.refused() {
+                attempt.end(None, Some("audit"));
+                return Err(ToolError::AuditUnavailable(why));
+            }
             match &outcome {
                 Ok(response) => attempt.end(Some(response.status().as_u16()), None),
                 Err(e) => attempt.end(
@@ -423,6 +585,30 @@ impl Engine {
             });
         }
         Ok((status, bytes))
+    }
+}
+
+/// Ends a call's audit record with its outcome. A call that sent nothing and whose
+/// lines cannot be written is refused with `AUDIT_UNAVAILABLE`; one that was sent keeps
+/// its result (the request happened) and the failure is logged.
+fn audit_finish(
+    record: &audit::Record,
+    outcome: Result<Success, ToolError>,
+) -> Result<Success, ToolError> {
+    let ending = match &outcome {
+        Ok(_) => audit::Outcome::Ok,
+        Err(ToolError::DryRun(_)) => audit::Outcome::DryRun,
+        Err(ToolError::ConfirmationDeclined { .. }) => audit::Outcome::Declined,
+        Err(e) => audit::Outcome::Error(e.code()),
+    };
+    match record.finish(&ending) {
+        Ok(()) => outcome,
+        Err(_) if matches!(outcome, Err(ToolError::AuditUnavailable(_))) => outcome,
+        Err(e) if record.was_sent() => {
+            tracing::error!("the audit log could not record a call's outcome: {e}");
+            outcome
+        }
+        Err(e) => Err(ToolError::AuditUnavailable(e.to_string())),
     }
 }
 

@@ -3,7 +3,7 @@
 //! carries: attached per request by the clients' hook, the bearer marked sensitive.
 
 use crate::config::{Config, Secret};
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use std::time::Duration;
 
 /// The tenant management client, generated from the patched `spec/management.yaml`.
@@ -114,10 +114,27 @@ fn attach<E>(
     request.headers_mut().remove("api-version");
     // The attempt's trace context, when tracing is on (docs/operations.md).
     crate::telemetry::inject(request.headers_mut());
-    Ok(())
+    // Last: a dry run stops here with the request complete, and the audit log's
+    // intent line is written before it leaves (src/outbound.rs).
+    crate::outbound::before_send(request)
+        .map_err(|stop| progenitor_client::Error::Custom(stop.to_string()))
+}
+
+/// The status a request was answered with, for the audit log (src/outbound.rs).
+fn answered(result: &reqwest::Result<reqwest::Response>) {
+    crate::outbound::after_send(result.as_ref().ok().map(|r| r.status().as_u16()));
 }
 
 impl progenitor_client::ClientHooks<()> for tenant::Client {
+    async fn post<E>(
+        &self,
+        result: &reqwest::Result<reqwest::Response>,
+        _info: &progenitor_client::OperationInfo,
+    ) -> Result<(), progenitor_client::Error<E>> {
+        answered(result);
+        Ok(())
+    }
+
     async fn pre<E>(
         &self,
         request: &mut reqwest::Request,
@@ -149,6 +166,15 @@ impl progenitor_client::ClientHooks<()> for tenant::Client {
 
 /// The control plane gets the CP token only: never the org key or the org headers.
 impl progenitor_client::ClientHooks<()> for cp::Client {
+    async fn post<E>(
+        &self,
+        result: &reqwest::Result<reqwest::Response>,
+        _info: &progenitor_client::OperationInfo,
+    ) -> Result<(), progenitor_client::Error<E>> {
+        answered(result);
+        Ok(())
+    }
+
     async fn pre<E>(
         &self,
         request: &mut reqwest::Request,
@@ -196,14 +222,22 @@ pub enum ClientBuildError {
 /// (a redirect would carry org headers to another origin), connect and whole-request
 /// timeouts. Credentials are per call (see [`Caller`]), never default headers.
 pub fn http_client(timeout: Duration) -> Result<reqwest::Client, ClientBuildError> {
-    let mut headers = HeaderMap::new();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(reqwest::Client::builder()
-        .default_headers(headers)
+        .default_headers(default_headers())
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(timeout)
         .build()?)
+}
+
+/// The headers the HTTP client adds to every request that lacks them (a dry run's plan
+/// shows them too, src/dry_run.rs): `Content-Type: application/json`, and reqwest's own
+/// `Accept: */*` said explicitly.
+pub fn default_headers() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+    headers
 }
 
 /// The tenant client for one call of `caller` (cheap: the HTTP client is shared).

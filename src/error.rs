@@ -105,6 +105,33 @@ pub enum ToolError {
     /// A bug in this server (never an upstream or input problem).
     #[error("INTERNAL_ERROR: {0}")]
     Internal(String),
+    /// Dry run (src/dry_run.rs): the call was valid and nothing was sent; this is the
+    /// request it would have sent.
+    #[error("DRY_RUN")]
+    DryRun(Box<crate::dry_run::Plan>),
+    /// The audit log (src/audit.rs) could not take the call's line; nothing was sent.
+    #[error("AUDIT_UNAVAILABLE: {0}")]
+    AuditUnavailable(String),
+    /// A person declined or cancelled the confirmation (src/confirm.rs); nothing was sent.
+    #[error("CONFIRMATION_DECLINED: {tool}")]
+    ConfirmationDeclined {
+        /// The tool.
+        tool: String,
+        /// What happened.
+        reason: String,
+        /// Cancelled rather than declined.
+        cancelled: bool,
+    },
+    /// The question of a confirmation, for a client that answers on a retry (src/server.rs
+    /// turns it into an `InputRequiredResult`); nothing was sent.
+    #[error("INPUT_REQUIRED")]
+    InputRequired(Box<crate::confirm::Pending>),
+    /// The call needs a person's confirmation and the client cannot ask; nothing was sent.
+    #[error("CONFIRMATION_UNAVAILABLE: {tool}")]
+    ConfirmationUnavailable {
+        /// The tool (and why the client could not ask, when it tried).
+        tool: String,
+    },
 }
 
 /// What the server learnt after a tenant error, so the hint can say what is wrong
@@ -206,6 +233,17 @@ pub enum Code<'a> {
     UpstreamContractMismatch,
     /// `INTERNAL_ERROR`
     InternalError,
+    /// `DRY_RUN`
+    DryRun,
+    /// `AUDIT_UNAVAILABLE`
+    AuditUnavailable,
+    /// `CONFIRMATION_DECLINED`
+    ConfirmationDeclined,
+    /// `CONFIRMATION_UNAVAILABLE`
+    ConfirmationUnavailable,
+    /// `INPUT_REQUIRED` (answered as an `InputRequiredResult`, never as an envelope
+    /// but by mistake)
+    InputRequired,
 }
 
 impl std::fmt::Display for Code<'_> {
@@ -230,6 +268,11 @@ impl std::fmt::Display for Code<'_> {
             Code::Cancelled => "CANCELLED",
             Code::UpstreamContractMismatch => "UPSTREAM_CONTRACT_MISMATCH",
             Code::InternalError => "INTERNAL_ERROR",
+            Code::DryRun => "DRY_RUN",
+            Code::AuditUnavailable => "AUDIT_UNAVAILABLE",
+            Code::ConfirmationDeclined => "CONFIRMATION_DECLINED",
+            Code::ConfirmationUnavailable => "CONFIRMATION_UNAVAILABLE",
+            Code::InputRequired => "INPUT_REQUIRED",
         };
         f.write_str(text)
     }
@@ -263,6 +306,11 @@ impl ToolError {
             ToolError::Cancelled => Code::Cancelled,
             ToolError::ContractMismatch { .. } => Code::UpstreamContractMismatch,
             ToolError::Internal(_) => Code::InternalError,
+            ToolError::DryRun(_) => Code::DryRun,
+            ToolError::AuditUnavailable(_) => Code::AuditUnavailable,
+            ToolError::ConfirmationDeclined { .. } => Code::ConfirmationDeclined,
+            ToolError::ConfirmationUnavailable { .. } => Code::ConfirmationUnavailable,
+            ToolError::InputRequired(_) => Code::InputRequired,
         }
     }
 
@@ -271,7 +319,16 @@ impl ToolError {
     pub fn redact(&mut self, r: &Redactor) {
         match self {
             ToolError::InvalidArguments(problems) => problems.iter_mut().for_each(|p| r.text(p)),
-            ToolError::AuthNotConfigured(detail) | ToolError::Internal(detail) => r.text(detail),
+            ToolError::AuthNotConfigured(detail)
+            | ToolError::Internal(detail)
+            | ToolError::AuditUnavailable(detail) => r.text(detail),
+            ToolError::DryRun(plan) => plan.redact(r),
+            ToolError::ConfirmationDeclined { tool, reason, .. } => {
+                r.text(tool);
+                r.text(reason);
+            }
+            ToolError::ConfirmationUnavailable { tool } => r.text(tool),
+            ToolError::InputRequired(pending) => r.text(&mut pending.message),
             ToolError::CpNotConfigured { tool, .. } | ToolError::ToolDisabled { tool, .. } => {
                 r.text(tool)
             }
@@ -348,6 +405,26 @@ impl ToolError {
                 "body": body,
             }),
             ToolError::Internal(message) => json!(message),
+            ToolError::DryRun(plan) => plan.detail(),
+            ToolError::ConfirmationDeclined { tool, reason, .. } => json!(format!(
+                "`{tool}` was not confirmed ({reason}), so nothing was sent. Do not retry this \
+                 call without asking the person first."
+            )),
+            ToolError::InputRequired(pending) => json!({
+                "message": "a person must confirm this call first; nothing was sent",
+                "question": pending.message,
+            }),
+            ToolError::ConfirmationUnavailable { tool } => json!(format!(
+                "`{tool}` needs a person's confirmation (MOLECULE_MCP_CONFIRM_REQUIRED), and this \
+                 server cannot ask a person through this client: it did not declare the MCP \
+                 elicitation capability (over HTTP, only 2026-07-28 clients that declare it in \
+                 the request can be asked). Nothing was sent. Use a host that supports form \
+                 elicitation (README, \"Confirmation by a person\")."
+            )),
+            ToolError::AuditUnavailable(why) => json!(format!(
+                "the audit log (MOLECULE_MCP_AUDIT_LOG) could not record this call, so nothing \
+                 was sent: {why}. Tell the operator; retrying will not help until it is fixed."
+            )),
         };
         let mut envelope = json!({ "error": self.code(), "detail": detail });
         if let ToolError::Http { status, .. } = self {

@@ -13,20 +13,26 @@
 //! `server` reads the HTTP request parts `http` decided); the order above is the data's,
 //! not an import rule.
 
+pub mod audit;
 pub mod call;
 pub mod client;
 mod clip;
 pub mod config;
+pub mod confirm;
 pub mod drift;
+pub mod dry_run;
 pub mod error;
 mod hints;
 pub mod http;
 mod limit;
 pub mod logging;
+mod outbound;
 mod redact;
 pub mod remote;
 pub mod result;
+pub mod safety;
 pub mod sandbox;
+pub mod sealed;
 pub mod server;
 pub mod spec;
 pub mod startup;

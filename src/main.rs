@@ -59,6 +59,23 @@ struct ServeArgs {
     /// MOLECULE_MCP_SANDBOX=1): no key needed, nothing leaves the machine.
     #[arg(long)]
     sandbox: bool,
+    /// Validate and build every call that is not a read, and answer with the exact
+    /// request it would send, sending nothing (also MOLECULE_MCP_DRY_RUN=1); see
+    /// docs/safety.md.
+    #[arg(long)]
+    dry_run: bool,
+    /// Append a JSON line before and after every call that is not a read to this file
+    /// (also MOLECULE_MCP_AUDIT_LOG); reopened on SIGHUP; see docs/safety.md.
+    #[arg(long, value_name = "PATH")]
+    audit_log: Option<PathBuf>,
+    /// Which tools a person confirms first, through MCP elicitation: destructive (the
+    /// default), writes or off (also MOLECULE_MCP_CONFIRM); see docs/safety.md.
+    #[arg(long, value_name = "LEVEL")]
+    confirm: Option<String>,
+    /// Refuse those tools when the client cannot ask a person (also
+    /// MOLECULE_MCP_CONFIRM_REQUIRED=1).
+    #[arg(long)]
+    confirm_required: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -204,26 +221,37 @@ fn run() -> Result<ExitCode> {
     let (serve, sandbox_allowed) = match &command {
         Command::Drift { .. } => {
             if top.sandbox
+                || top.dry_run
+                || top.audit_log.is_some()
+                || top.confirm.is_some()
+                || top.confirm_required
                 || top.selection.read_only
                 || top.selection.toolsets.is_some()
                 || top.selection.tools.is_some()
             {
                 anyhow::bail!(
-                    "--sandbox, --read-only, --toolsets and --tools do not apply to `drift`"
+                    "--sandbox, --read-only, --toolsets, --tools, --dry-run, --audit-log, \
+                     --confirm and --confirm-required do not apply to `drift`"
                 );
             }
             (ServeArgs::default(), false)
         }
         Command::Tools { selection, .. } => {
-            if top.sandbox {
+            if top.sandbox
+                || top.dry_run
+                || top.audit_log.is_some()
+                || top.confirm.is_some()
+                || top.confirm_required
+            {
                 anyhow::bail!(
-                    "--sandbox does not apply to `tools` (it prints the table; nothing is called)"
+                    "--sandbox, --dry-run, --audit-log, --confirm and --confirm-required do not \
+                     apply to `tools` (it prints the table; nothing is called)"
                 );
             }
             (
                 ServeArgs {
                     selection: merge(&top.selection, selection),
-                    sandbox: false,
+                    ..ServeArgs::default()
                 },
                 false,
             )
@@ -232,6 +260,10 @@ fn run() -> Result<ExitCode> {
             ServeArgs {
                 selection: merge(&top.selection, &serve.selection),
                 sandbox: top.sandbox || serve.sandbox,
+                dry_run: top.dry_run || serve.dry_run,
+                audit_log: serve.audit_log.clone().or_else(|| top.audit_log.clone()),
+                confirm: serve.confirm.clone().or_else(|| top.confirm.clone()),
+                confirm_required: top.confirm_required || serve.confirm_required,
             },
             true,
         ),
@@ -292,7 +324,49 @@ fn run() -> Result<ExitCode> {
     } else {
         (None, config)
     };
-    let engine = Arc::new(Engine::new(config.clone()).context("starting the engine")?);
+    // The flags win over their variables, as every flag does.
+    let safety = molecule_mcp::safety::SafetySettings::from_lookup(|k| match k {
+        "MOLECULE_MCP_DRY_RUN" if serve.dry_run => Some("1".into()),
+        "MOLECULE_MCP_AUDIT_LOG" if serve.audit_log.is_some() => {
+            serve.audit_log.as_ref().map(|p| p.display().to_string())
+        }
+        "MOLECULE_MCP_CONFIRM" if serve.confirm.is_some() => serve.confirm.clone(),
+        "MOLECULE_MCP_CONFIRM_REQUIRED" if serve.confirm_required => Some("1".into()),
+        _ => std::env::var(k).ok(),
+    })?
+    .open()?;
+    let mut safety = safety;
+    {
+        // Seals the confirmation state of 2026-07-28 clients (docs/safety.md).
+        let key = molecule_mcp::sealed::StateKey::from_lookup(|k| std::env::var(k).ok())?;
+        if http_addr.is_some() && !key.is_shared() {
+            eprintln!(
+                "molecule-mcp: warning: MOLECULE_MCP_STATE_KEY is not set; confirmations over HTTP \
+                 are sealed with a random key of this process, so the retry that answers one must \
+                 reach this same replica"
+            );
+        }
+        safety.state_key = Some(Arc::new(key));
+    }
+    let audit = safety.audit.clone();
+    let engine = Arc::new(
+        Engine::new(config.clone())
+            .context("starting the engine")?
+            .with_safety(safety),
+    );
+    if engine.safety().dry_run {
+        eprintln!(
+            "molecule-mcp: dry run: calls that are not reads are validated and built, answered \
+             with the request they would send (DRY_RUN), and never sent"
+        );
+    }
+    if let Some(audit) = audit {
+        eprintln!(
+            "molecule-mcp: audit log: {} (two lines per call that is not a read; SIGHUP reopens it)",
+            audit.path().display()
+        );
+        runtime.spawn(reopen_on_hangup(audit));
+    }
     startup::check_selection(&engine, &config)?;
     // The environment's credentials are kept out of every log line for the whole run
     // (src/logging.rs); HTTP callers' are held per request.
@@ -363,6 +437,29 @@ async fn traces(engine: &Engine) -> Result<Option<molecule_mcp::telemetry::Traci
     let client = molecule_mcp::client::http_client(engine.config().limits.timeout)
         .context("building the trace exporter's HTTP client")?;
     molecule_mcp::telemetry::init_traces(lookup, client).context("starting trace export")
+}
+
+/// Reopens the audit log on every SIGHUP (logrotate's `postrotate`).
+async fn reopen_on_hangup(audit: Arc<molecule_mcp::audit::AuditLog>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            eprintln!("molecule-mcp: cannot listen for SIGHUP; the audit log will not be reopened");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match audit.reopen() {
+                Ok(()) => eprintln!("molecule-mcp: SIGHUP: audit log reopened"),
+                Err(e) => eprintln!(
+                    "molecule-mcp: SIGHUP: cannot reopen the audit log ({e}); calls that are not \
+                     reads are refused until it can be"
+                ),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = audit;
 }
 
 /// Exports the spans still buffered (the SDK blocks while it does).

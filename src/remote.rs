@@ -323,7 +323,7 @@ impl Remote {
 /// The one value of header `name`, trimmed; `None` when absent. Sent twice, or not
 /// visible ASCII, it is refused naming the header (`shown`): with two values, which one
 /// a proxy or this server reads would be a guess.
-fn single<'h>(
+pub(crate) fn single<'h>(
     headers: &'h HeaderMap,
     name: &str,
     shown: &'static str,

@@ -9,6 +9,7 @@ use crate::http::Narrowing;
 use crate::redact::Redactor;
 use crate::remote::Remote;
 use crate::result::{self, clipped};
+use crate::sealed::StateKey;
 use crate::telemetry;
 use opentelemetry::trace::FutureExt as _;
 use rmcp::model::{
@@ -120,6 +121,187 @@ impl McpServer {
     }
 }
 
+impl McpServer {
+    /// The call's own context (src/safety.rs): transport, JSON-RPC id, the caller's
+    /// trace id, and what an HTTP request's headers raised.
+    fn call_context(
+        &self,
+        context: &RequestContext<RoleServer>,
+        caller: &Caller,
+    ) -> crate::safety::CallContext {
+        let parts = context.extensions.get::<axum::http::request::Parts>();
+        let raised = parts
+            .and_then(|p| p.extensions.get::<crate::safety::Raised>())
+            .copied()
+            .unwrap_or_default();
+        let traceparent = parts
+            .and_then(|p| p.headers.get("traceparent"))
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| context.meta.0.0.get("traceparent").and_then(|v| v.as_str()));
+        let mut id = context.id.to_string();
+        Redactor::new(caller.secrets()).text(&mut id);
+        crate::safety::CallContext {
+            transport: if self.remote.is_some() {
+                crate::safety::Transport::Http
+            } else {
+                crate::safety::Transport::Stdio
+            },
+            jsonrpc_id: Some(clipped(&id, 64)),
+            trace_id: traceparent.and_then(crate::safety::trace_id),
+            dry_run: raised.dry_run,
+            confirm: raised.confirm,
+            asker: self.asker(context),
+            confirmed: Default::default(),
+        }
+    }
+
+    /// How to ask the person behind a stdio client that declared the `elicitation`
+    /// capability (form mode): a server-initiated `elicitation/create` through rmcp's
+    /// peer. Over stateless HTTP there is no channel for one (docs/safety.md).
+    fn asker(&self, context: &RequestContext<RoleServer>) -> Option<crate::confirm::Asker> {
+        use crate::confirm::{Answer, Asker};
+        use rmcp::model::{ElicitRequestParams, ElicitationAction};
+        if self.remote.is_some() {
+            return None;
+        }
+        let elicitation = context.peer.peer_info()?.capabilities.elicitation.clone()?;
+        // `{}` (2025-06-18) means form mode; 2025-11-25 names the modes.
+        if elicitation.form.is_none() && elicitation.url.is_some() {
+            return None;
+        }
+        let peer = context.peer.clone();
+        Some(Asker::new(move |message, schema| {
+            let peer = peer.clone();
+            Box::pin(async move {
+                let answer = peer
+                    .create_elicitation_with_timeout(
+                        ElicitRequestParams::FormElicitationParams {
+                            meta: None,
+                            message,
+                            requested_schema: schema,
+                        },
+                        Some(crate::confirm::ASK_TIMEOUT),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(match answer.action {
+                    ElicitationAction::Accept => Answer::Accept(
+                        answer
+                            .content
+                            .and_then(|c| c.as_object().cloned())
+                            .unwrap_or_default(),
+                    ),
+                    ElicitationAction::Decline => Answer::Decline,
+                    // Cancel, and any action a later protocol adds: nothing is sent.
+                    _ => Answer::Cancel,
+                })
+            })
+        }))
+    }
+}
+
+impl McpServer {
+    /// The key to seal a confirmation's request state with, when this request's client
+    /// can be asked that way: a client on protocol 2026-07-28 or later (which forbids
+    /// server-initiated requests), over HTTP or stdio, that declares form elicitation in
+    /// the request's own capabilities (docs/safety.md, "Over HTTP").
+    fn sealing(&self, context: &RequestContext<RoleServer>) -> Option<Arc<StateKey>> {
+        let key = self.engine.safety().state_key.clone()?;
+        let version = context.protocol_version()?;
+        if version.to_string().as_str() < "2026-07-28" {
+            return None;
+        }
+        let elicitation = context.client_capabilities()?.elicitation?;
+        if elicitation.form.is_none() && elicitation.url.is_some() {
+            return None;
+        }
+        Some(key)
+    }
+}
+
+/// The asker of a 2026-07-28 HTTP call: without a `requestState`, the question goes
+/// back to the client (`Answer::Later`); with one, the state must open for this tool,
+/// these arguments and this caller's key (src/sealed.rs) before the answer in
+/// `inputResponses.confirm` counts.
+fn retry_asker(
+    key: Arc<StateKey>,
+    request: &CallToolRequestParams,
+    args: &rmcp::model::JsonObject,
+    caller: &Caller,
+) -> crate::confirm::Asker {
+    use crate::confirm::{Answer, Asker};
+    use rmcp::model::{ElicitResult, ElicitationAction};
+    let answer = match &request.request_state {
+        None => Answer::Later,
+        Some(state) => {
+            let holder = caller.org_api_key.as_ref().map_or("", |k| k.expose());
+            match key.open(
+                state,
+                &request.name,
+                args,
+                holder,
+                std::time::SystemTime::now(),
+            ) {
+                Err(why) => Answer::Refused(why.to_string()),
+                Ok(()) => match request
+                    .input_responses
+                    .as_ref()
+                    .and_then(|r| r.get(CONFIRM_INPUT))
+                    .map(|v| serde_json::from_value::<ElicitResult>(v.clone()))
+                {
+                    Some(Ok(result)) => match result.action {
+                        ElicitationAction::Accept => Answer::Accept(
+                            result
+                                .content
+                                .and_then(|c| c.as_object().cloned())
+                                .unwrap_or_default(),
+                        ),
+                        ElicitationAction::Decline => Answer::Decline,
+                        _ => Answer::Cancel,
+                    },
+                    _ => Answer::Refused(format!(
+                        "the retry carries no elicitation result under inputResponses.{CONFIRM_INPUT}"
+                    )),
+                },
+            }
+        }
+    };
+    Asker::new(move |_, _| {
+        let answer = answer.clone();
+        Box::pin(async move { Ok(answer) })
+    })
+}
+
+/// The key of the confirmation in `inputRequests` / `inputResponses`.
+const CONFIRM_INPUT: &str = "confirm";
+
+/// The `InputRequiredResult` that asks a 2026-07-28 client to confirm, with the state
+/// sealed for this tool, these arguments and this caller.
+fn input_required(
+    key: &StateKey,
+    tool: &str,
+    args: &rmcp::model::JsonObject,
+    caller: &Caller,
+    pending: &crate::confirm::Pending,
+) -> Result<CallToolResponse, ErrorData> {
+    use rmcp::model::{ElicitRequest, ElicitRequestParams, InputRequest, InputRequiredResult};
+    let holder = caller.org_api_key.as_ref().map_or("", |k| k.expose());
+    let state = key
+        .seal(tool, args, holder, std::time::SystemTime::now())
+        .map_err(|e| ErrorData::internal_error(format!("sealing the request state: {e}"), None))?;
+    let request = ElicitRequest::new(ElicitRequestParams::FormElicitationParams {
+        meta: None,
+        message: pending.message.clone(),
+        requested_schema: pending.schema.clone(),
+    });
+    let mut requests = rmcp::model::InputRequests::new();
+    requests.insert(
+        CONFIRM_INPUT.to_string(),
+        InputRequest::Elicitation(request),
+    );
+    Ok(InputRequiredResult::new(Some(requests), Some(state)).into())
+}
+
 impl ServerHandler for McpServer {
     fn get_info(&self) -> ServerConfig {
         InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
@@ -193,12 +375,18 @@ impl ServerHandler for McpServer {
                 None,
             ));
         };
-        let args = request.arguments.unwrap_or_default();
+        let args = request.arguments.clone().unwrap_or_default();
+        let mut call_context = self.call_context(&context, &caller);
+        let sealing = self.sealing(&context);
+        if let Some(key) = &sealing {
+            call_context.asker = Some(retry_asker(key.clone(), &request, &args, &caller));
+        }
+        let sealed_args = args.clone();
         // Dropping the call future on cancellation aborts its HTTP request. The call
         // runs in the request's span, so its upstream attempts are children of it.
         let call = self
             .engine
-            .call_as(entry, args, &caller, narrow.as_ref())
+            .call_in(entry, args, &caller, narrow.as_ref(), &call_context)
             .with_context(operation.context());
         let outcome = tokio::select! {
             outcome = call => outcome,
@@ -208,6 +396,19 @@ impl ServerHandler for McpServer {
             }
         };
         operation.end(outcome.as_ref().err().map(|e| e.code()).as_deref());
-        Ok(result::to_call_result(entry, outcome, self.engine.bound()).into())
+        if let (Err(ToolError::InputRequired(pending)), Some(key)) = (&outcome, &sealing) {
+            return input_required(key, entry.row.name, &sealed_args, &caller, pending);
+        }
+        let mut result = result::to_call_result(entry, outcome, self.engine.bound());
+        let confirmed = *call_context
+            .confirmed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if confirmed == crate::confirm::Confirmed::Unavailable {
+            result.content.push(rmcp::model::ContentBlock::text(
+                crate::confirm::NOT_CONFIRMED,
+            ));
+        }
+        Ok(result.into())
     }
 }

@@ -312,6 +312,7 @@ async fn admit<'g>(
         None
     };
     let narrowing = Remote::narrowing(&parts.headers)?;
+    let raised = crate::safety::Raised::from_headers(&parts.headers)?;
     let total = gate
         .total
         .clone()
@@ -359,6 +360,7 @@ async fn admit<'g>(
         parts.extensions.insert(caller);
     }
     parts.extensions.insert(Narrowing(narrowing));
+    parts.extensions.insert(raised);
     Ok((
         bytes,
         summary,

@@ -2,13 +2,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on the unexpected
 
 mod agents;
+mod audit;
 mod boundaries;
 mod calls;
 mod cli;
 mod client;
 mod common;
+mod confirm_http;
 mod drift;
 mod driver;
+mod dry_run;
 mod e2e;
 mod exposed;
 mod http;
