@@ -248,6 +248,17 @@ pub(crate) async fn confirm(
 }
 
 /// A read this server makes to show the consequence; its error ends the call.
+/// The workspace `id`, as `get_workspace` returns it.
+async fn workspace(engine: &Engine, caller: &Arc<Caller>, id: &str) -> Result<Value, ToolError> {
+    read(
+        engine,
+        caller,
+        "get_workspace",
+        serde_json::json!({ "workspace_id": id }),
+    )
+    .await
+}
+
 async fn read(
     engine: &Engine,
     caller: &Arc<Caller>,
@@ -305,13 +316,7 @@ async fn question(
     match entry.row.name {
         "deprovision_workspace" => {
             let id = arg("workspace_id");
-            let workspace = read(
-                engine,
-                caller,
-                "get_workspace",
-                serde_json::json!({"workspace_id": id}),
-            )
-            .await?;
+            let workspace = workspace(engine, caller, &id).await?;
             let name = text(&workspace, "name").unwrap_or("").to_string();
             let all = items(&read(engine, caller, "list_workspaces", serde_json::json!({})).await?);
             let below = descendants(&id, &all);
@@ -327,13 +332,7 @@ async fn question(
         }
         "delete_workspace_secret" => {
             let id = arg("workspace_id");
-            let workspace = read(
-                engine,
-                caller,
-                "get_workspace",
-                serde_json::json!({"workspace_id": id}),
-            )
-            .await?;
+            let workspace = workspace(engine, caller, &id).await?;
             Ok(Question {
                 message: format!(
                     "Delete secret `{}` from workspace “{}” ({})? The workspace restarts without \
