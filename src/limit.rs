@@ -102,11 +102,10 @@ impl Drop for Slot<'_> {
     fn drop(&mut self) {
         self.permit.take();
         let mut map = self.buckets.lock();
-        // Idle: only the map and this slot hold the bucket (a holder or waiter that found
-        // it holds another reference until it is done), and every permit is back.
-        if Arc::strong_count(&self.semaphore) <= 2
-            && self.semaphore.available_permits() == self.buckets.limit
-        {
+        // Idle: only the map and this slot hold the bucket. Every holder or waiter holds a
+        // reference from the moment it finds the bucket (under this same lock) until it
+        // is done, so with none left every permit is back.
+        if Arc::strong_count(&self.semaphore) <= 2 {
             map.remove(&self.key);
         }
     }

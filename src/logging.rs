@@ -104,11 +104,15 @@ pub fn line(event: &[u8]) -> Vec<u8> {
     // straddling the cut is whole when it is matched (as for results, src/redact.rs).
     let slack = redactor.slack();
     let event = event.strip_suffix(b"\n").unwrap_or(event);
-    let event = &event[..event.len().min(MAX_LINE_BYTES + slack)];
-    let mut text = String::from_utf8_lossy(event).into_owned();
+    let read = event.len().min(MAX_LINE_BYTES + slack);
+    let mut text = String::from_utf8_lossy(&event[..read]).into_owned();
     redactor.text(&mut text);
+    // Escaped piece by piece; `fits` is the longest prefix that leaves room for CUT.
+    let room = MAX_LINE_BYTES - CUT.len();
     let mut out = String::with_capacity(text.len().min(MAX_LINE_BYTES) + 16);
+    let mut fits = 0;
     let mut piece = String::new();
+    let mut cut = read < event.len();
     for c in text.chars() {
         piece.clear();
         match c {
@@ -120,11 +124,18 @@ pub fn line(event: &[u8]) -> Vec<u8> {
             }
             c => piece.push(c),
         }
-        if out.len() + piece.len() > MAX_LINE_BYTES - CUT.len() {
-            out.push_str(CUT);
+        out.push_str(&piece);
+        if out.len() <= room {
+            fits = out.len();
+        }
+        if out.len() > MAX_LINE_BYTES {
+            cut = true;
             break;
         }
-        out.push_str(&piece);
+    }
+    if cut {
+        out.truncate(fits);
+        out.push_str(CUT);
     }
     out.push('\n');
     out.into_bytes()
@@ -169,6 +180,31 @@ mod tests {
         assert!(text.contains("rpc=tools/list\\n2026"), "{text}");
         let text = String::from_utf8(line(b"a\x1b[31mb\x00c\r\td")).unwrap();
         assert_eq!(text, "a\\u{1b}[31mb\\u{0}c\\r\\td\n");
+    }
+
+    /// A line that fits is written whole, to the byte; one byte more and it ends with
+    /// the marker at exactly the bound; with secrets held (so redaction reads past the
+    /// bound), a long line is still cut at exactly the bound.
+    #[test]
+    fn the_bound_is_exact() {
+        let fits = "a".repeat(MAX_LINE_BYTES);
+        assert_eq!(line(fits.as_bytes()), format!("{fits}\n").into_bytes());
+        let over = line("a".repeat(MAX_LINE_BYTES + 1).as_bytes());
+        assert_eq!(over.len(), MAX_LINE_BYTES + 1);
+        assert!(String::from_utf8(over).unwrap().ends_with("… [cut]\n"));
+        let _held = hold(["sk-a-secret-that-gives-the-redactor-some-slack"]);
+        let long = line("b".repeat(20_000).as_bytes());
+        assert_eq!(long.len(), MAX_LINE_BYTES + 1);
+    }
+
+    /// A secret held after a line was written (and the combined redactor built) is
+    /// redacted from the next line.
+    #[test]
+    fn a_secret_held_later_is_redacted_too() {
+        let _ = line(b"warm the combined redactor");
+        let _held = hold(["sk-held-after-the-first-line-789"]);
+        let text = String::from_utf8(line(b"key=sk-held-after-the-first-line-789")).unwrap();
+        assert_eq!(text, "key=[redacted]\n");
     }
 
     #[test]
