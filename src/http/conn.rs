@@ -51,6 +51,14 @@ pub struct Ticket {
 /// While it lives, its connection is handling a request and is not evicted.
 struct Busy(Arc<AtomicUsize>);
 
+impl Busy {
+    /// Marks one more request in progress on the connection whose count is `busy`.
+    fn start(busy: &Arc<AtomicUsize>) -> Busy {
+        busy.fetch_add(1, Ordering::AcqRel);
+        Busy(busy.clone())
+    }
+}
+
 impl Drop for Busy {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
@@ -146,8 +154,7 @@ pub async fn serve(
     let busy = ticket.tracked.busy.clone();
     let service =
         hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-            busy.fetch_add(1, Ordering::AcqRel);
-            let guard = Busy(busy.clone());
+            let guard = Busy::start(&busy);
             let app = app.clone();
             async move {
                 let response = app.oneshot(request.map(axum::body::Body::new)).await;
@@ -251,5 +258,18 @@ mod tests {
         assert!(connections.admit().is_none(), "all busy: no room");
         drop((a, b, c));
         assert_eq!(connections.count(), 0);
+    }
+
+    /// A connection is busy only while a request is in progress: once its request is
+    /// answered it is idle again, and the first to make room at the cap.
+    #[test]
+    fn a_connection_is_evictable_again_once_its_request_is_answered() {
+        let connections = Connections::new(1);
+        let a = connections.admit().unwrap();
+        let request = Busy::start(&a.tracked.busy);
+        assert!(connections.admit().is_none(), "busy: no room");
+        drop(request);
+        assert!(connections.admit().is_some(), "idle again: it makes room");
+        assert!(a.tracked.close.is_cancelled());
     }
 }
