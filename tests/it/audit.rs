@@ -308,15 +308,11 @@ async fn post_raw(
     headers: &[(&str, &str)],
     message: Value,
 ) -> Option<u16> {
-    let mut request = client
-        .post(url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body(message.to_string());
-    for (k, v) in headers {
-        request = request.header(*k, *v);
-    }
-    request.send().await.ok().map(|r| r.status().as_u16())
+    crate::http::mcp_request(client, url, headers, &message)
+        .send()
+        .await
+        .ok()
+        .map(|r| r.status().as_u16())
 }
 
 #[tokio::test]

@@ -595,26 +595,7 @@ fn the_readme_shows_what_ci_prints_for_the_example_candidate() {
         "```text\n$ bash scripts/drift-ci.sh --spec {EXAMPLE}\n{annotations}```\n\n\
          The job summary ($GITHUB_STEP_SUMMARY) gets:\n\n````markdown\n{summary}````\n"
     );
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
-    let readme = std::fs::read_to_string(&path).unwrap();
-    let (begin, end) = ("<!-- drift-ci:begin -->\n", "<!-- drift-ci:end -->");
-    let start = readme
-        .find(begin)
-        .expect("README has the drift-ci:begin marker")
-        + begin.len();
-    let stop = readme
-        .find(end)
-        .expect("README has the drift-ci:end marker");
-    if std::env::var_os("UPDATE_README").is_some() {
-        let updated = format!("{}{expected}{}", &readme[..start], &readme[stop..]);
-        std::fs::write(&path, updated).unwrap();
-        return;
-    }
-    assert_eq!(
-        &readme[start..stop],
-        expected,
-        "the README's drift CI example is stale: `UPDATE_README=1 cargo test --test it drift` rewrites it"
-    );
+    readme_block("drift-ci", &expected, "drift CI example");
 }
 
 /// A field whose type changes is a breaking `type_changed`, for the operation and for
@@ -1049,19 +1030,25 @@ fn the_readme_shows_the_report_for_a_conflicting_override() {
     let spec = candidate("conflicting-billing-mode");
     let (_, stdout, _) = drift(&["--spec", &spec]);
     let expected = format!("```text\n$ molecule-mcp drift --spec {spec}\n{stdout}```\n");
+    readme_block("drift-conflict", &expected, "conflict example");
+}
+
+/// The README's text between `<!-- MARKER:begin -->` and `<!-- MARKER:end -->` equals
+/// `expected`; with `UPDATE_README` set, it is rewritten instead.
+fn readme_block(marker: &str, expected: &str, what: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
     let readme = std::fs::read_to_string(&path).unwrap();
     let (begin, end) = (
-        "<!-- drift-conflict:begin -->\n",
-        "<!-- drift-conflict:end -->",
+        format!("<!-- {marker}:begin -->\n"),
+        format!("<!-- {marker}:end -->"),
     );
     let start = readme
-        .find(begin)
-        .expect("README has the drift-conflict:begin marker")
+        .find(&begin)
+        .unwrap_or_else(|| panic!("README has the {marker}:begin marker"))
         + begin.len();
     let stop = readme
-        .find(end)
-        .expect("README has the drift-conflict:end marker");
+        .find(&end)
+        .unwrap_or_else(|| panic!("README has the {marker}:end marker"));
     if std::env::var_os("UPDATE_README").is_some() {
         let updated = format!("{}{expected}{}", &readme[..start], &readme[stop..]);
         std::fs::write(&path, updated).unwrap();
@@ -1070,6 +1057,6 @@ fn the_readme_shows_the_report_for_a_conflicting_override() {
     assert_eq!(
         &readme[start..stop],
         expected,
-        "the README's conflict example is stale: `UPDATE_README=1 cargo test --test it drift` rewrites it"
+        "the README's {what} is stale: `UPDATE_README=1 cargo test --test it drift` rewrites it"
     );
 }

@@ -110,15 +110,10 @@ pub async fn post(
     headers: &[(&str, &str)],
     message: Value,
 ) -> (u16, reqwest::header::HeaderMap, Value) {
-    let mut request = client
-        .post(url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body(message.to_string());
-    for (k, v) in headers {
-        request = request.header(*k, *v);
-    }
-    let response = request.send().await.unwrap();
+    let response = mcp_request(client, url, headers, &message)
+        .send()
+        .await
+        .unwrap();
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let text = response.text().await.unwrap();
@@ -127,6 +122,24 @@ pub async fn post(
         headers,
         serde_json::from_str(&text).unwrap_or(Value::String(text)),
     )
+}
+
+/// A POST of one JSON-RPC message to `url` with the MCP content headers and `headers`.
+pub fn mcp_request(
+    client: &reqwest::Client,
+    url: &str,
+    headers: &[(&str, &str)],
+    message: &Value,
+) -> reqwest::RequestBuilder {
+    let mut request = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(message.to_string());
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    request
 }
 
 pub fn initialize(id: i64) -> Value {
