@@ -63,7 +63,7 @@ pub struct Engine {
 pub enum EngineError {
     /// A tool row does not fit the spec.
     #[error(transparent)]
-    Derive(#[from] crate::tools::schema::DeriveError),
+    Derive(#[from] crate::tools::derive::DeriveError),
 }
 
 /// The raw outcome of one HTTP attempt.
@@ -73,7 +73,7 @@ impl Engine {
     /// Builds the catalogue.
     pub fn new(config: Config) -> Result<Self, EngineError> {
         Ok(Engine {
-            catalog: Catalog::load()?,
+            catalog: Catalog::new()?,
             caller: Arc::new(Caller::from_config(&config)),
             http: tokio::sync::OnceCell::new(),
             per_caller: Buckets::new(config.limits.max_in_flight),

@@ -10,7 +10,7 @@
 
 use crate::error::{Found, Seen, ToolError};
 use crate::tools::Entry;
-use crate::tools::schema::Location;
+use crate::tools::derive::Location;
 use crate::tools::table::Route;
 use crate::{Api, Operation};
 use serde_json::{Value, json};
@@ -300,7 +300,7 @@ mod tests {
     fn entry(name: &str) -> &'static Entry {
         static CATALOG: OnceLock<Catalog> = OnceLock::new();
         CATALOG
-            .get_or_init(|| Catalog::load().unwrap())
+            .get_or_init(|| Catalog::new().unwrap())
             .get(name)
             .unwrap()
     }

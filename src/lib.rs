@@ -55,8 +55,5 @@ pub enum Api {
     ControlPlane,
 }
 
-mod operations {
-    use super::Api;
-    include!(concat!(env!("OUT_DIR"), "/operations.rs"));
-}
+mod operations;
 pub use operations::Operation;

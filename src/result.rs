@@ -173,7 +173,7 @@ mod tests {
 
     fn entry() -> &'static Entry {
         static CATALOG: std::sync::OnceLock<crate::tools::Catalog> = std::sync::OnceLock::new();
-        let catalog = CATALOG.get_or_init(|| crate::tools::Catalog::load().unwrap());
+        let catalog = CATALOG.get_or_init(|| crate::tools::Catalog::new().unwrap());
         catalog.get("list_workspaces").unwrap()
     }
 

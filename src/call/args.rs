@@ -8,7 +8,7 @@ use crate::client::Caller;
 use crate::error::ToolError;
 use crate::operations::Arguments;
 use crate::tools::Entry;
-use crate::tools::schema::{Location, Plan};
+use crate::tools::derive::{Location, Plan};
 use crate::tools::table::{ArgRule, Route};
 use serde_json::{Map, Value};
 

@@ -3,7 +3,7 @@
 
 use crate::error::ToolError;
 use crate::tools::Entry;
-use crate::tools::schema::Location;
+use crate::tools::derive::Location;
 use serde_json::Value;
 
 /// Validates `args` against the exact schema; every error names the field and the rule.

@@ -20,7 +20,7 @@ pub mod render;
 
 use crate::spec::inventory::{self, Endpoint};
 use crate::spec::overrides::{self, Override, Status};
-use crate::tools::schema::{self, Derived};
+use crate::tools::derive::{self as schema, Derived};
 use crate::tools::table::{self, ToolRow};
 use diff::{Change, Direction, Kind, SchemaDiff};
 use locate::{Location, Source};

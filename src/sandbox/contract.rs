@@ -6,7 +6,7 @@
 //! and logs any response of its own that does.
 //!
 //! OpenAPI 3.0 schemas become JSON Schema through the same converter the tool
-//! schemas use ([`crate::tools::schema::exact_schema`]).
+//! schemas use ([`crate::tools::json_schema::exact_schema`]).
 
 use crate::Operation;
 use crate::spec::inventory;
@@ -113,7 +113,7 @@ fn build() -> Result<Contracts, String> {
 }
 
 fn compile(doc: &Value, schema: &Value, op: &str) -> Result<Arc<jsonschema::Validator>, String> {
-    jsonschema::draft202012::new(&crate::tools::schema::exact_schema(doc, schema))
+    jsonschema::draft202012::new(&crate::tools::json_schema::exact_schema(doc, schema))
         .map(Arc::new)
         .map_err(|e| format!("`{op}`: schema does not compile: {e}"))
 }

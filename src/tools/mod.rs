@@ -1,13 +1,17 @@
-//! The tool catalogue: the rows of [`table`] with the schemas [`schema`] derives from
-//! the embedded patched specs, built once at start-up; validators compile on first use.
+//! The tool catalogue: the rows of [`table`] with what build.rs derived for each from
+//! the patched specs ([`built`]), read once at start-up without parsing any spec;
+//! validators compile on first use.
 
+pub mod built;
+pub mod derive;
 pub mod doc;
-pub mod schema;
+pub mod json_schema;
+pub mod row;
 pub mod table;
 
 use crate::{Api, Operation};
+use derive::{DeriveError, Derived};
 use rmcp::model::{Tool, ToolAnnotations};
-use schema::Derived;
 use serde_json::Value;
 use std::sync::{Arc, OnceLock};
 use table::{Access, ToolRow};
@@ -48,7 +52,7 @@ impl Entry {
     }
 }
 
-/// Every tool of the table, derived from the embedded specs.
+/// Every tool of the table, as build.rs derived it.
 #[derive(Debug)]
 pub struct Catalog {
     /// In table order.
@@ -76,18 +80,16 @@ pub fn spec_for(op: Operation) -> &'static Value {
 }
 
 impl Catalog {
-    /// Derives every row from the embedded specs.
-    pub fn load() -> Result<Catalog, schema::DeriveError> {
-        let (tenant, cp) = specs();
-        let tenant_ops = crate::spec::inventory::operations(tenant);
-        let cp_ops = crate::spec::inventory::operations(cp);
+    /// Reads every row's derivation, embedded by build.rs.
+    pub fn new() -> Result<Catalog, DeriveError> {
         let entries = table::TOOLS
             .iter()
-            .map(|row| {
-                let derived = match row.route.operations()[0].api() {
-                    Api::Tenant => schema::derive(tenant, &tenant_ops, row)?,
-                    Api::ControlPlane => schema::derive(cp, &cp_ops, row)?,
-                };
+            .zip(built::DERIVED)
+            .map(|(&row, json)| {
+                let derived: Derived = serde_json::from_str(json).map_err(|e| DeriveError {
+                    tool: row.name.to_string(),
+                    message: format!("the derivation build.rs embedded does not read: {e}"),
+                })?;
                 let tool = definition(row, &derived);
                 Ok(Entry {
                     row,

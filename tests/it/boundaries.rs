@@ -5,7 +5,7 @@
 
 use crate::common::*;
 use molecule_mcp::call::Engine;
-use molecule_mcp::tools::schema::Location;
+use molecule_mcp::tools::derive::Location;
 use percent_encoding::percent_decode_str;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as RunnerConfig, TestRunner};

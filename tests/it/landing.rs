@@ -3,7 +3,7 @@
 //! document, and the build's to-do list.
 //!
 //! "The build" here is build.rs's pipeline run in-process — load and normalise, apply
-//! the overrides, the checks against the crate's source (`landing::Plan`, the very
+//! the overrides, the checks against the crate's source (`landing::Checklist`, the very
 //! function build.rs calls) — then the schema derivation the server does at start-up.
 //! A real `cargo build` of a copy of the crate is the ignored test at the end (minutes
 //! on two cores).
@@ -11,10 +11,11 @@
 use crate::overrides::{patched, root};
 use molecule_mcp::drift;
 use molecule_mcp::spec::inventory;
-use molecule_mcp::spec::landing::{self, Plan, Step};
+use molecule_mcp::spec::landing::{self, Checklist, Step};
 use molecule_mcp::spec::load;
 use molecule_mcp::spec::overrides::{self, Applied};
-use molecule_mcp::tools::{Catalog, schema, table};
+use molecule_mcp::spec::source::SourceFile;
+use molecule_mcp::tools::{Catalog, derive as schema, table};
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 
@@ -31,10 +32,10 @@ fn work_dir() -> PathBuf {
 /// What build.rs computes for a `spec/management.yaml` with this text.
 pub struct Build {
     pub applied: Applied,
-    pub plan: Plan,
+    pub plan: Checklist,
 }
 
-fn build_with(text: &str, overrides: &[overrides::Override], sources: &[landing::Source]) -> Build {
+fn build_with(text: &str, overrides: &[overrides::Override], sources: &[SourceFile]) -> Build {
     let tenant = load::parse("spec/management.yaml", text).unwrap().doc;
     build_doc(&tenant, overrides, sources)
 }
@@ -43,7 +44,7 @@ fn build_with(text: &str, overrides: &[overrides::Override], sources: &[landing:
 pub fn build_doc(
     tenant: &Value,
     overrides: &[overrides::Override],
-    sources: &[landing::Source],
+    sources: &[SourceFile],
 ) -> Build {
     let applied = overrides::apply_all(tenant, overrides);
     let cp = load::load_openapi(&root().join("spec/cp-admin.yaml")).unwrap();
@@ -51,7 +52,7 @@ pub fn build_doc(
         inventory::operations(&applied.doc),
         inventory::operations(&cp),
     );
-    let plan = Plan::new(
+    let plan = Checklist::new(
         &[
             ("spec/management.yaml", &tenant_ops),
             ("spec/cp-admin.yaml", &cp_ops),
@@ -70,7 +71,7 @@ fn repo_overrides() -> Vec<overrides::Override> {
     overrides::load_dir(&root().join("overrides")).unwrap()
 }
 
-fn sources() -> Vec<landing::Source> {
+fn sources() -> Vec<SourceFile> {
     landing::crate_sources(&root()).unwrap()
 }
 
@@ -265,7 +266,7 @@ fn equivalent_3_0_and_3_1_renderings_give_identical_drift_reports_and_tool_schem
     // Identical tool schemas: every row derived from the built 3.1 document equals
     // what the server serves from the vendored 3.0 spec and its overrides.
     let built = build(&fixture_text("management.3.1.yaml"));
-    let catalog = Catalog::load().unwrap();
+    let catalog = Catalog::new().unwrap();
     let ops = inventory::operations(&built.applied.doc);
     let cp: Value = serde_json::from_str(molecule_mcp::PATCHED_CP_SPEC).unwrap();
     let cp_ops = inventory::operations(&cp);
@@ -322,7 +323,7 @@ fn walkthrough_a_3_1_spec_with_the_live_shapes_builds_and_retires_every_override
     assert_eq!(built.applied.doc, patched());
 
     let after = build_with(&text, &[], &sources());
-    assert_eq!(after.plan, Plan::default());
+    assert_eq!(after.plan, Checklist::default());
     assert_eq!(after.applied.doc, patched());
 }
 
@@ -359,7 +360,7 @@ fn walkthrough_a_new_operation_stops_the_build_at_the_place_that_decides_it() {
     let [
         Step::Unbound {
             operation,
-            table: Some(table),
+            at: Some(at),
             ..
         },
     ] = unbound.as_slice()
@@ -376,21 +377,21 @@ fn walkthrough_a_new_operation_stops_the_build_at_the_place_that_decides_it() {
             .find(|s| s.path == "src/tools/table.rs")
             .unwrap();
         let mut lines: Vec<String> = source.text.lines().map(String::from).collect();
-        assert!(lines[line - 1].starts_with("];"), "{}", lines[line - 1]);
+        assert_eq!(lines[line - 1], "    }", "the end of the `match`");
         lines.insert(line - 1, written.into());
         source.text = lines.join("\n");
         build_with(&text, &[], &edited).plan
     };
     let bound = decide(
-        table.row_line,
-        r#"    row!("get_workspace_logs", "Get logs", Read, Workspaces, One(O::GetWorkspaceLogs), [WS], "Logs."),"#,
+        *at,
+        r#"        O::GetWorkspaceLogs => Tool(&ToolRow { name: "get_workspace_logs", title: "Get logs", access: Access::Read, toolset: Toolset::Workspaces, route: One(O::GetWorkspaceLogs), args: &[WS], description: "Logs." }),"#,
     );
-    assert_eq!(bound, Plan::default(), "{bound:?}");
+    assert_eq!(bound, Checklist::default(), "{bound:?}");
     let skipped = decide(
-        table.skip_line,
-        r#"    (O::GetWorkspaceLogs, "logs are read in the canvas, not managed"),"#,
+        *at,
+        r#"        O::GetWorkspaceLogs => Decision::Skipped("logs are read in the canvas, not managed"),"#,
     );
-    assert_eq!(skipped, Plan::default(), "{skipped:?}");
+    assert_eq!(skipped, Checklist::default(), "{skipped:?}");
 }
 
 /// A route the server uses disappears: the build names the tool row that lost it and

@@ -9,7 +9,7 @@ use serde_json::json;
 /// array too: the agent is still told the tool argument and the name to give.
 #[test]
 fn a_confirm_name_asked_for_inside_an_array_is_named_as_the_tool_argument() {
-    let catalog = Catalog::load().unwrap();
+    let catalog = Catalog::new().unwrap();
     let entry = catalog.get("deprovision_workspace").unwrap();
     let error = ToolError::Http {
         api: Api::Tenant,

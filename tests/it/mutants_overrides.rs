@@ -8,7 +8,7 @@ use molecule_mcp::spec::landing;
 use molecule_mcp::spec::overrides::{
     Applied, Conflict, Override, Status, classify, load_dir, parse, same_shape,
 };
-use molecule_mcp::tools::schema::exact_schema;
+use molecule_mcp::tools::json_schema::exact_schema;
 use serde_json::{Value, json};
 
 fn repo_overrides() -> Vec<Override> {

@@ -80,7 +80,7 @@ fn spec_body_schema(
     let body = molecule_mcp::spec::inventory::deref(doc, node.get("requestBody")?);
     let schema = body.pointer("/content/application~1json/schema")?;
     Some(
-        jsonschema::draft202012::new(&molecule_mcp::tools::schema::exact_schema(doc, schema))
+        jsonschema::draft202012::new(&molecule_mcp::tools::json_schema::exact_schema(doc, schema))
             .unwrap(),
     )
 }

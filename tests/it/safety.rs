@@ -618,7 +618,7 @@ async fn the_set_secret_result_never_echoes_the_value() {
 
 #[tokio::test]
 async fn an_error_result_never_carries_structured_content() {
-    let catalog = molecule_mcp::tools::Catalog::load().unwrap();
+    let catalog = molecule_mcp::tools::Catalog::new().unwrap();
     let entry = catalog.get("list_workspaces").unwrap();
     let result = molecule_mcp::result::to_call_result(entry, Err(ToolError::Cancelled), 100_000);
     assert_eq!(result.is_error, Some(true));

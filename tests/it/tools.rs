@@ -3,7 +3,7 @@
 
 use molecule_mcp::Operation;
 use molecule_mcp::call::Engine;
-use molecule_mcp::tools::table::{Binding, TOOLS, binding};
+use molecule_mcp::tools::table::{Decision, TOOLS, decide};
 use serde_json::Value;
 
 fn engine() -> Engine {
@@ -173,7 +173,7 @@ fn path_arguments_refuse_empty_and_dot_segments_in_the_advertised_schema() {
             for target in plan
                 .targets
                 .iter()
-                .filter(|t| t.location == molecule_mcp::tools::schema::Location::Path)
+                .filter(|t| t.location == molecule_mcp::tools::derive::Location::Path)
             {
                 let schema = &entry.derived.input["properties"][&target.tool];
                 assert_eq!(schema["minLength"], 1, "{}.{}", entry.row.name, target.tool);
@@ -209,9 +209,9 @@ fn every_operation_is_bound_to_the_row_that_routes_to_it() {
             .filter(|t| t.route.operations().contains(op))
             .map(|t| t.name)
             .collect();
-        match binding(*op) {
-            Binding::Tool(name) => assert_eq!(routed_by, [name], "{op:?}"),
-            Binding::Skipped(reason) => {
+        match decide(*op) {
+            Decision::Tool(row) => assert_eq!(routed_by, [row.name], "{op:?}"),
+            Decision::Skipped(reason) => {
                 assert!(
                     routed_by.is_empty(),
                     "{op:?} is skipped ({reason}) but routed by {routed_by:?}"
