@@ -1,0 +1,276 @@
+//! The drift report: its findings, its counts, the `--fail-on` levels and the
+//! fingerprints that name each finding across runs (the JSON form is the CI contract).
+
+use super::diff::Kind;
+use super::locate::Location;
+use crate::spec::overrides::Status;
+use serde::Serialize;
+
+/// An override's verdict against the candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverrideStatus {
+    /// The stale shape is still there; the override writes the live one.
+    Needed,
+    /// The candidate already holds the live shape: delete the override.
+    Redundant,
+    /// The candidate changed the stale shape another way.
+    Conflict,
+}
+
+impl OverrideStatus {
+    /// The stable name, as in every format of the report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OverrideStatus::Needed => "needed",
+            OverrideStatus::Redundant => "redundant",
+            OverrideStatus::Conflict => "conflict",
+        }
+    }
+}
+
+impl From<&Status> for OverrideStatus {
+    fn from(status: &Status) -> Self {
+        match status {
+            Status::Needed => OverrideStatus::Needed,
+            Status::Redundant => OverrideStatus::Redundant,
+            Status::Conflict(_) => OverrideStatus::Conflict,
+        }
+    }
+}
+
+/// A tool's verdict against the candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolStatus {
+    /// Nothing upstream changed reaches the tool.
+    Ok,
+    /// An operation it binds is gone.
+    MissingOperation,
+    /// Its arguments or output changed.
+    SchemaChanged,
+}
+
+impl ToolStatus {
+    /// The stable name, as in every format of the report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ToolStatus::Ok => "ok",
+            ToolStatus::MissingOperation => "missing_operation",
+            ToolStatus::SchemaChanged => "schema_changed",
+        }
+    }
+}
+
+/// A live shape an override keeps that the candidate does not hold: what callers would
+/// lose if the override were dropped. Upstream did not make this change.
+#[derive(Debug, Clone, Serialize)]
+pub struct LostShape {
+    /// The operation that would change.
+    pub operation_id: String,
+    /// The change dropping the override would make.
+    #[serde(flatten)]
+    pub change: ChangeFinding,
+    /// The tools that would show it too.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<String>,
+}
+
+/// One override's verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct OverrideFinding {
+    /// Override id.
+    pub id: String,
+    /// File name under `overrides/`.
+    pub file: String,
+    /// Needed, redundant or conflict.
+    pub status: OverrideStatus,
+    /// What to do, or where it conflicts (pointer and both values).
+    pub detail: String,
+    /// Stable id of this finding.
+    pub fingerprint: String,
+    /// For an override that does not apply: the live shapes it keeps, which the
+    /// candidate lacks (empty, and absent from the JSON, otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lost_if_dropped: Vec<LostShape>,
+    /// The override file, at the failing op for a conflict (not in the JSON contract).
+    #[serde(skip)]
+    pub location: Option<Location>,
+}
+
+/// An added or removed operation.
+#[derive(Debug, Clone, Serialize)]
+pub struct OperationRef {
+    /// `operationId`.
+    pub operation_id: String,
+    /// HTTP method.
+    pub method: String,
+    /// Path template.
+    pub path: String,
+    /// Stable id of this finding.
+    pub fingerprint: String,
+    /// The operation in its spec file (not in the JSON contract).
+    #[serde(skip)]
+    pub location: Option<Location>,
+    /// The operation's match key (method and path, parameter names erased).
+    #[serde(skip)]
+    pub key: String,
+}
+
+/// One change with its fingerprint.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeFinding {
+    /// Stable kind.
+    pub kind: Kind,
+    /// Whether it can break callers of this server.
+    pub breaking: bool,
+    /// Where.
+    pub pointer: String,
+    /// What.
+    pub detail: String,
+    /// Stable id.
+    pub fingerprint: String,
+    /// For an upstream change an override already made: the override's id (the change
+    /// then breaks no caller of this server; absent from the JSON otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub served_by: Option<String>,
+    /// The schema or operation in the spec file (not in the JSON contract).
+    #[serde(skip)]
+    pub location: Option<Location>,
+}
+
+/// A changed operation.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangedOperation {
+    /// `operationId` in the candidate.
+    pub operation_id: String,
+    /// HTTP method.
+    pub method: String,
+    /// Path template in the candidate.
+    pub path: String,
+    /// The changes.
+    pub changes: Vec<ChangeFinding>,
+    /// The operation's match key (method and path, parameter names erased).
+    #[serde(skip)]
+    pub key: String,
+}
+
+/// The operations section.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Operations {
+    /// In the candidate only.
+    pub added: Vec<OperationRef>,
+    /// In the baseline only.
+    pub removed: Vec<OperationRef>,
+    /// In both, different.
+    pub changed: Vec<ChangedOperation>,
+}
+
+/// One tool's verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct ToolFinding {
+    /// Tool name.
+    pub name: String,
+    /// The operation it binds (the first, for routed tools).
+    pub operation_id: String,
+    /// Ok, missing operation or schema changed.
+    pub status: ToolStatus,
+    /// Argument-level changes.
+    pub changes: Vec<ChangeFinding>,
+    /// Stable id of this finding.
+    pub fingerprint: String,
+}
+
+/// Counts, for the last line and for CI.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// Overrides still needed.
+    pub overrides_needed: usize,
+    /// Overrides to delete.
+    pub overrides_redundant: usize,
+    /// Overrides that conflict.
+    pub overrides_conflict: usize,
+    /// Operations added.
+    pub operations_added: usize,
+    /// Operations removed.
+    pub operations_removed: usize,
+    /// Operations changed.
+    pub operations_changed: usize,
+    /// Distinct breaking changes upstream made (removed operations included), each
+    /// counted once however many views (operation, tools) show it.
+    pub breaking_changes: usize,
+    /// Tools unaffected.
+    pub tools_ok: usize,
+    /// Tools whose operation is gone.
+    pub tools_missing_operation: usize,
+    /// Tools whose schema changed.
+    pub tools_schema_changed: usize,
+    /// Operations no tool binds.
+    pub unbound_operations: usize,
+    /// Distinct non-breaking changes, counted like `breaking_changes` (for the verdict;
+    /// not in the JSON contract).
+    #[serde(skip)]
+    pub non_breaking_changes: usize,
+}
+
+/// The whole report (its JSON form is the CI contract, documented in the README).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// What was analysed.
+    pub candidate: String,
+    /// Section 1.
+    pub overrides: Vec<OverrideFinding>,
+    /// Section 2.
+    pub operations: Operations,
+    /// Section 3.
+    pub tools: Vec<ToolFinding>,
+    /// Section 4.
+    pub unbound_operations: Vec<OperationRef>,
+    /// Counts.
+    pub summary: Summary,
+}
+
+/// The `--fail-on` level (also its command-line values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum FailOn {
+    /// Never fail.
+    Never,
+    /// An override conflict or a tool whose operation is gone.
+    Conflict,
+    /// The above, or any breaking change.
+    Breaking,
+    /// Any finding at all (what CI's self-check uses).
+    Any,
+}
+
+impl Report {
+    /// Whether the report reaches `level`.
+    pub fn fails(&self, level: FailOn) -> bool {
+        let s = &self.summary;
+        let conflict = s.overrides_conflict > 0 || s.tools_missing_operation > 0;
+        let breaking = conflict || s.breaking_changes > 0;
+        let any = breaking
+            || s.overrides_redundant > 0
+            || s.operations_added + s.operations_removed + s.operations_changed > 0
+            || s.tools_schema_changed > 0
+            || s.unbound_operations > 0;
+        match level {
+            FailOn::Never => false,
+            FailOn::Conflict => conflict,
+            FailOn::Breaking => breaking,
+            FailOn::Any => any,
+        }
+    }
+}
+
+/// A short stable id: FNV-1a over the finding's identity (never its changing detail).
+pub fn fingerprint(parts: &[&str]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for byte in part.bytes().chain(std::iter::once(0x1f)) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    format!("D{:012x}", hash & 0xffff_ffff_ffff)
+}
