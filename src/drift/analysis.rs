@@ -13,7 +13,8 @@ use crate::spec::overrides::{self, Override, Status};
 use crate::tools::schema::{self, Derived};
 use crate::tools::table::{self, ToolRow};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::mem::Discriminant;
 
 fn finding(scope: &str, change: Change) -> ChangeFinding {
     // Several enum values or constraints can change at one pointer: their detail (the
@@ -26,7 +27,6 @@ fn finding(scope: &str, change: Change) -> ChangeFinding {
     ChangeFinding {
         fingerprint,
         kind: change.kind,
-        breaking: change.breaking,
         pointer: change.pointer,
         detail: change.detail,
         served_by: None,
@@ -49,10 +49,14 @@ fn op_ref(section: &str, spec: &Indexed, op: &Endpoint) -> OperationRef {
 /// body field's change would be named, the pointer inside the operation, and for kinds
 /// that share pointers the detail. Tool changes are mapped onto their operation's
 /// pointers; a tool change no operation shows keeps the tool as its scope.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+///
+/// The kind is compared by variant alone: the views of one change agree on its name but
+/// not always on what it carries (a constraint that tightens the vendored spec may not
+/// tighten the patched one).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Identity {
     scope: String,
-    kind: Kind,
+    kind: Discriminant<Kind>,
     pointer: String,
     subject: String,
 }
@@ -61,7 +65,7 @@ impl Identity {
     fn new(scope: String, kind: Kind, pointer: String, detail: &str) -> Self {
         Identity {
             scope,
-            kind: kind.as_field(),
+            kind: std::mem::discriminant(&kind.as_field()),
             pointer,
             subject: if kind.shares_pointers() {
                 detail.to_string()
@@ -88,7 +92,7 @@ impl Identity {
 
 /// The distinct changes counted for the summary, each breaking if any view says so.
 #[derive(Default)]
-struct Ledger(BTreeMap<Identity, bool>);
+struct Ledger(HashMap<Identity, bool>);
 
 impl Ledger {
     fn add(&mut self, id: Identity, breaking: bool) {
@@ -174,14 +178,14 @@ pub fn run(inputs: &Inputs) -> Report {
 
     let owners = Owners::new(&applied);
     let mut lost: BTreeMap<String, Vec<LostShape>> = BTreeMap::new();
-    let mut shadows: BTreeMap<Identity, (String, usize)> = BTreeMap::new();
-    let mut reaching: BTreeSet<Identity> = BTreeSet::new();
-    let upstream_ids: BTreeSet<Identity> = operations
+    let mut shadows: HashMap<Identity, (String, usize)> = HashMap::new();
+    let mut reaching: HashSet<Identity> = HashSet::new();
+    let upstream_ids: HashSet<Identity> = operations
         .changed
         .iter()
         .flat_map(|o| o.changes.iter().map(|c| Identity::of_operation(&o.key, c)))
         .collect();
-    let effective_ids: BTreeSet<Identity> = effective
+    let effective_ids: HashSet<Identity> = effective
         .changed
         .iter()
         .flat_map(|o| o.changes.iter().map(|c| Identity::of_operation(&o.key, c)))
@@ -201,7 +205,6 @@ pub fn run(inputs: &Inputs) -> Report {
                 .collect::<Vec<_>>();
             match owners.of(&at) {
                 Some(ov) => {
-                    c.breaking = false;
                     c.served_by = Some(ov.id.clone());
                 }
                 // Found by neither comparison's overrides: shown as upstream made it.
@@ -252,11 +255,11 @@ pub fn run(inputs: &Inputs) -> Report {
 
     let mut ledger = Ledger::default();
     for o in &operations.removed {
-        ledger.add(Identity::removed(&o.key), true);
+        ledger.add(Identity::removed(&o.key), Kind::OperationMissing.breaking());
     }
     for op in &operations.changed {
         for c in &op.changes {
-            ledger.add(Identity::of_operation(&op.key, c), c.breaking);
+            ledger.add(Identity::of_operation(&op.key, c), c.breaking());
         }
     }
 
@@ -266,7 +269,7 @@ pub fn run(inputs: &Inputs) -> Report {
         let mut kept = Vec::new();
         for (c, ids) in tool.changes.drain(..).zip(identities) {
             if let Some(id) = ids.iter().find(|id| reaching.contains(*id)) {
-                ledger.add(id.clone(), c.breaking);
+                ledger.add(id.clone(), c.breaking());
                 kept.push(c);
             } else if let Some((file, index)) = ids.iter().find_map(|id| shadows.get(id)) {
                 if let Some(shape) = lost.get_mut(file).and_then(|l| l.get_mut(*index))
@@ -283,7 +286,7 @@ pub fn run(inputs: &Inputs) -> Report {
                         &c.detail,
                     )
                 });
-                ledger.add(own, c.breaking);
+                ledger.add(own, c.breaking());
                 kept.push(c);
             }
         }
@@ -515,7 +518,6 @@ fn check_tool(row: &ToolRow, specs: &Specs) -> (ToolFinding, Vec<Vec<Identity>>)
         for id in &missing {
             changes.push(Change {
                 kind: Kind::OperationMissing,
-                breaking: true,
                 pointer: format!("/operations/{id}"),
                 detail: format!("operation `{id}` is not in the candidate: the build fails until the row is rebound or the operation skipped"),
             });
@@ -533,7 +535,6 @@ fn check_tool(row: &ToolRow, specs: &Specs) -> (ToolFinding, Vec<Vec<Identity>>)
             }
             (_, Err(e)) => changes.push(Change {
                 kind: Kind::BindingBroken,
-                breaking: true,
                 pointer: "/".into(),
                 detail: e.message,
             }),
@@ -619,7 +620,6 @@ fn compare_tools(old: &Derived, new: &Derived) -> Vec<Change> {
             }) {
                 out.push(Change {
                     kind: Kind::ArgumentMoved,
-                    breaking: true,
                     pointer: format!("/input/{}", target.tool),
                     detail: format!(
                         "`{}` was sent as {:?} `{}`, now as {:?} `{}`",
@@ -636,7 +636,6 @@ fn compare_tools(old: &Derived, new: &Derived) -> Vec<Change> {
         }
         (Some(_), None) => out.push(Change {
             kind: Kind::OutputSchemaRemoved,
-            breaking: true,
             pointer: "/output".into(),
             detail:
                 "the success body is no longer an object: no outputSchema, no structuredContent"
@@ -644,7 +643,6 @@ fn compare_tools(old: &Derived, new: &Derived) -> Vec<Change> {
         }),
         (None, Some(_)) => out.push(Change {
             kind: Kind::OutputSchemaAdded,
-            breaking: false,
             pointer: "/output".into(),
             detail: "the success body is now an object with an outputSchema".into(),
         }),

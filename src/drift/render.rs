@@ -59,7 +59,7 @@ fn served(c: &ChangeFinding) -> String {
 fn change_line(c: &ChangeFinding) -> String {
     format!(
         "{} {} at {}: {}{} [{}]",
-        if c.breaking {
+        if c.breaking() {
             "BREAKING"
         } else {
             "non-breaking"
@@ -99,11 +99,7 @@ fn text(r: &Report) -> String {
     for o in &r.overrides {
         out += &format!(
             "  [{}] {} ({}): {} [{}]\n",
-            o.status.as_str(),
-            o.id,
-            o.file,
-            o.detail,
-            o.fingerprint
+            o.status, o.id, o.file, o.detail, o.fingerprint
         );
         if !o.lost_if_dropped.is_empty() {
             out += &format!("      {LOST_HEADING}\n");
@@ -147,10 +143,7 @@ fn text(r: &Report) -> String {
     for t in r.tools.iter().filter(|t| t.status != ToolStatus::Ok) {
         out += &format!(
             "  [{}] {} ({}) [{}]\n",
-            t.status.as_str(),
-            t.name,
-            t.operation_id,
-            t.fingerprint
+            t.status, t.name, t.operation_id, t.fingerprint
         );
         for c in &t.changes {
             out += &format!("      {}\n", change_line(c));
@@ -295,7 +288,7 @@ fn markdown(r: &Report) -> String {
         out += &format!(
             "| `{}` | {} | {} | `{}` |\n",
             o.file,
-            o.status.as_str(),
+            o.status,
             md_detail(&o.detail),
             o.fingerprint
         );
@@ -341,7 +334,7 @@ fn markdown(r: &Report) -> String {
                 o.operation_id,
                 o.method,
                 o.path,
-                if c.breaking { "yes" } else { "no" },
+                if c.breaking() { "yes" } else { "no" },
                 c.pointer,
                 md_detail(&format!("{}{}", c.detail, served(c))),
                 c.fingerprint
@@ -372,9 +365,9 @@ fn markdown(r: &Report) -> String {
                 out += &format!(
                     "| `{}` | {} | {} | {} | `{}`: {} | `{}` |\n",
                     t.name,
-                    t.status.as_str(),
+                    t.status,
                     c.kind,
-                    if c.breaking { "yes" } else { "no" },
+                    if c.breaking() { "yes" } else { "no" },
                     c.pointer,
                     md_detail(&c.detail),
                     c.fingerprint
@@ -433,7 +426,7 @@ fn github(r: &Report) -> String {
         line(
             level,
             o.location.as_ref(),
-            &format!("override {}", o.status.as_str()),
+            &format!("override {}", o.status),
             format!("{}: {} [{}]", o.file, o.detail, o.fingerprint),
         );
         // One notice on the override's own line, beside the conflict: what it keeps is
@@ -482,7 +475,7 @@ fn github(r: &Report) -> String {
     }
     for o in &r.operations.changed {
         for c in &o.changes {
-            let level = if c.breaking { "error" } else { "notice" };
+            let level = if c.breaking() { "error" } else { "notice" };
             line(
                 level,
                 c.location.as_ref(),
@@ -493,7 +486,7 @@ fn github(r: &Report) -> String {
     }
     for t in r.tools.iter().filter(|t| t.status != ToolStatus::Ok) {
         for c in &t.changes {
-            let level = if t.status == ToolStatus::MissingOperation || c.breaking {
+            let level = if t.status == ToolStatus::MissingOperation || c.breaking() {
                 "error"
             } else {
                 "warning"
@@ -501,7 +494,7 @@ fn github(r: &Report) -> String {
             line(
                 level,
                 c.location.as_ref(),
-                &format!("tool {}", t.status.as_str()),
+                &format!("tool {}", t.status),
                 format!("{}: {}", t.name, change_line(c)),
             );
         }

@@ -6,26 +6,48 @@ use super::locate::Location;
 use crate::spec::overrides::Status;
 use serde::Serialize;
 
-/// An override's verdict against the candidate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OverrideStatus {
-    /// The stale shape is still there; the override writes the live one.
-    Needed,
-    /// The candidate already holds the live shape: delete the override.
-    Redundant,
-    /// The candidate changed the stale shape another way.
-    Conflict,
+/// Declares a verdict with each variant's stable name: the value in the JSON, the word in
+/// the text, Markdown and annotations, and a part of the finding's fingerprint.
+macro_rules! verdict {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal,)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant,)*
+        }
+
+        impl $name {
+            /// The stable name, as in every format of the report.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)*
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+    };
 }
 
-impl OverrideStatus {
-    /// The stable name, as in every format of the report.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OverrideStatus::Needed => "needed",
-            OverrideStatus::Redundant => "redundant",
-            OverrideStatus::Conflict => "conflict",
-        }
+verdict! {
+    /// An override's verdict against the candidate.
+    OverrideStatus {
+        /// The stale shape is still there; the override writes the live one.
+        Needed = "needed",
+        /// The candidate already holds the live shape: delete the override.
+        Redundant = "redundant",
+        /// The candidate changed the stale shape another way.
+        Conflict = "conflict",
     }
 }
 
@@ -39,26 +61,15 @@ impl From<&Status> for OverrideStatus {
     }
 }
 
-/// A tool's verdict against the candidate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ToolStatus {
-    /// Nothing upstream changed reaches the tool.
-    Ok,
-    /// An operation it binds is gone.
-    MissingOperation,
-    /// Its arguments or output changed.
-    SchemaChanged,
-}
-
-impl ToolStatus {
-    /// The stable name, as in every format of the report.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ToolStatus::Ok => "ok",
-            ToolStatus::MissingOperation => "missing_operation",
-            ToolStatus::SchemaChanged => "schema_changed",
-        }
+verdict! {
+    /// A tool's verdict against the candidate.
+    ToolStatus {
+        /// Nothing upstream changed reaches the tool.
+        Ok = "ok",
+        /// An operation it binds is gone.
+        MissingOperation = "missing_operation",
+        /// Its arguments or output changed.
+        SchemaChanged = "schema_changed",
     }
 }
 
@@ -118,12 +129,10 @@ pub struct OperationRef {
 }
 
 /// One change with its fingerprint.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ChangeFinding {
     /// Stable kind.
     pub kind: Kind,
-    /// Whether it can break callers of this server.
-    pub breaking: bool,
     /// Where.
     pub pointer: String,
     /// What.
@@ -132,11 +141,42 @@ pub struct ChangeFinding {
     pub fingerprint: String,
     /// For an upstream change an override already made: the override's id (the change
     /// then breaks no caller of this server; absent from the JSON otherwise).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub served_by: Option<String>,
     /// The schema or operation in the spec file (not in the JSON contract).
-    #[serde(skip)]
     pub location: Option<Location>,
+}
+
+impl ChangeFinding {
+    /// Whether it can break callers of this server: its kind says, unless an override
+    /// already serves the new shape.
+    pub fn breaking(&self) -> bool {
+        self.served_by.is_none() && self.kind.breaking()
+    }
+}
+
+/// A change as the JSON contract has it: `breaking` beside the kind it follows from.
+impl Serialize for ChangeFinding {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Contract<'a> {
+            kind: Kind,
+            breaking: bool,
+            pointer: &'a str,
+            detail: &'a str,
+            fingerprint: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            served_by: Option<&'a str>,
+        }
+        Contract {
+            kind: self.kind,
+            breaking: self.breaking(),
+            pointer: &self.pointer,
+            detail: &self.detail,
+            fingerprint: &self.fingerprint,
+            served_by: self.served_by.as_deref(),
+        }
+        .serialize(serializer)
+    }
 }
 
 /// A changed operation.

@@ -143,7 +143,7 @@ fn parameter_changes(old: serde_json::Value, new: serde_json::Value) -> Vec<(Str
     let (a, b) = (operations(&old), operations(&new));
     diff_operation(&old, &a[0], &new, &b[0])
         .into_iter()
-        .map(|c| (c.kind.to_string(), c.breaking))
+        .map(|c| (c.kind.to_string(), c.kind.breaking()))
         .collect()
 }
 
