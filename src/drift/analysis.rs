@@ -3,10 +3,10 @@
 
 use super::diff::{self, Change, Direction, Kind, SchemaDiff};
 use super::inputs::Inputs;
-use super::locate::{self, Location, Source};
+use super::locate::{self, FileLine, FileLines};
 use super::report::{
-    ChangeFinding, ChangedOperation, LostShape, OperationRef, Operations, OverrideFinding,
-    OverrideStatus, Report, Summary, ToolFinding, ToolStatus, fingerprint,
+    ChangeFinding, ChangedOperation, Counts, LostShape, OperationRef, Operations, OverrideFinding,
+    OverrideStatus, Report, ToolFinding, ToolStatus, fingerprint,
 };
 use crate::spec::inventory::{self, Endpoint};
 use crate::spec::overrides::{self, Override, Status};
@@ -157,15 +157,15 @@ impl<'a> Owners<'a> {
 /// Runs the analysis.
 pub fn run(inputs: &Inputs) -> Report {
     let applied = overrides::apply_all(&inputs.candidate, &inputs.overrides);
-    let sources = &inputs.sources;
-    let specs = Specs {
-        baseline: Indexed::new(&inputs.baseline, &sources.baseline),
-        baseline_cp: Indexed::new(&inputs.baseline_cp, &sources.baseline_cp),
-        candidate: Indexed::new(&applied.doc, &sources.candidate),
-        candidate_cp: Indexed::new(&inputs.candidate_cp, &sources.candidate_cp),
+    let files = &inputs.files;
+    let specs = Compared {
+        baseline: Indexed::new(&inputs.baseline, &files.baseline),
+        baseline_cp: Indexed::new(&inputs.baseline_cp, &files.baseline_cp),
+        candidate: Indexed::new(&applied.doc, &files.candidate),
+        candidate_cp: Indexed::new(&inputs.candidate_cp, &files.candidate_cp),
     };
-    let vendored = Indexed::new(&inputs.vendored, &sources.baseline);
-    let written = Indexed::new(&inputs.candidate, &sources.candidate);
+    let vendored = Indexed::new(&inputs.vendored, &files.baseline);
+    let written = Indexed::new(&inputs.candidate, &files.candidate);
 
     // Upstream's own changes: the vendored spec against the candidate, both as written
     // (the control-plane spec has no overrides).
@@ -309,7 +309,7 @@ pub fn run(inputs: &Inputs) -> Report {
             let verdict = OverrideStatus::from(status);
             OverrideFinding {
                 // A conflict is at the op that failed; a redundant file is wholly to delete.
-                location: inputs.sources.overrides.get(&ov.file).map(|source| {
+                location: inputs.files.overrides.get(&ov.file).map(|source| {
                     source.at(&match status {
                         Status::Conflict(c) => format!("/patch/{}", c.op_index),
                         _ => "/id".to_string(),
@@ -350,7 +350,7 @@ pub fn run(inputs: &Inputs) -> Report {
 
     let count = |s: OverrideStatus| override_findings.iter().filter(|o| o.status == s).count();
     let tool_count = |s: ToolStatus| tools.iter().filter(|t| t.status == s).count();
-    let summary = Summary {
+    let summary = Counts {
         overrides_needed: count(OverrideStatus::Needed),
         overrides_redundant: count(OverrideStatus::Redundant),
         overrides_conflict: count(OverrideStatus::Conflict),
@@ -419,11 +419,11 @@ fn compare_operations(old_spec: &Indexed, new_spec: &Indexed, out: &mut Operatio
 struct Indexed<'a> {
     doc: &'a Value,
     ops: Vec<Endpoint>,
-    source: &'a Source,
+    source: &'a FileLines,
 }
 
 impl<'a> Indexed<'a> {
-    fn new(doc: &'a Value, source: &'a Source) -> Self {
+    fn new(doc: &'a Value, source: &'a FileLines) -> Self {
         Indexed {
             doc,
             ops: inventory::operations(doc),
@@ -444,7 +444,7 @@ impl<'a> Indexed<'a> {
     }
 
     /// Where a tool change (`logical` its pointer) is, under operation `id`.
-    fn locate_tool_change(&self, id: &str, logical: &str, kind: Kind) -> Location {
+    fn locate_tool_change(&self, id: &str, logical: &str, kind: Kind) -> FileLine {
         match self.ops.iter().find(|o| o.id == id) {
             Some(op) => self.source.at(&locate::tool_pointer(
                 self.doc,
@@ -452,7 +452,7 @@ impl<'a> Indexed<'a> {
                 logical,
                 kind.removes(),
             )),
-            None => Location {
+            None => FileLine {
                 file: self.source.file.clone(),
                 line: None,
             },
@@ -461,7 +461,7 @@ impl<'a> Indexed<'a> {
 }
 
 /// The baseline and candidate specs, tenant and CP.
-struct Specs<'a> {
+struct Compared<'a> {
     baseline: Indexed<'a>,
     baseline_cp: Indexed<'a>,
     candidate: Indexed<'a>,
@@ -500,7 +500,7 @@ fn operation_pointer(tool_pointer: &str, plan: &schema::Plan) -> Option<String> 
 
 /// A tool's finding, and for each of its changes the identities it may have as an
 /// operation's change (first the candidate's plans, then the baseline's).
-fn check_tool(row: &ToolRow, specs: &Specs) -> (ToolFinding, Vec<Vec<Identity>>) {
+fn check_tool(row: &ToolRow, specs: &Compared) -> (ToolFinding, Vec<Vec<Identity>>) {
     let ops = row.route.operations();
     let (old, new) = match ops[0].api() {
         crate::Api::Tenant => (&specs.baseline, &specs.candidate),

@@ -1,7 +1,7 @@
 //! The drift report's inputs: the candidate specs, the baselines and the overrides, each
 //! file read once (its text parsed, and indexed for the lines annotations point at).
 
-use super::locate::Source;
+use super::locate::FileLines;
 use crate::spec::load::{self, Loaded, SpecError};
 use crate::spec::overrides::{self, Override, OverrideError};
 use serde_json::Value;
@@ -45,22 +45,22 @@ pub struct Inputs {
     /// The overrides, in order.
     pub overrides: Vec<Override>,
     /// The files the findings point into.
-    pub sources: Sources,
+    pub files: InputFiles,
 }
 
 /// The source files behind the inputs, for `file=`/`line=` in annotations.
 #[derive(Debug, Clone, Default)]
-pub struct Sources {
+pub struct InputFiles {
     /// The candidate management spec (`--spec` as given, or `spec/management.yaml`).
-    pub candidate: Source,
+    pub candidate: FileLines,
     /// The candidate CP spec.
-    pub candidate_cp: Source,
+    pub candidate_cp: FileLines,
     /// The vendored management spec (where removed operations were).
-    pub baseline: Source,
+    pub baseline: FileLines,
     /// The vendored CP spec.
-    pub baseline_cp: Source,
+    pub baseline_cp: FileLines,
     /// Each override's file, keyed by [`Override::file`].
-    pub overrides: BTreeMap<String, Source>,
+    pub overrides: BTreeMap<String, FileLines>,
 }
 
 /// Why the drift inputs could not be read (exit code 2).
@@ -94,8 +94,8 @@ pub fn load_inputs(
     cp_spec: Option<&Path>,
     overrides_dir: Option<&Path>,
 ) -> Result<Inputs, DriftError> {
-    let baseline = Source::new("spec/management.yaml", VENDORED_MANAGEMENT_SPEC);
-    let baseline_cp = Source::new("spec/cp-admin.yaml", VENDORED_CP_SPEC);
+    let baseline = FileLines::new("spec/management.yaml", VENDORED_MANAGEMENT_SPEC);
+    let baseline_cp = FileLines::new("spec/cp-admin.yaml", VENDORED_CP_SPEC);
     let vendored = load::parse("spec/management.yaml", VENDORED_MANAGEMENT_SPEC)?;
     let (candidate_name, candidate, candidate_source) = match spec {
         Some(path) => {
@@ -118,7 +118,7 @@ pub fn load_inputs(
         None => (embedded.control_plane.clone(), baseline_cp.clone()),
     };
     warn_dropped(&candidate_name, &candidate);
-    let (overrides, override_sources) = match overrides_dir {
+    let (overrides, override_lines) = match overrides_dir {
         Some(dir) => read_overrides(dir)?,
         None => (
             embedded_overrides()?,
@@ -127,7 +127,7 @@ pub fn load_inputs(
                 .map(|(file, text)| {
                     (
                         file.to_string(),
-                        Source::new(format!("overrides/{file}"), text),
+                        FileLines::new(format!("overrides/{file}"), text),
                     )
                 })
                 .collect(),
@@ -141,31 +141,31 @@ pub fn load_inputs(
         baseline: embedded.management.clone(),
         baseline_cp: embedded.control_plane.clone(),
         overrides,
-        sources: Sources {
+        files: InputFiles {
             candidate: candidate_source,
             candidate_cp: candidate_cp_source,
             baseline,
             baseline_cp,
-            overrides: override_sources,
+            overrides: override_lines,
         },
     })
 }
 
 /// Reads a spec file once: its text parsed and normalised, and indexed for annotations
 /// (both named by `path` as given).
-fn read_spec(path: &Path) -> Result<(Loaded, Source), DriftError> {
+fn read_spec(path: &Path) -> Result<(Loaded, FileLines), DriftError> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
         path: name.clone(),
         source,
     })?;
     let loaded = load::parse(&name, &text)?;
-    Ok((loaded, Source::new(name, &text)))
+    Ok((loaded, FileLines::new(name, &text)))
 }
 
 /// Reads the override files of `dir` once each: the files [`overrides::load_dir`] reads,
 /// in its order, parsed, and indexed for annotations by [`Override::file`].
-fn read_overrides(dir: &Path) -> Result<(Vec<Override>, BTreeMap<String, Source>), DriftError> {
+fn read_overrides(dir: &Path) -> Result<(Vec<Override>, BTreeMap<String, FileLines>), DriftError> {
     let read_error = |path: &Path, source| OverrideError::Read {
         path: path.display().to_string(),
         source,
@@ -177,7 +177,7 @@ fn read_overrides(dir: &Path) -> Result<(Vec<Override>, BTreeMap<String, Source>
         .collect();
     files.sort();
     let mut parsed = Vec::with_capacity(files.len());
-    let mut sources = BTreeMap::new();
+    let mut lines = BTreeMap::new();
     for path in &files {
         let text = std::fs::read_to_string(path).map_err(|e| read_error(path, e))?;
         let file = path
@@ -185,8 +185,8 @@ fn read_overrides(dir: &Path) -> Result<(Vec<Override>, BTreeMap<String, Source>
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let ov = overrides::parse(&file, &text)?;
-        sources.insert(file, Source::new(path.display().to_string(), &text));
+        lines.insert(file, FileLines::new(path.display().to_string(), &text));
         parsed.push(ov);
     }
-    Ok((parsed, sources))
+    Ok((parsed, lines))
 }

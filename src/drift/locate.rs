@@ -120,25 +120,25 @@ impl LineIndex {
 
 /// A file the report points into: its path as the annotation names it, and its lines.
 #[derive(Debug, Clone, Default)]
-pub struct Source {
+pub struct FileLines {
     /// The path, relative to the repository root where it is in the repository.
     pub file: String,
     /// Its lines by JSON pointer.
     pub lines: LineIndex,
 }
 
-impl Source {
+impl FileLines {
     /// Indexes `text`, to be named `file`.
     pub fn new(file: impl Into<String>, text: &str) -> Self {
-        Source {
+        FileLines {
             file: file.into(),
             lines: LineIndex::new(text),
         }
     }
 
     /// The location of `pointer` in this file.
-    pub fn at(&self, pointer: &str) -> Location {
-        Location {
+    pub fn at(&self, pointer: &str) -> FileLine {
+        FileLine {
             file: self.file.clone(),
             line: self.lines.line(pointer),
         }
@@ -147,7 +147,7 @@ impl Source {
 
 /// Where a finding is: a file and, when known, a 1-based line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
+pub struct FileLine {
     /// The file, as the annotation names it.
     pub file: String,
     /// The line, when the pointer could be found in the source.

@@ -26,10 +26,10 @@ mod report;
 
 pub use analysis::run;
 pub use inputs::{
-    DriftError, Inputs, Sources, VENDORED_CP_SPEC, VENDORED_MANAGEMENT_SPEC, embedded_overrides,
+    DriftError, InputFiles, Inputs, VENDORED_CP_SPEC, VENDORED_MANAGEMENT_SPEC, embedded_overrides,
     load_inputs,
 };
 pub use report::{
-    ChangeFinding, ChangedOperation, FailOn, LostShape, OperationRef, Operations, OverrideFinding,
-    OverrideStatus, Report, Summary, ToolFinding, ToolStatus, fingerprint,
+    ChangeFinding, ChangedOperation, Counts, FailOn, LostShape, OperationRef, Operations,
+    OverrideFinding, OverrideStatus, Report, ToolFinding, ToolStatus, fingerprint,
 };

@@ -2,12 +2,12 @@
 //! same verdict first, for a job summary or a PR comment), JSON (the CI contract) and GitHub workflow annotations
 //! (`file=`/`line=` on each, so they land on the lines a pull request changed).
 
-use super::locate::Location;
+use super::locate::FileLine;
 use super::{ChangeFinding, LostShape, OverrideStatus, Report, ToolStatus};
 
 /// Output formats of `molecule-mcp drift` (also its `--format` values).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
+pub enum ReportFormat {
     /// Plain text for a terminal.
     Text,
     /// Markdown for a job summary or a PR comment.
@@ -19,12 +19,12 @@ pub enum Format {
 }
 
 /// Renders `report` in `format`.
-pub fn render(report: &Report, format: Format) -> String {
+pub fn render(report: &Report, format: ReportFormat) -> String {
     match format {
-        Format::Text => text(report),
-        Format::Markdown => markdown(report),
-        Format::Json => serde_json::to_string_pretty(report).unwrap_or_default() + "\n",
-        Format::Github => github(report),
+        ReportFormat::Text => text(report),
+        ReportFormat::Markdown => markdown(report),
+        ReportFormat::Json => serde_json::to_string_pretty(report).unwrap_or_default() + "\n",
+        ReportFormat::Github => github(report),
     }
 }
 
@@ -402,7 +402,7 @@ fn gh_property(s: &str) -> String {
 
 fn github(r: &Report) -> String {
     let mut out = String::new();
-    let mut line = |level: &str, at: Option<&Location>, title: &str, message: String| {
+    let mut line = |level: &str, at: Option<&FileLine>, title: &str, message: String| {
         let mut properties = Vec::new();
         if let Some(at) = at {
             properties.push(format!("file={}", gh_property(&at.file)));

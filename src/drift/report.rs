@@ -2,7 +2,7 @@
 //! fingerprints that name each finding across runs (the JSON form is the CI contract).
 
 use super::diff::Kind;
-use super::locate::Location;
+use super::locate::FileLine;
 use crate::spec::overrides::Status;
 use serde::Serialize;
 
@@ -106,7 +106,7 @@ pub struct OverrideFinding {
     pub lost_if_dropped: Vec<LostShape>,
     /// The override file, at the failing op for a conflict (not in the JSON contract).
     #[serde(skip)]
-    pub location: Option<Location>,
+    pub location: Option<FileLine>,
 }
 
 /// An added or removed operation.
@@ -122,7 +122,7 @@ pub struct OperationRef {
     pub fingerprint: String,
     /// The operation in its spec file (not in the JSON contract).
     #[serde(skip)]
-    pub location: Option<Location>,
+    pub location: Option<FileLine>,
     /// The operation's match key (method and path, parameter names erased).
     #[serde(skip)]
     pub key: String,
@@ -143,7 +143,7 @@ pub struct ChangeFinding {
     /// then breaks no caller of this server; absent from the JSON otherwise).
     pub served_by: Option<String>,
     /// The schema or operation in the spec file (not in the JSON contract).
-    pub location: Option<Location>,
+    pub location: Option<FileLine>,
 }
 
 impl ChangeFinding {
@@ -221,9 +221,9 @@ pub struct ToolFinding {
     pub fingerprint: String,
 }
 
-/// Counts, for the last line and for CI.
+/// The report's counts (its `summary`), for the last line and for CI.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Summary {
+pub struct Counts {
     /// Overrides still needed.
     pub overrides_needed: usize,
     /// Overrides to delete.
@@ -266,8 +266,8 @@ pub struct Report {
     pub tools: Vec<ToolFinding>,
     /// Section 4.
     pub unbound_operations: Vec<OperationRef>,
-    /// Counts.
-    pub summary: Summary,
+    /// The counts.
+    pub summary: Counts,
 }
 
 /// The `--fail-on` level (also its command-line values).

@@ -2,13 +2,13 @@
 //! which findings fail `--fail-on any`, and the warning for keywords a 3.1 candidate
 //! loses in response-only schemas.
 
-use molecule_mcp::drift::{FailOn, Operations, Report, Summary};
+use molecule_mcp::drift::{Counts, FailOn, Operations, Report};
 use std::path::Path;
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_molecule-mcp");
 
-fn report(summary: Summary) -> Report {
+fn report(summary: Counts) -> Report {
     Report {
         candidate: "candidate.yaml".into(),
         overrides: vec![],
@@ -26,7 +26,7 @@ fn report(summary: Summary) -> Report {
 /// Each kind of finding alone, and the least `--fail-on` level it reaches.
 #[test]
 fn each_finding_alone_fails_exactly_the_levels_it_belongs_to() {
-    type Set = fn(&mut Summary);
+    type Set = fn(&mut Counts);
     let cases: [(&str, Set, FailOn); 9] = [
         (
             "overrides_conflict",
@@ -71,7 +71,7 @@ fn each_finding_alone_fails_exactly_the_levels_it_belongs_to() {
         ),
     ];
     for (name, set, least) in cases {
-        let mut summary = Summary::default();
+        let mut summary = Counts::default();
         set(&mut summary);
         let r = report(summary);
         for level in [
@@ -85,10 +85,10 @@ fn each_finding_alone_fails_exactly_the_levels_it_belongs_to() {
         }
     }
     // Needed overrides and unaffected tools are no finding.
-    let quiet = report(Summary {
+    let quiet = report(Counts {
         overrides_needed: 3,
         tools_ok: 30,
-        ..Summary::default()
+        ..Counts::default()
     });
     assert!(!quiet.fails(FailOn::Any));
 }
