@@ -787,3 +787,199 @@ fn show(types: &[String]) -> String {
         types.join("|")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::inventory::operations;
+    use serde_json::json;
+
+    /// A one-operation spec whose GET takes these parameters.
+    fn with_parameters(parameters: Value) -> Value {
+        json!({
+            "openapi": "3.0.3",
+            "info": { "title": "t", "version": "1" },
+            "paths": { "/things": { "get": {
+                "operationId": "listThings",
+                "parameters": parameters,
+                "responses": { "200": { "description": "ok" } }
+            } } }
+        })
+    }
+
+    /// The changes between two parameter lists, as (kind, breaking).
+    fn parameter_changes(old: Value, new: Value) -> Vec<(String, bool)> {
+        let (old, new) = (with_parameters(old), with_parameters(new));
+        let (a, b) = (operations(&old), operations(&new));
+        diff_operation(&old, &a[0], &new, &b[0])
+            .into_iter()
+            .map(|c| (c.kind.to_string(), c.kind.breaking()))
+            .collect()
+    }
+
+    /// An optional parameter added is not breaking; a required one is; an optional one
+    /// becoming required is.
+    #[test]
+    fn parameters_added_or_made_required_are_classified_by_whether_they_are_required() {
+        let limit = |required: Option<bool>| {
+            let mut p = json!({ "name": "limit", "in": "query", "schema": { "type": "integer" } });
+            if let Some(r) = required {
+                p["required"] = json!(r);
+            }
+            p
+        };
+        let none = json!([]);
+        assert_eq!(
+            parameter_changes(none.clone(), json!([limit(None)])),
+            [("parameter_added".to_string(), false)]
+        );
+        assert_eq!(
+            parameter_changes(none.clone(), json!([limit(Some(false))])),
+            [("parameter_added".to_string(), false)]
+        );
+        assert_eq!(
+            parameter_changes(none, json!([limit(Some(true))])),
+            [("required_parameter_added".to_string(), true)]
+        );
+        assert_eq!(
+            parameter_changes(json!([limit(None)]), json!([limit(Some(true))])),
+            [("parameter_now_required".to_string(), true)]
+        );
+        assert_eq!(
+            parameter_changes(json!([limit(Some(true))]), json!([limit(Some(true))])),
+            []
+        );
+    }
+
+    /// A parameter's schema change, as the drift report classifies it.
+    fn schema_change(old: Value, new: Value) -> Vec<(String, bool)> {
+        let param = |schema| json!([{ "name": "q", "in": "query", "schema": schema }]);
+        parameter_changes(param(old), param(new))
+    }
+
+    /// What the server sends must still be accepted: a lower maximum or a higher minimum
+    /// refuses values it sent before (breaking); the reverse never does.
+    #[test]
+    fn a_tighter_limit_on_what_is_sent_is_breaking_and_a_looser_one_is_not() {
+        let s =
+            |max: u64, min: u64| json!({ "type": "string", "maxLength": max, "minLength": min });
+        let breaking = |changes: Vec<(String, bool)>| -> Vec<bool> {
+            changes.into_iter().map(|(_, b)| b).collect()
+        };
+        assert_eq!(breaking(schema_change(s(10, 1), s(5, 1))), [true]);
+        assert_eq!(breaking(schema_change(s(10, 1), s(20, 1))), [false]);
+        assert_eq!(breaking(schema_change(s(10, 1), s(10, 3))), [true]);
+        assert_eq!(breaking(schema_change(s(10, 3), s(10, 1))), [false]);
+        assert_eq!(schema_change(s(10, 1), s(10, 1)), []);
+        // The same limit written as a float is not tighter.
+        let float = json!({ "type": "string", "maxLength": 10.0, "minLength": 1.0 });
+        assert_eq!(breaking(schema_change(s(10, 1), float)), [false, false]);
+    }
+
+    /// A changed type, or a value that may no longer be null, is a change the report
+    /// names; the same type written the 3.1 way is none.
+    #[test]
+    fn type_and_nullability_changes_are_found_however_they_are_written() {
+        let int = json!({ "type": "integer" });
+        let string = json!({ "type": "string" });
+        assert!(!schema_change(int.clone(), string).is_empty());
+        let nullable = json!({ "type": "integer", "nullable": true });
+        assert!(!schema_change(nullable.clone(), int.clone()).is_empty());
+        let nullable_3_1 = json!({ "type": ["null", "integer"] });
+        assert_eq!(schema_change(nullable, nullable_3_1), []);
+        assert_eq!(schema_change(int.clone(), int), []);
+    }
+
+    /// An operation's own parameter replaces the path item's shared one of the same place
+    /// and name (OpenAPI's rule), so the diff compares the one the operation uses; the
+    /// other shared ones stay.
+    #[test]
+    fn an_operations_own_parameter_overrides_the_shared_one() {
+        use crate::spec::inventory::parameters;
+        let doc = json!({ "paths": { "/things": {
+            "parameters": [
+                { "name": "limit", "in": "query", "schema": { "type": "integer" } },
+                { "name": "tenant", "in": "header", "schema": { "type": "string" } }
+            ],
+            "get": { "parameters": [
+                { "name": "limit", "in": "query", "schema": { "type": "string" } }
+            ] }
+        } } });
+        let op = "/paths/~1things/get";
+        let found = parameters(&doc, op, doc.pointer(op).unwrap());
+        let seen: Vec<(String, String)> = found
+            .iter()
+            .map(|p| (p["name"].to_string(), p["schema"]["type"].to_string()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("\"tenant\"".to_string(), "\"string\"".to_string()),
+                ("\"limit\"".to_string(), "\"string\"".to_string())
+            ]
+        );
+    }
+
+    /// Where a kind's effect depends on the side of the wire or on the values, the kind
+    /// carries it and says whether it breaks; its name is the same either way.
+    #[test]
+    fn kinds_that_depend_on_the_side_of_the_wire_break_on_one_side_only() {
+        use Direction::{Request, Response};
+        let on =
+            |kind: fn(Direction) -> Kind| (kind(Request).breaking(), kind(Response).breaking());
+        assert_eq!(on(Kind::NullableAdded), (false, true));
+        assert_eq!(on(Kind::EnumAdded), (true, false));
+        assert_eq!(on(Kind::CombinatorAdded), (true, false));
+        assert_eq!(on(Kind::CombinatorRemoved), (false, true));
+        let constraint = |side, strictness| Kind::ConstraintChanged(side, strictness).breaking();
+        assert!(constraint(Request, Strictness::Tighter));
+        assert!(!constraint(Request, Strictness::NotTighter));
+        assert!(!constraint(Response, Strictness::Tighter));
+        assert!(!constraint(Response, Strictness::NotTighter));
+        assert_eq!(Kind::NullableAdded(Request).as_str(), "nullable_added");
+        assert_eq!(Kind::NullableAdded(Response).to_string(), "nullable_added");
+        assert_eq!(
+            Kind::ConstraintChanged(Response, Strictness::NotTighter).as_str(),
+            "constraint_changed"
+        );
+    }
+
+    /// A new constraint on a response schema breaks no reader; on a request it refuses
+    /// what was sent before.
+    #[test]
+    fn a_constraint_added_to_a_response_breaks_nothing() {
+        let (old, new) = (
+            json!({ "type": "string" }),
+            json!({ "type": "string", "maxLength": 3 }),
+        );
+        let doc = json!({});
+        let mut found = Vec::new();
+        SchemaDiff::new(&doc, &doc, Direction::Response).diff(
+            &old,
+            &new,
+            "/response".into(),
+            &mut found,
+        );
+        assert_eq!(
+            found
+                .iter()
+                .map(|c| (c.kind.as_str(), c.kind.breaking()))
+                .collect::<Vec<_>>(),
+            [("constraint_changed", false)]
+        );
+        let mut found = Vec::new();
+        SchemaDiff::new(&doc, &doc, Direction::Request).diff(
+            &old,
+            &new,
+            "/requestBody".into(),
+            &mut found,
+        );
+        assert_eq!(
+            found
+                .iter()
+                .map(|c| (c.kind.as_str(), c.kind.breaking()))
+                .collect::<Vec<_>>(),
+            [("constraint_changed", true)]
+        );
+    }
+}

@@ -471,4 +471,30 @@ components:
             "a $ref cycle ends"
         );
     }
+
+    /// A finding about one of two query parameters points at that parameter's own line.
+    #[test]
+    fn a_parameter_finding_points_at_the_parameter_with_that_name() {
+        let doc = json!({
+            "openapi": "3.0.3",
+            "paths": { "/things": { "get": {
+                "operationId": "listThings",
+                "parameters": [
+                    { "name": "limit", "in": "query", "schema": { "type": "integer" } },
+                    { "name": "cursor", "in": "query", "schema": { "type": "string" } },
+                    { "name": "cursor", "in": "header", "schema": { "type": "string" } },
+                ],
+                "responses": { "200": { "description": "ok" } }
+            } } }
+        });
+        let op = "/paths/~1things/get";
+        assert_eq!(
+            document_pointer(&doc, op, "/parameters/query/cursor"),
+            (format!("{op}/parameters/1/schema"), true)
+        );
+        assert_eq!(
+            document_pointer(&doc, op, "/parameters/header/cursor"),
+            (format!("{op}/parameters/2/schema"), true)
+        );
+    }
 }

@@ -314,3 +314,147 @@ pub fn fingerprint(parts: &[&str]) -> String {
     }
     format!("D{:012x}", hash & 0xffff_ffff_ffff)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(summary: Counts) -> Report {
+        Report {
+            candidate: "candidate.yaml".into(),
+            overrides: vec![],
+            operations: Operations::default(),
+            tools: vec![],
+            unbound_operations: vec![],
+            summary,
+        }
+    }
+
+    /// Each kind of finding alone, and the least `--fail-on` level it reaches.
+    #[test]
+    fn each_finding_alone_fails_exactly_the_levels_it_belongs_to() {
+        type Set = fn(&mut Counts);
+        let cases: [(&str, Set, FailOn); 9] = [
+            (
+                "overrides_conflict",
+                |s| s.overrides_conflict = 1,
+                FailOn::Conflict,
+            ),
+            (
+                "tools_missing_operation",
+                |s| s.tools_missing_operation = 1,
+                FailOn::Conflict,
+            ),
+            (
+                "breaking_changes",
+                |s| s.breaking_changes = 1,
+                FailOn::Breaking,
+            ),
+            (
+                "overrides_redundant",
+                |s| s.overrides_redundant = 1,
+                FailOn::Any,
+            ),
+            ("operations_added", |s| s.operations_added = 1, FailOn::Any),
+            (
+                "operations_removed",
+                |s| s.operations_removed = 1,
+                FailOn::Any,
+            ),
+            (
+                "operations_changed",
+                |s| s.operations_changed = 1,
+                FailOn::Any,
+            ),
+            (
+                "tools_schema_changed",
+                |s| s.tools_schema_changed = 1,
+                FailOn::Any,
+            ),
+            (
+                "unbound_operations",
+                |s| s.unbound_operations = 1,
+                FailOn::Any,
+            ),
+        ];
+        for (name, set, least) in cases {
+            let mut summary = Counts::default();
+            set(&mut summary);
+            let r = report(summary);
+            for level in [
+                FailOn::Never,
+                FailOn::Conflict,
+                FailOn::Breaking,
+                FailOn::Any,
+            ] {
+                let expected = level != FailOn::Never && level >= least;
+                assert_eq!(r.fails(level), expected, "{name} at {level:?}");
+            }
+        }
+        // Needed overrides and unaffected tools are no finding.
+        let quiet = report(Counts {
+            overrides_needed: 3,
+            tools_ok: 30,
+            ..Counts::default()
+        });
+        assert!(!quiet.fails(FailOn::Any));
+    }
+
+    /// The fingerprint is FNV-1a (64-bit) over each part followed by a unit separator,
+    /// cut to 48 bits: values a CI history may hold, so they must never drift.
+    #[test]
+    fn fingerprints_are_fnv_1a_over_separated_parts() {
+        assert_eq!(
+            fingerprint(&[]),
+            "D9ce484222325",
+            "the FNV offset basis, cut"
+        );
+        assert_eq!(
+            fingerprint(&["tool", "set_org_secret", "schema_changed"]),
+            "Dc46fab8bc66c"
+        );
+        assert_eq!(
+            fingerprint(&["override", "001-llm-billing-mode", "needed"]),
+            "D23054c2a4986"
+        );
+        assert_ne!(
+            fingerprint(&["ab", "c"]),
+            fingerprint(&["a", "bc"]),
+            "parts are separated, not concatenated"
+        );
+    }
+
+    /// A change an override already serves breaks nothing, whatever its kind; otherwise
+    /// its kind decides, and the JSON says the same as the method.
+    #[test]
+    fn a_served_change_is_not_breaking_and_the_json_says_what_the_kind_says() {
+        let change = |kind: Kind, served_by: Option<&str>| ChangeFinding {
+            kind,
+            pointer: "/requestBody/name".into(),
+            detail: "d".into(),
+            fingerprint: "D0".into(),
+            served_by: served_by.map(String::from),
+            location: None,
+        };
+        let renamed = change(Kind::FieldRenamed, None);
+        assert!(renamed.breaking());
+        assert_eq!(
+            serde_json::to_value(&renamed).unwrap(),
+            serde_json::json!({
+                "kind": "field_renamed", "breaking": true, "pointer": "/requestBody/name",
+                "detail": "d", "fingerprint": "D0"
+            })
+        );
+        let served = change(Kind::FieldRenamed, Some("003-x"));
+        assert!(!served.breaking());
+        assert_eq!(
+            serde_json::to_value(&served).unwrap()["breaking"],
+            serde_json::json!(false)
+        );
+        assert_eq!(
+            serde_json::to_value(&served).unwrap()["served_by"],
+            serde_json::json!("003-x")
+        );
+        assert!(!change(Kind::FieldAdded, None).breaking());
+    }
+}
