@@ -16,145 +16,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::mem::Discriminant;
 
-fn finding(scope: &str, change: Change) -> ChangeFinding {
-    // Several enum values or constraints can change at one pointer: their detail (the
-    // value or keyword) tells them apart. Other kinds are unique per pointer.
-    let fingerprint = if change.kind.shares_pointers() {
-        fingerprint(&[scope, change.kind.as_str(), &change.pointer, &change.detail])
-    } else {
-        fingerprint(&[scope, change.kind.as_str(), &change.pointer])
-    };
-    ChangeFinding {
-        fingerprint,
-        kind: change.kind,
-        pointer: change.pointer,
-        detail: change.detail,
-        served_by: None,
-        location: None,
-    }
-}
-
-fn op_ref(section: &str, spec: &Indexed, op: &Endpoint) -> OperationRef {
-    OperationRef {
-        fingerprint: fingerprint(&[section, &op.method, &op.path]),
-        operation_id: op.id.clone(),
-        method: op.method.clone(),
-        path: op.path.clone(),
-        location: Some(spec.source.at(&op.pointer)),
-        key: diff::match_key(op),
-    }
-}
-
-/// What makes two findings one change: the operation (its match key), the kind as a
-/// body field's change would be named, the pointer inside the operation, and for kinds
-/// that share pointers the detail. Tool changes are mapped onto their operation's
-/// pointers; a tool change no operation shows keeps the tool as its scope.
-///
-/// The kind is compared by variant alone: the views of one change agree on its name but
-/// not always on what it carries (a constraint that tightens the vendored spec may not
-/// tighten the patched one).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Identity {
-    scope: String,
-    kind: Discriminant<Kind>,
-    pointer: String,
-    subject: String,
-}
-
-impl Identity {
-    fn new(scope: String, kind: Kind, pointer: String, detail: &str) -> Self {
-        Identity {
-            scope,
-            kind: std::mem::discriminant(&kind.as_field()),
-            pointer,
-            subject: if kind.shares_pointers() {
-                detail.to_string()
-            } else {
-                String::new()
-            },
-        }
-    }
-
-    fn of_operation(key: &str, c: &ChangeFinding) -> Self {
-        Identity::new(format!("op {key}"), c.kind, c.pointer.clone(), &c.detail)
-    }
-
-    /// A removed operation, and a tool's `operation_missing` for it.
-    fn removed(key: &str) -> Self {
-        Identity::new(
-            format!("op {key}"),
-            Kind::OperationMissing,
-            String::new(),
-            "",
-        )
-    }
-}
-
-/// The distinct changes counted for the summary, each breaking if any view says so.
-#[derive(Default)]
-struct Ledger(HashMap<Identity, bool>);
-
-impl Ledger {
-    fn add(&mut self, id: Identity, breaking: bool) {
-        *self.0.entry(id).or_default() |= breaking;
-    }
-
-    fn breaking(&self) -> usize {
-        self.0.values().filter(|b| **b).count()
-    }
-
-    fn non_breaking(&self) -> usize {
-        self.0.len() - self.breaking()
-    }
-}
-
-/// The places each override writes, to tell which one a change is the shadow of.
-struct Owners<'a> {
-    writes: Vec<(&'a Override, Vec<String>)>,
-}
-
-impl<'a> Owners<'a> {
-    fn new(applied: &'a overrides::Applied) -> Self {
-        use json_patch::PatchOperation as P;
-        let writes = applied
-            .statuses
-            .iter()
-            .map(|(ov, _)| {
-                let paths = ov
-                    .patch
-                    .0
-                    .iter()
-                    .filter_map(|op| match op {
-                        P::Test(_) => None,
-                        P::Add(a) => Some(a.path.as_str()),
-                        P::Remove(r) => Some(r.path.as_str()),
-                        P::Replace(r) => Some(r.path.as_str()),
-                        P::Move(m) => Some(m.path.as_str()),
-                        P::Copy(c) => Some(c.path.as_str()),
-                    })
-                    .map(String::from)
-                    .collect();
-                (ov, paths)
-            })
-            .collect();
-        Owners { writes }
-    }
-
-    /// The override that writes the node at one of `pointers` (document pointers), if
-    /// any.
-    fn of(&self, pointers: &[String]) -> Option<&'a Override> {
-        pointers.iter().find_map(|at| {
-            self.writes.iter().find_map(|(ov, paths)| {
-                paths
-                    .iter()
-                    .any(|p| at == p || at.starts_with(&format!("{p}/")))
-                    .then_some(*ov)
-            })
-        })
-    }
-}
-
-/// Runs the analysis.
+/// Makes the report of `inputs`.
 pub fn run(inputs: &Inputs) -> Report {
     let applied = overrides::apply_all(&inputs.candidate, &inputs.overrides);
     let files = &inputs.files;
@@ -191,7 +53,8 @@ pub fn run(inputs: &Inputs) -> Report {
         .flat_map(|o| o.changes.iter().map(|c| Identity::of_operation(&o.key, c)))
         .collect();
 
-    // An upstream change the patched specs do not show is one an override already made.
+    // An upstream change the patched specs do not show is, where an override writes its
+    // place, one that override already made: served, so it breaks no caller here.
     for op in &mut operations.changed {
         for c in &mut op.changes {
             let id = Identity::of_operation(&op.key, c);
@@ -207,14 +70,15 @@ pub fn run(inputs: &Inputs) -> Report {
                 Some(ov) => {
                     c.served_by = Some(ov.id.clone());
                 }
-                // Found by neither comparison's overrides: shown as upstream made it.
+                // No override writes its place: shown as upstream made it.
                 None => {
                     reaching.insert(id);
                 }
             }
         }
     }
-    // A change of the patched specs upstream did not make is the shadow of an override.
+    // A change of the patched specs upstream did not make is, where an override writes
+    // its place, the shadow of that override: a live shape it keeps.
     for op in effective.changed {
         for c in op.changes {
             let id = Identity::of_operation(&op.key, &c);
@@ -371,6 +235,144 @@ pub fn run(inputs: &Inputs) -> Report {
         tools,
         unbound_operations: unbound,
         summary,
+    }
+}
+
+fn finding(scope: &str, change: Change) -> ChangeFinding {
+    // Several enum values or constraints can change at one pointer: their detail (the
+    // value or keyword) tells them apart. Other kinds are unique per pointer.
+    let fingerprint = if change.kind.shares_pointers() {
+        fingerprint(&[scope, change.kind.as_str(), &change.pointer, &change.detail])
+    } else {
+        fingerprint(&[scope, change.kind.as_str(), &change.pointer])
+    };
+    ChangeFinding {
+        fingerprint,
+        kind: change.kind,
+        pointer: change.pointer,
+        detail: change.detail,
+        served_by: None,
+        location: None,
+    }
+}
+
+fn op_ref(section: &str, spec: &Indexed, op: &Endpoint) -> OperationRef {
+    OperationRef {
+        fingerprint: fingerprint(&[section, &op.method, &op.path]),
+        operation_id: op.id.clone(),
+        method: op.method.clone(),
+        path: op.path.clone(),
+        location: Some(spec.source.at(&op.pointer)),
+        key: diff::match_key(op),
+    }
+}
+
+/// What makes two findings one change: the operation (its match key), the kind as a
+/// body field's change would be named, the pointer inside the operation, and for kinds
+/// that share pointers the detail. Tool changes are mapped onto their operation's
+/// pointers; a tool change no operation shows keeps the tool as its scope.
+///
+/// The kind is compared by variant alone: the views of one change agree on its name but
+/// not always on what it carries (a changed constraint may tighten the vendored spec's
+/// and not the patched spec's).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Identity {
+    scope: String,
+    kind: Discriminant<Kind>,
+    pointer: String,
+    subject: String,
+}
+
+impl Identity {
+    fn new(scope: String, kind: Kind, pointer: String, detail: &str) -> Self {
+        Identity {
+            scope,
+            kind: std::mem::discriminant(&kind.as_field()),
+            pointer,
+            subject: if kind.shares_pointers() {
+                detail.to_string()
+            } else {
+                String::new()
+            },
+        }
+    }
+
+    fn of_operation(key: &str, c: &ChangeFinding) -> Self {
+        Identity::new(format!("op {key}"), c.kind, c.pointer.clone(), &c.detail)
+    }
+
+    /// A removed operation, and a tool's `operation_missing` for it.
+    fn removed(key: &str) -> Self {
+        Identity::new(
+            format!("op {key}"),
+            Kind::OperationMissing,
+            String::new(),
+            "",
+        )
+    }
+}
+
+/// The distinct changes counted for the summary, each breaking if any view says so.
+#[derive(Default)]
+struct Ledger(HashMap<Identity, bool>);
+
+impl Ledger {
+    fn add(&mut self, id: Identity, breaking: bool) {
+        *self.0.entry(id).or_default() |= breaking;
+    }
+
+    fn breaking(&self) -> usize {
+        self.0.values().filter(|b| **b).count()
+    }
+
+    fn non_breaking(&self) -> usize {
+        self.0.len() - self.breaking()
+    }
+}
+
+/// The places each override writes, to tell which one a change is the shadow of.
+struct Owners<'a> {
+    writes: Vec<(&'a Override, Vec<String>)>,
+}
+
+impl<'a> Owners<'a> {
+    fn new(applied: &'a overrides::Applied) -> Self {
+        use json_patch::PatchOperation as P;
+        let writes = applied
+            .statuses
+            .iter()
+            .map(|(ov, _)| {
+                let paths = ov
+                    .patch
+                    .0
+                    .iter()
+                    .filter_map(|op| match op {
+                        P::Test(_) => None,
+                        P::Add(a) => Some(a.path.as_str()),
+                        P::Remove(r) => Some(r.path.as_str()),
+                        P::Replace(r) => Some(r.path.as_str()),
+                        P::Move(m) => Some(m.path.as_str()),
+                        P::Copy(c) => Some(c.path.as_str()),
+                    })
+                    .map(String::from)
+                    .collect();
+                (ov, paths)
+            })
+            .collect();
+        Owners { writes }
+    }
+
+    /// The override that writes the node at one of `pointers` (document pointers), if
+    /// any.
+    fn of(&self, pointers: &[String]) -> Option<&'a Override> {
+        pointers.iter().find_map(|at| {
+            self.writes.iter().find_map(|(ov, paths)| {
+                paths
+                    .iter()
+                    .any(|p| at == p || at.starts_with(&format!("{p}/")))
+                    .then_some(*ov)
+            })
+        })
     }
 }
 

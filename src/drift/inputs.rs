@@ -18,7 +18,7 @@ pub const VENDORED_MANAGEMENT_SPEC: &str = include_str!("../../spec/management.y
 /// The vendored control-plane spec as written.
 pub const VENDORED_CP_SPEC: &str = include_str!("../../spec/cp-admin.yaml");
 
-/// The override files embedded at build time.
+/// The override files build.rs embeds, parsed, in application order.
 pub fn embedded_overrides() -> Result<Vec<Override>, OverrideError> {
     override_files::OVERRIDES
         .iter()
@@ -36,11 +36,11 @@ pub struct Inputs {
     /// The vendored management spec as written (unpatched): upstream's changes are the
     /// candidate against it.
     pub vendored: Value,
-    /// The candidate CP spec.
+    /// The candidate CP spec (`--cp-spec`, or the embedded one: a self-check).
     pub candidate_cp: Value,
     /// The vendored spec with overrides applied (the baseline the binary was built from).
     pub baseline: Value,
-    /// The baseline CP spec.
+    /// The embedded CP spec (the control-plane spec has no overrides).
     pub baseline_cp: Value,
     /// The overrides, in order.
     pub overrides: Vec<Override>,

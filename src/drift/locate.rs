@@ -121,7 +121,8 @@ impl LineIndex {
 /// A file the report points into: its path as the annotation names it, and its lines.
 #[derive(Debug, Clone, Default)]
 pub struct FileLines {
-    /// The path, relative to the repository root where it is in the repository.
+    /// The path annotations name: as given on the command line, or relative to the
+    /// repository root for the vendored spec and the embedded overrides.
     pub file: String,
     /// Its lines by JSON pointer.
     pub lines: LineIndex,

@@ -3,8 +3,8 @@
 //! A candidate spec is analysed as if it replaced `spec/management.yaml`: the overrides
 //! are applied to it (each `needed`, `redundant` or `conflict`); the operations section
 //! is upstream's own changes (the vendored spec against the candidate, both as written);
-//! every tool row is re-derived against the patched candidate; and operations no row
-//! binds are listed.
+//! every tool row is re-derived against the patched candidate; and operations the build
+//! does not know (neither bound by a row nor skipped) are listed as unbound.
 //!
 //! The two comparisons are reconciled change by change: a change of the patched specs
 //! that upstream did not make is the shadow of an override that no longer applies (the

@@ -1,6 +1,7 @@
 //! The report's formats: text (a verdict first, the summary line last), Markdown (the
-//! same verdict first, for a job summary or a PR comment), JSON (the CI contract) and GitHub workflow annotations
-//! (`file=`/`line=` on each, so they land on the lines a pull request changed).
+//! same verdict first, for a job summary or a PR comment), JSON (the CI contract) and
+//! GitHub workflow annotations (`file=`/`line=` on each finding whose place is known, so
+//! they land on the lines a pull request changed).
 
 use super::locate::FileLine;
 use super::{ChangeFinding, LostShape, OverrideStatus, Report, ToolStatus};

@@ -245,7 +245,7 @@ pub struct Counts {
     pub tools_missing_operation: usize,
     /// Tools whose schema changed.
     pub tools_schema_changed: usize,
-    /// Operations no tool binds.
+    /// Operations the build does not know: no row binds them and none is skipped.
     pub unbound_operations: usize,
     /// Distinct non-breaking changes, counted like `breaking_changes` (for the verdict;
     /// not in the JSON contract).
@@ -258,13 +258,13 @@ pub struct Counts {
 pub struct Report {
     /// What was analysed.
     pub candidate: String,
-    /// Section 1.
+    /// Section 1: each override's verdict.
     pub overrides: Vec<OverrideFinding>,
-    /// Section 2.
+    /// Section 2: the operations added, removed or changed.
     pub operations: Operations,
-    /// Section 3.
+    /// Section 3: each tool's verdict.
     pub tools: Vec<ToolFinding>,
-    /// Section 4.
+    /// Section 4: the operations the build does not know.
     pub unbound_operations: Vec<OperationRef>,
     /// The counts.
     pub summary: Counts,
