@@ -80,7 +80,7 @@ pub enum DriftError {
 
 fn warn_dropped(name: &str, loaded: &Loaded) {
     for note in &loaded.dropped {
-        tracing::warn!("{name}: {note}");
+        tracing::warn!(target: super::LOG_TARGET, "{name}: {note}");
     }
 }
 

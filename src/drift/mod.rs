@@ -17,6 +17,9 @@
 //! `inputs` reads each file once ([`load_inputs`]); `analysis` makes the [`Report`]
 //! ([`run`]), whose types are in `report`; [`render`] writes it in each format.
 
+/// What drift's warnings are logged under, whichever of its files says them.
+const LOG_TARGET: &str = module_path!();
+
 mod analysis;
 pub mod diff;
 mod inputs;
