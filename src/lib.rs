@@ -21,6 +21,7 @@ pub mod config;
 pub mod confirm;
 pub mod drift;
 pub mod dry_run;
+pub mod embedded;
 pub mod error;
 mod hints;
 pub mod http;

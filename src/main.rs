@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use molecule_mcp::call::Engine;
 use molecule_mcp::drift::FailOn;
-use molecule_mcp::drift::render::Format as DriftFormat;
+use molecule_mcp::drift::render::ReportFormat;
 use molecule_mcp::server::McpServer;
 use molecule_mcp::startup;
 use molecule_mcp::tools::doc;
@@ -118,8 +118,8 @@ enum Command {
         #[arg(long)]
         overrides: Option<PathBuf>,
         /// Output format.
-        #[arg(long, value_enum, default_value_t = DriftFormat::Text)]
-        format: DriftFormat,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
         /// What makes the command exit 1.
         #[arg(long, value_enum, default_value_t = FailOn::Conflict)]
         fail_on: FailOn,
@@ -514,7 +514,7 @@ fn drift(
     spec: Option<&Path>,
     cp_spec: Option<&Path>,
     overrides: Option<&Path>,
-    format: DriftFormat,
+    format: ReportFormat,
     fail_on: FailOn,
     output: Option<&Path>,
 ) -> Result<ExitCode> {

@@ -5,25 +5,28 @@ use crate::spec::inventory::{self, Endpoint};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Declares [`Kind`] with each variant's stable name (the report's `kind`).
+/// Declares [`Kind`] with each variant's stable name (the report's `kind`). A variant
+/// may carry what decides whether it breaks a caller (the side of the wire, and for a
+/// constraint whether it tightens); its name is the same whatever it carries.
 macro_rules! kinds {
-    ($($(#[$doc:meta])* $variant:ident = $name:literal,)*) => {
-        /// What changed: one stable name per kind, as the report spells it.
+    ($($(#[$doc:meta])* $variant:ident $(($($carried:ty),+))? = $name:literal,)*) => {
+        /// What changed: one stable name per kind, as the report spells it, and whether it
+        /// can break a caller of this server ([`Kind::breaking`]).
         ///
-        /// Whether a change is breaking is not a property of its kind alone: it depends
-        /// on the side of the wire (a new `null` loosens a request but can break a
-        /// response reader) and on the values (a higher maximum accepts more), so it is
-        /// decided where the change is found and carried by [`Change::breaking`].
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        /// Where that depends on more than what changed, the kind carries it: the side
+        /// of the wire (a new `null` loosens a request but can break a response reader)
+        /// and, for a changed constraint, whether it refuses values the old one accepted
+        /// (a higher maximum accepts more).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum Kind {
-            $($(#[$doc])* $variant,)*
+            $($(#[$doc])* $variant $(($($carried),+))?,)*
         }
 
         impl Kind {
             /// The stable name (`snake_case`), as in every format of the report.
             pub const fn as_str(self) -> &'static str {
                 match self {
-                    $(Kind::$variant => $name,)*
+                    $(Kind::$variant { .. } => $name,)*
                 }
             }
         }
@@ -59,18 +62,20 @@ kinds! {
     TypeChanged = "type_changed",
     /// `null` is no longer allowed.
     NullableRemoved = "nullable_removed",
-    /// `null` is now allowed.
-    NullableAdded = "nullable_added",
+    /// `null` is now allowed: breaking in a response (a reader may not expect it), not
+    /// in a request.
+    NullableAdded(Direction) = "nullable_added",
     /// An enum lost a value.
     EnumValueRemoved = "enum_value_removed",
     /// An enum gained a value.
     EnumValueAdded = "enum_value_added",
-    /// Values are now restricted to an enum.
-    EnumAdded = "enum_added",
+    /// Values are now restricted to an enum: breaking in a request, not in a response.
+    EnumAdded(Direction) = "enum_added",
     /// A description changed.
     DescriptionChanged = "description_changed",
-    /// A constraint (`minimum`, `pattern`...) was added or changed.
-    ConstraintChanged = "constraint_changed",
+    /// A constraint (`minimum`, `pattern`...) was added or changed: breaking in a
+    /// request when it is tighter, never in a response.
+    ConstraintChanged(Direction, Strictness) = "constraint_changed",
     /// A constraint was removed.
     ConstraintRemoved = "constraint_removed",
     /// Unknown fields are now refused.
@@ -89,10 +94,10 @@ kinds! {
     FieldRenamed = "field_renamed",
     /// A combinator has a different number of branches.
     CombinatorChanged = "combinator_changed",
-    /// A combinator rule was added.
-    CombinatorAdded = "combinator_added",
-    /// A combinator rule was removed.
-    CombinatorRemoved = "combinator_removed",
+    /// A combinator rule was added: breaking in a request, not in a response.
+    CombinatorAdded(Direction) = "combinator_added",
+    /// A combinator rule was removed: breaking in a response, not in a request.
+    CombinatorRemoved(Direction) = "combinator_removed",
     /// A tool's operation is not in the candidate.
     OperationMissing = "operation_missing",
     /// A tool's row can no longer be derived from the candidate.
@@ -116,6 +121,58 @@ kinds! {
 }
 
 impl Kind {
+    /// Whether a change of this kind can break a caller of this server built against
+    /// the old shape (an override that already serves the new shape aside: see
+    /// [`crate::drift::ChangeFinding::breaking`]).
+    pub const fn breaking(self) -> bool {
+        use Direction::{Request, Response};
+        match self {
+            Kind::NullableAdded(side) | Kind::CombinatorRemoved(side) => {
+                matches!(side, Response)
+            }
+            Kind::EnumAdded(side) | Kind::CombinatorAdded(side) => matches!(side, Request),
+            Kind::ConstraintChanged(side, strictness) => {
+                matches!((side, strictness), (Request, Strictness::Tighter))
+            }
+            Kind::OperationIdChanged
+            | Kind::PathChanged
+            | Kind::ParameterRemoved
+            | Kind::RequiredParameterAdded
+            | Kind::ParameterNowRequired
+            | Kind::RequestBodyAdded
+            | Kind::RequestBodyRemoved
+            | Kind::ResponseBodyRemoved
+            | Kind::SuccessStatusChanged
+            | Kind::TypeChanged
+            | Kind::NullableRemoved
+            | Kind::EnumValueRemoved
+            | Kind::AdditionalPropertiesClosed
+            | Kind::FieldRemoved
+            | Kind::RequiredFieldAdded
+            | Kind::FieldNowRequired
+            | Kind::FieldNowOptional
+            | Kind::FieldRenamed
+            | Kind::CombinatorChanged
+            | Kind::OperationMissing
+            | Kind::BindingBroken
+            | Kind::ArgumentRemoved
+            | Kind::RequiredArgumentAdded
+            | Kind::ArgumentNowRequired
+            | Kind::ArgumentRenamed
+            | Kind::ArgumentMoved
+            | Kind::OutputSchemaRemoved => true,
+            Kind::TagChanged
+            | Kind::ParameterAdded
+            | Kind::ResponseBodyAdded
+            | Kind::EnumValueAdded
+            | Kind::DescriptionChanged
+            | Kind::ConstraintRemoved
+            | Kind::FieldAdded
+            | Kind::ArgumentAdded
+            | Kind::OutputSchemaAdded => false,
+        }
+    }
+
     /// Whether several changes of this kind can share one pointer (enum values,
     /// constraints): their detail then tells them apart.
     pub fn shares_pointers(self) -> bool {
@@ -123,7 +180,7 @@ impl Kind {
             self,
             Kind::EnumValueRemoved
                 | Kind::EnumValueAdded
-                | Kind::ConstraintChanged
+                | Kind::ConstraintChanged(..)
                 | Kind::ConstraintRemoved
         )
     }
@@ -175,10 +232,8 @@ impl serde::Serialize for Kind {
 /// One difference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
-    /// What kind of change.
+    /// What kind of change (and so whether it is breaking).
     pub kind: Kind,
-    /// Whether it can break a caller built against the old shape.
-    pub breaking: bool,
     /// Where: a logical JSON pointer inside the operation or tool.
     pub pointer: String,
     /// What changed, for people.
@@ -186,12 +241,21 @@ pub struct Change {
 }
 
 /// Which side of the wire a schema describes: requests get stricter, responses looser.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {
     /// Sent by this server.
     Request,
     /// Received by this server.
     Response,
+}
+
+/// Whether a changed constraint may refuse a value the old one accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Strictness {
+    /// It may: a new constraint, a higher minimum, a lower maximum, another pattern.
+    Tighter,
+    /// It accepts every value the old one did: a lower minimum, a higher maximum.
+    NotTighter,
 }
 
 /// The key operations are matched by: method plus path with parameter names erased.
@@ -226,7 +290,6 @@ pub fn diff_operation(
     if old.id != new.id {
         out.push(Change {
             kind: Kind::OperationIdChanged,
-            breaking: true,
             pointer: "/operationId".into(),
             detail: format!(
                 "`{}` is now `{}`: the generated method and the tool binding are keyed on it",
@@ -237,7 +300,6 @@ pub fn diff_operation(
     if old.path != new.path {
         out.push(Change {
             kind: Kind::PathChanged,
-            breaking: true,
             pointer: "/path".into(),
             detail: format!("`{}` is now `{}`", old.path, new.path),
         });
@@ -245,7 +307,6 @@ pub fn diff_operation(
     if old.tag != new.tag {
         out.push(Change {
             kind: Kind::TagChanged,
-            breaking: false,
             pointer: "/tags".into(),
             detail: format!("`{}` is now `{}`", old.tag, new.tag),
         });
@@ -255,7 +316,6 @@ pub fn diff_operation(
     if old.success_status != new.success_status {
         out.push(Change {
             kind: Kind::SuccessStatusChanged,
-            breaking: true,
             pointer: "/responses".into(),
             detail: format!(
                 "success status {} is now {}",
@@ -272,13 +332,11 @@ pub fn diff_operation(
         }
         (Some(_), None) => out.push(Change {
             kind: Kind::ResponseBodyRemoved,
-            breaking: true,
             pointer: "/response".into(),
             detail: "the success response no longer has a JSON body".into(),
         }),
         (None, Some(_)) => out.push(Change {
             kind: Kind::ResponseBodyAdded,
-            breaking: false,
             pointer: "/response".into(),
             detail: "the success response now has a JSON body".into(),
         }),
@@ -330,7 +388,6 @@ fn diff_parameters(
         match new.get(&(loc.clone(), name.clone())) {
             None => out.push(Change {
                 kind: Kind::ParameterRemoved,
-                breaking: true,
                 pointer,
                 detail: format!("{loc} parameter `{name}` was removed or renamed"),
             }),
@@ -338,7 +395,6 @@ fn diff_parameters(
                 if !is_required(p) && is_required(q) {
                     out.push(Change {
                         kind: Kind::ParameterNowRequired,
-                        breaking: true,
                         pointer: pointer.clone(),
                         detail: format!("{loc} parameter `{name}` became required"),
                     });
@@ -358,7 +414,6 @@ fn diff_parameters(
                 } else {
                     Kind::ParameterAdded
                 },
-                breaking: required,
                 pointer: format!("/parameters/{loc}/{name}"),
                 detail: format!(
                     "new {} {loc} parameter `{name}`",
@@ -384,13 +439,11 @@ fn diff_body(old_doc: &Value, o: &Value, new_doc: &Value, n: &Value, out: &mut V
         ),
         (Some(_), None) => out.push(Change {
             kind: Kind::RequestBodyRemoved,
-            breaking: true,
             pointer: "/requestBody".into(),
             detail: "the operation no longer takes a JSON body".into(),
         }),
         (None, Some(_)) => out.push(Change {
             kind: Kind::RequestBodyAdded,
-            breaking: true,
             pointer: "/requestBody".into(),
             detail: "the operation now takes a JSON body".into(),
         }),
@@ -507,11 +560,11 @@ impl<'a> SchemaDiff<'a> {
     }
 
     fn diff_resolved(&mut self, o: &'a Value, n: &'a Value, pointer: &str, out: &mut Vec<Change>) {
-        let request = self.direction == Direction::Request;
-        let mut push = |kind: Kind, breaking: bool, detail: String| {
+        let side = self.direction;
+        let request = side == Direction::Request;
+        let mut push = |kind: Kind, detail: String| {
             out.push(Change {
                 kind,
-                breaking,
                 pointer: pointer.to_string(),
                 detail,
             });
@@ -521,18 +574,13 @@ impl<'a> SchemaDiff<'a> {
         if ot != nt && !(ot.is_empty() && nt.is_empty()) {
             push(
                 Kind::TypeChanged,
-                true,
                 format!("type `{}` is now `{}`", show(&ot), show(&nt)),
             );
         }
         if onull && !nnull {
-            push(
-                Kind::NullableRemoved,
-                true,
-                "null is no longer allowed".into(),
-            );
+            push(Kind::NullableRemoved, "null is no longer allowed".into());
         } else if !onull && nnull {
-            push(Kind::NullableAdded, !request, "null is now allowed".into());
+            push(Kind::NullableAdded(side), "null is now allowed".into());
         }
         let oe = enum_of(o);
         let ne = enum_of(n);
@@ -540,44 +588,29 @@ impl<'a> SchemaDiff<'a> {
             for v in oe.iter().filter(|v| !ne.contains(v)) {
                 push(
                     Kind::EnumValueRemoved,
-                    true,
                     format!("enum value {v} was removed"),
                 );
             }
             for v in ne.iter().filter(|v| !oe.contains(v)) {
-                push(
-                    Kind::EnumValueAdded,
-                    false,
-                    format!("enum value {v} was added"),
-                );
+                push(Kind::EnumValueAdded, format!("enum value {v} was added"));
             }
         } else if oe.is_none() && ne.is_some() {
             push(
-                Kind::EnumAdded,
-                request,
+                Kind::EnumAdded(side),
                 "values are now restricted to an enum".into(),
             );
         }
         if o.get("description") != n.get("description") && o.get("description").is_some() {
-            push(
-                Kind::DescriptionChanged,
-                false,
-                "description changed".into(),
-            );
+            push(Kind::DescriptionChanged, "description changed".into());
         }
         for c in CONSTRAINTS {
             match (o.get(c), n.get(c)) {
                 (a, b) if a == b => {}
                 (a, Some(b)) => push(
-                    Kind::ConstraintChanged,
-                    request && tightens(c, a, b),
+                    Kind::ConstraintChanged(side, strictness(c, a, b)),
                     format!("`{c}` is now {b}"),
                 ),
-                (Some(a), None) => push(
-                    Kind::ConstraintRemoved,
-                    false,
-                    format!("`{c}` {a} was removed"),
-                ),
+                (Some(a), None) => push(Kind::ConstraintRemoved, format!("`{c}` {a} was removed")),
                 (None, None) => {}
             }
         }
@@ -587,7 +620,6 @@ impl<'a> SchemaDiff<'a> {
         {
             push(
                 Kind::AdditionalPropertiesClosed,
-                true,
                 "unknown fields are now refused".into(),
             );
         }
@@ -602,13 +634,11 @@ impl<'a> SchemaDiff<'a> {
                 None => match renamed.iter().find(|(old, _)| old == name) {
                     Some((_, new)) => out.push(Change {
                         kind: Kind::FieldRenamed,
-                        breaking: true,
                         pointer: format!("{pointer}/{}", inventory::escape_token(new)),
                         detail: format!("field `{name}` was renamed to `{new}`"),
                     }),
                     None => out.push(Change {
                         kind: Kind::FieldRemoved,
-                        breaking: true,
                         pointer: child,
                         detail: format!("field `{name}` was removed or renamed"),
                     }),
@@ -617,7 +647,6 @@ impl<'a> SchemaDiff<'a> {
                     if request && !oreq.contains(name) && nreq.contains(name) {
                         out.push(Change {
                             kind: Kind::FieldNowRequired,
-                            breaking: true,
                             pointer: child.clone(),
                             detail: format!("field `{name}` became required"),
                         });
@@ -625,7 +654,6 @@ impl<'a> SchemaDiff<'a> {
                     if !request && oreq.contains(name) && !nreq.contains(name) {
                         out.push(Change {
                             kind: Kind::FieldNowOptional,
-                            breaking: true,
                             pointer: child.clone(),
                             detail: format!("field `{name}` may now be absent"),
                         });
@@ -650,7 +678,6 @@ impl<'a> SchemaDiff<'a> {
                 } else {
                     Kind::FieldAdded
                 },
-                breaking: required,
                 pointer: format!("{pointer}/{}", inventory::escape_token(name)),
                 detail: format!(
                     "new {} field `{name}`",
@@ -667,7 +694,6 @@ impl<'a> SchemaDiff<'a> {
         {
             out.push(Change {
                 kind: Kind::RequiredFieldAdded,
-                breaking: true,
                 pointer: format!("{pointer}/{}", inventory::escape_token(name)),
                 detail: format!("new required field `{name}`"),
             });
@@ -693,19 +719,16 @@ impl<'a> SchemaDiff<'a> {
                 }
                 (Some(a), Some(b)) => out.push(Change {
                     kind: Kind::CombinatorChanged,
-                    breaking: true,
                     pointer: at,
                     detail: format!("`{key}` had {} branches, now {}", a.len(), b.len()),
                 }),
                 (None, Some(_)) => out.push(Change {
-                    kind: Kind::CombinatorAdded,
-                    breaking: request,
+                    kind: Kind::CombinatorAdded(side),
                     pointer: at,
                     detail: format!("a `{key}` rule was added"),
                 }),
                 (Some(_), None) => out.push(Change {
-                    kind: Kind::CombinatorRemoved,
-                    breaking: !request,
+                    kind: Kind::CombinatorRemoved(side),
                     pointer: at,
                     detail: format!("the `{key}` rule was removed"),
                 }),
@@ -715,14 +738,19 @@ impl<'a> SchemaDiff<'a> {
     }
 }
 
-/// Whether a constraint change refuses values the old one accepted (a new constraint
+/// Whether a constraint change may refuse values the old one accepted (a new constraint
 /// always may; a lower minimum or a higher maximum never does).
-fn tightens(keyword: &str, old: Option<&Value>, new: &Value) -> bool {
-    let Some(old) = old else { return true };
-    match (old.as_f64(), new.as_f64()) {
-        (Some(a), Some(b)) if keyword.starts_with("min") => b > a,
-        (Some(a), Some(b)) if keyword.starts_with("max") => b < a,
-        _ => true,
+fn strictness(keyword: &str, old: Option<&Value>, new: &Value) -> Strictness {
+    let tighter = match old.map(|old| (old.as_f64(), new.as_f64())) {
+        None => true,
+        Some((Some(a), Some(b))) if keyword.starts_with("min") => b > a,
+        Some((Some(a), Some(b))) if keyword.starts_with("max") => b < a,
+        Some(_) => true,
+    };
+    if tighter {
+        Strictness::Tighter
+    } else {
+        Strictness::NotTighter
     }
 }
 
@@ -757,5 +785,201 @@ fn show(types: &[String]) -> String {
         "any".into()
     } else {
         types.join("|")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::inventory::operations;
+    use serde_json::json;
+
+    /// A one-operation spec whose GET takes these parameters.
+    fn with_parameters(parameters: Value) -> Value {
+        json!({
+            "openapi": "3.0.3",
+            "info": { "title": "t", "version": "1" },
+            "paths": { "/things": { "get": {
+                "operationId": "listThings",
+                "parameters": parameters,
+                "responses": { "200": { "description": "ok" } }
+            } } }
+        })
+    }
+
+    /// The changes between two parameter lists, as (kind, breaking).
+    fn parameter_changes(old: Value, new: Value) -> Vec<(String, bool)> {
+        let (old, new) = (with_parameters(old), with_parameters(new));
+        let (a, b) = (operations(&old), operations(&new));
+        diff_operation(&old, &a[0], &new, &b[0])
+            .into_iter()
+            .map(|c| (c.kind.to_string(), c.kind.breaking()))
+            .collect()
+    }
+
+    /// An optional parameter added is not breaking; a required one is; an optional one
+    /// becoming required is.
+    #[test]
+    fn parameters_added_or_made_required_are_classified_by_whether_they_are_required() {
+        let limit = |required: Option<bool>| {
+            let mut p = json!({ "name": "limit", "in": "query", "schema": { "type": "integer" } });
+            if let Some(r) = required {
+                p["required"] = json!(r);
+            }
+            p
+        };
+        let none = json!([]);
+        assert_eq!(
+            parameter_changes(none.clone(), json!([limit(None)])),
+            [("parameter_added".to_string(), false)]
+        );
+        assert_eq!(
+            parameter_changes(none.clone(), json!([limit(Some(false))])),
+            [("parameter_added".to_string(), false)]
+        );
+        assert_eq!(
+            parameter_changes(none, json!([limit(Some(true))])),
+            [("required_parameter_added".to_string(), true)]
+        );
+        assert_eq!(
+            parameter_changes(json!([limit(None)]), json!([limit(Some(true))])),
+            [("parameter_now_required".to_string(), true)]
+        );
+        assert_eq!(
+            parameter_changes(json!([limit(Some(true))]), json!([limit(Some(true))])),
+            []
+        );
+    }
+
+    /// A parameter's schema change, as the drift report classifies it.
+    fn schema_change(old: Value, new: Value) -> Vec<(String, bool)> {
+        let param = |schema| json!([{ "name": "q", "in": "query", "schema": schema }]);
+        parameter_changes(param(old), param(new))
+    }
+
+    /// What the server sends must still be accepted: a lower maximum or a higher minimum
+    /// refuses values it sent before (breaking); the reverse never does.
+    #[test]
+    fn a_tighter_limit_on_what_is_sent_is_breaking_and_a_looser_one_is_not() {
+        let s =
+            |max: u64, min: u64| json!({ "type": "string", "maxLength": max, "minLength": min });
+        let breaking = |changes: Vec<(String, bool)>| -> Vec<bool> {
+            changes.into_iter().map(|(_, b)| b).collect()
+        };
+        assert_eq!(breaking(schema_change(s(10, 1), s(5, 1))), [true]);
+        assert_eq!(breaking(schema_change(s(10, 1), s(20, 1))), [false]);
+        assert_eq!(breaking(schema_change(s(10, 1), s(10, 3))), [true]);
+        assert_eq!(breaking(schema_change(s(10, 3), s(10, 1))), [false]);
+        assert_eq!(schema_change(s(10, 1), s(10, 1)), []);
+        // The same limit written as a float is not tighter.
+        let float = json!({ "type": "string", "maxLength": 10.0, "minLength": 1.0 });
+        assert_eq!(breaking(schema_change(s(10, 1), float)), [false, false]);
+    }
+
+    /// A changed type, or a value that may no longer be null, is a change the report
+    /// names; the same type written the 3.1 way is none.
+    #[test]
+    fn type_and_nullability_changes_are_found_however_they_are_written() {
+        let int = json!({ "type": "integer" });
+        let string = json!({ "type": "string" });
+        assert!(!schema_change(int.clone(), string).is_empty());
+        let nullable = json!({ "type": "integer", "nullable": true });
+        assert!(!schema_change(nullable.clone(), int.clone()).is_empty());
+        let nullable_3_1 = json!({ "type": ["null", "integer"] });
+        assert_eq!(schema_change(nullable, nullable_3_1), []);
+        assert_eq!(schema_change(int.clone(), int), []);
+    }
+
+    /// An operation's own parameter replaces the path item's shared one of the same place
+    /// and name (OpenAPI's rule), so the diff compares the one the operation uses; the
+    /// other shared ones stay.
+    #[test]
+    fn an_operations_own_parameter_overrides_the_shared_one() {
+        use crate::spec::inventory::parameters;
+        let doc = json!({ "paths": { "/things": {
+            "parameters": [
+                { "name": "limit", "in": "query", "schema": { "type": "integer" } },
+                { "name": "tenant", "in": "header", "schema": { "type": "string" } }
+            ],
+            "get": { "parameters": [
+                { "name": "limit", "in": "query", "schema": { "type": "string" } }
+            ] }
+        } } });
+        let op = "/paths/~1things/get";
+        let found = parameters(&doc, op, doc.pointer(op).unwrap());
+        let seen: Vec<(String, String)> = found
+            .iter()
+            .map(|p| (p["name"].to_string(), p["schema"]["type"].to_string()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("\"tenant\"".to_string(), "\"string\"".to_string()),
+                ("\"limit\"".to_string(), "\"string\"".to_string())
+            ]
+        );
+    }
+
+    /// Where a kind's effect depends on the side of the wire or on the values, the kind
+    /// carries it and says whether it breaks; its name is the same either way.
+    #[test]
+    fn kinds_that_depend_on_the_side_of_the_wire_break_on_one_side_only() {
+        use Direction::{Request, Response};
+        let on =
+            |kind: fn(Direction) -> Kind| (kind(Request).breaking(), kind(Response).breaking());
+        assert_eq!(on(Kind::NullableAdded), (false, true));
+        assert_eq!(on(Kind::EnumAdded), (true, false));
+        assert_eq!(on(Kind::CombinatorAdded), (true, false));
+        assert_eq!(on(Kind::CombinatorRemoved), (false, true));
+        let constraint = |side, strictness| Kind::ConstraintChanged(side, strictness).breaking();
+        assert!(constraint(Request, Strictness::Tighter));
+        assert!(!constraint(Request, Strictness::NotTighter));
+        assert!(!constraint(Response, Strictness::Tighter));
+        assert!(!constraint(Response, Strictness::NotTighter));
+        assert_eq!(Kind::NullableAdded(Request).as_str(), "nullable_added");
+        assert_eq!(Kind::NullableAdded(Response).to_string(), "nullable_added");
+        assert_eq!(
+            Kind::ConstraintChanged(Response, Strictness::NotTighter).as_str(),
+            "constraint_changed"
+        );
+    }
+
+    /// A new constraint on a response schema breaks no reader; on a request it refuses
+    /// what was sent before.
+    #[test]
+    fn a_constraint_added_to_a_response_breaks_nothing() {
+        let (old, new) = (
+            json!({ "type": "string" }),
+            json!({ "type": "string", "maxLength": 3 }),
+        );
+        let doc = json!({});
+        let mut found = Vec::new();
+        SchemaDiff::new(&doc, &doc, Direction::Response).diff(
+            &old,
+            &new,
+            "/response".into(),
+            &mut found,
+        );
+        assert_eq!(
+            found
+                .iter()
+                .map(|c| (c.kind.as_str(), c.kind.breaking()))
+                .collect::<Vec<_>>(),
+            [("constraint_changed", false)]
+        );
+        let mut found = Vec::new();
+        SchemaDiff::new(&doc, &doc, Direction::Request).diff(
+            &old,
+            &new,
+            "/requestBody".into(),
+            &mut found,
+        );
+        assert_eq!(
+            found
+                .iter()
+                .map(|c| (c.kind.as_str(), c.kind.breaking()))
+                .collect::<Vec<_>>(),
+            [("constraint_changed", true)]
+        );
     }
 }

@@ -120,25 +120,26 @@ impl LineIndex {
 
 /// A file the report points into: its path as the annotation names it, and its lines.
 #[derive(Debug, Clone, Default)]
-pub struct Source {
-    /// The path, relative to the repository root where it is in the repository.
+pub struct FileLines {
+    /// The path annotations name: as given on the command line, or relative to the
+    /// repository root for the vendored spec and the embedded overrides.
     pub file: String,
     /// Its lines by JSON pointer.
     pub lines: LineIndex,
 }
 
-impl Source {
+impl FileLines {
     /// Indexes `text`, to be named `file`.
     pub fn new(file: impl Into<String>, text: &str) -> Self {
-        Source {
+        FileLines {
             file: file.into(),
             lines: LineIndex::new(text),
         }
     }
 
     /// The location of `pointer` in this file.
-    pub fn at(&self, pointer: &str) -> Location {
-        Location {
+    pub fn at(&self, pointer: &str) -> FileLine {
+        FileLine {
             file: self.file.clone(),
             line: self.lines.line(pointer),
         }
@@ -147,7 +148,7 @@ impl Source {
 
 /// Where a finding is: a file and, when known, a 1-based line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
+pub struct FileLine {
     /// The file, as the annotation names it.
     pub file: String,
     /// The line, when the pointer could be found in the source.
@@ -469,6 +470,32 @@ components:
         assert!(
             !document_pointer(&cyclic, "/paths/~1x/get", "/requestBody/a").1,
             "a $ref cycle ends"
+        );
+    }
+
+    /// A finding about one of two query parameters points at that parameter's own line.
+    #[test]
+    fn a_parameter_finding_points_at_the_parameter_with_that_name() {
+        let doc = json!({
+            "openapi": "3.0.3",
+            "paths": { "/things": { "get": {
+                "operationId": "listThings",
+                "parameters": [
+                    { "name": "limit", "in": "query", "schema": { "type": "integer" } },
+                    { "name": "cursor", "in": "query", "schema": { "type": "string" } },
+                    { "name": "cursor", "in": "header", "schema": { "type": "string" } },
+                ],
+                "responses": { "200": { "description": "ok" } }
+            } } }
+        });
+        let op = "/paths/~1things/get";
+        assert_eq!(
+            document_pointer(&doc, op, "/parameters/query/cursor"),
+            (format!("{op}/parameters/1/schema"), true)
+        );
+        assert_eq!(
+            document_pointer(&doc, op, "/parameters/header/cursor"),
+            (format!("{op}/parameters/2/schema"), true)
         );
     }
 }

@@ -1,13 +1,14 @@
 //! The report's formats: text (a verdict first, the summary line last), Markdown (the
-//! same verdict first, for a job summary or a PR comment), JSON (the CI contract) and GitHub workflow annotations
-//! (`file=`/`line=` on each, so they land on the lines a pull request changed).
+//! same verdict first, for a job summary or a PR comment), JSON (the CI contract) and
+//! GitHub workflow annotations (`file=`/`line=` on each finding whose place is known, so
+//! they land on the lines a pull request changed).
 
-use super::locate::Location;
+use super::locate::FileLine;
 use super::{ChangeFinding, LostShape, OverrideStatus, Report, ToolStatus};
 
 /// Output formats of `molecule-mcp drift` (also its `--format` values).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
+pub enum ReportFormat {
     /// Plain text for a terminal.
     Text,
     /// Markdown for a job summary or a PR comment.
@@ -19,12 +20,12 @@ pub enum Format {
 }
 
 /// Renders `report` in `format`.
-pub fn render(report: &Report, format: Format) -> String {
+pub fn render(report: &Report, format: ReportFormat) -> String {
     match format {
-        Format::Text => text(report),
-        Format::Markdown => markdown(report),
-        Format::Json => serde_json::to_string_pretty(report).unwrap_or_default() + "\n",
-        Format::Github => github(report),
+        ReportFormat::Text => text(report),
+        ReportFormat::Markdown => markdown(report),
+        ReportFormat::Json => serde_json::to_string_pretty(report).unwrap_or_default() + "\n",
+        ReportFormat::Github => github(report),
     }
 }
 
@@ -59,7 +60,7 @@ fn served(c: &ChangeFinding) -> String {
 fn change_line(c: &ChangeFinding) -> String {
     format!(
         "{} {} at {}: {}{} [{}]",
-        if c.breaking {
+        if c.breaking() {
             "BREAKING"
         } else {
             "non-breaking"
@@ -99,11 +100,7 @@ fn text(r: &Report) -> String {
     for o in &r.overrides {
         out += &format!(
             "  [{}] {} ({}): {} [{}]\n",
-            o.status.as_str(),
-            o.id,
-            o.file,
-            o.detail,
-            o.fingerprint
+            o.status, o.id, o.file, o.detail, o.fingerprint
         );
         if !o.lost_if_dropped.is_empty() {
             out += &format!("      {LOST_HEADING}\n");
@@ -147,10 +144,7 @@ fn text(r: &Report) -> String {
     for t in r.tools.iter().filter(|t| t.status != ToolStatus::Ok) {
         out += &format!(
             "  [{}] {} ({}) [{}]\n",
-            t.status.as_str(),
-            t.name,
-            t.operation_id,
-            t.fingerprint
+            t.status, t.name, t.operation_id, t.fingerprint
         );
         for c in &t.changes {
             out += &format!("      {}\n", change_line(c));
@@ -295,7 +289,7 @@ fn markdown(r: &Report) -> String {
         out += &format!(
             "| `{}` | {} | {} | `{}` |\n",
             o.file,
-            o.status.as_str(),
+            o.status,
             md_detail(&o.detail),
             o.fingerprint
         );
@@ -341,7 +335,7 @@ fn markdown(r: &Report) -> String {
                 o.operation_id,
                 o.method,
                 o.path,
-                if c.breaking { "yes" } else { "no" },
+                if c.breaking() { "yes" } else { "no" },
                 c.pointer,
                 md_detail(&format!("{}{}", c.detail, served(c))),
                 c.fingerprint
@@ -372,9 +366,9 @@ fn markdown(r: &Report) -> String {
                 out += &format!(
                     "| `{}` | {} | {} | {} | `{}`: {} | `{}` |\n",
                     t.name,
-                    t.status.as_str(),
+                    t.status,
                     c.kind,
-                    if c.breaking { "yes" } else { "no" },
+                    if c.breaking() { "yes" } else { "no" },
                     c.pointer,
                     md_detail(&c.detail),
                     c.fingerprint
@@ -409,7 +403,7 @@ fn gh_property(s: &str) -> String {
 
 fn github(r: &Report) -> String {
     let mut out = String::new();
-    let mut line = |level: &str, at: Option<&Location>, title: &str, message: String| {
+    let mut line = |level: &str, at: Option<&FileLine>, title: &str, message: String| {
         let mut properties = Vec::new();
         if let Some(at) = at {
             properties.push(format!("file={}", gh_property(&at.file)));
@@ -433,7 +427,7 @@ fn github(r: &Report) -> String {
         line(
             level,
             o.location.as_ref(),
-            &format!("override {}", o.status.as_str()),
+            &format!("override {}", o.status),
             format!("{}: {} [{}]", o.file, o.detail, o.fingerprint),
         );
         // One notice on the override's own line, beside the conflict: what it keeps is
@@ -482,7 +476,7 @@ fn github(r: &Report) -> String {
     }
     for o in &r.operations.changed {
         for c in &o.changes {
-            let level = if c.breaking { "error" } else { "notice" };
+            let level = if c.breaking() { "error" } else { "notice" };
             line(
                 level,
                 c.location.as_ref(),
@@ -493,7 +487,7 @@ fn github(r: &Report) -> String {
     }
     for t in r.tools.iter().filter(|t| t.status != ToolStatus::Ok) {
         for c in &t.changes {
-            let level = if t.status == ToolStatus::MissingOperation || c.breaking {
+            let level = if t.status == ToolStatus::MissingOperation || c.breaking() {
                 "error"
             } else {
                 "warning"
@@ -501,7 +495,7 @@ fn github(r: &Report) -> String {
             line(
                 level,
                 c.location.as_ref(),
-                &format!("tool {}", t.status.as_str()),
+                &format!("tool {}", t.status),
                 format!("{}: {}", t.name, change_line(c)),
             );
         }

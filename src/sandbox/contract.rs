@@ -56,9 +56,9 @@ pub(super) fn contracts() -> Result<&'static Contracts, String> {
 }
 
 fn build() -> Result<Contracts, String> {
-    let (tenant, cp) = crate::tools::specs();
+    let specs = crate::embedded::specs().map_err(|e| e.to_string())?;
     let mut out = HashMap::new();
-    for doc in [tenant, cp] {
+    for doc in [&specs.management, &specs.control_plane] {
         for meta in inventory::operations(doc) {
             let op = Operation::ALL
                 .iter()

@@ -49,9 +49,10 @@ pub fn answers_from_spec(op: crate::Operation) -> bool {
 }
 
 /// A request body that fits `op`'s exact request schema, built from the schema the way
-/// a reply from the spec is; `None` when the operation takes no body.
+/// a reply from the spec is; `None` when the operation takes no body, or when its
+/// embedded spec does not parse (the error [`Sandbox::start`] reports).
 pub fn sample_request(op: crate::Operation) -> Option<serde_json::Value> {
-    let doc = crate::tools::spec_for(op);
+    let doc = crate::embedded::spec_for(op).ok()?;
     let meta = crate::spec::inventory::operations(doc)
         .into_iter()
         .find(|o| o.id == op.operation_id())?;

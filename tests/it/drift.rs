@@ -38,7 +38,7 @@ fn patched(name: &str) -> Value {
 /// or the patched spec for `fixed-stale-shapes`) and returns its file name.
 fn candidate(name: &str) -> String {
     let doc: Value = if name == "fixed-stale-shapes" {
-        serde_json::from_str(molecule_mcp::PATCHED_MANAGEMENT_SPEC).unwrap()
+        molecule_mcp::embedded::specs().unwrap().management.clone()
     } else {
         patched(name)
     };
@@ -333,10 +333,99 @@ fn an_override_whose_stale_shape_changed_otherwise_is_a_conflict_with_both_value
     );
 }
 
+/// Every fingerprint in a report, sorted.
+fn fingerprints(report: &Value) -> Vec<String> {
+    let mut all = Vec::new();
+    collect_fingerprints(report, &mut all);
+    all.sort();
+    all
+}
+
+/// The fingerprint of the change at `pointer` of operation `id`.
+fn change_fingerprint(report: &Value, id: &str, pointer: &str) -> String {
+    report["operations"]["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["operation_id"] == id)
+        .flat_map(|o| o["changes"].as_array().unwrap())
+        .find(|c| c["pointer"] == pointer)
+        .unwrap_or_else(|| panic!("no {pointer} change for {id} in {report}"))["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A finding's fingerprint names the finding, not the run or the file: the same rename
+/// has the same fingerprint (a value CI histories hold) with other changes beside it, in
+/// YAML or JSON, whatever the order of the paths and schemas; and a change whose detail
+/// differs at the same place keeps its fingerprint.
 #[test]
-fn fingerprints_are_stable_across_runs() {
+fn a_findings_fingerprint_names_the_finding_whatever_else_the_candidate_holds() {
     let spec = candidate("renamed-required-field");
-    assert_eq!(json_report(&spec, "never").1, json_report(&spec, "never").1);
+    let (_, renamed) = json_report(&spec, "never");
+    let rename = change_fingerprint(&renamed, "set_org_secret", "/requestBody/name");
+    assert_eq!(rename, "D6df5bcad4dcc");
+
+    // The committed example (YAML) holds the same rename among other changes.
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join(EXAMPLE);
+    let (_, example) = json_report(example.to_str().unwrap(), "never");
+    assert_eq!(
+        change_fingerprint(&example, "set_org_secret", "/requestBody/name"),
+        rename
+    );
+    let tool = |report: &Value, name: &str| {
+        report["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap()["fingerprint"]
+            .clone()
+    };
+    for name in ["set_org_secret", "set_workspace_secret"] {
+        assert_eq!(tool(&renamed, name), tool(&example, name), "{name}");
+    }
+    assert_eq!(renamed["overrides"][0]["fingerprint"], "D23054c2a4986");
+    assert_eq!(
+        renamed["overrides"][0]["fingerprint"],
+        example["overrides"][0]["fingerprint"]
+    );
+
+    // The same candidate with its paths and schemas in reverse order: the same findings.
+    let mut doc = patched("renamed-required-field");
+    let reverse = |map: &mut Value| {
+        let reversed: serde_json::Map<String, Value> = map
+            .as_object()
+            .unwrap()
+            .iter()
+            .rev()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        *map = Value::Object(reversed);
+    };
+    reverse(&mut doc["paths"]);
+    reverse(&mut doc["components"]["schemas"]);
+    let file = "renamed-required-field-reordered.json";
+    std::fs::write(work_dir().join(file), serde_json::to_string(&doc).unwrap()).unwrap();
+    let (_, reordered) = json_report(file, "never");
+    assert_eq!(fingerprints(&reordered), fingerprints(&renamed));
+
+    // A different detail at the same place (another new type) is the same finding.
+    let typed = |to: &str| {
+        let mut doc = vendored();
+        doc["components"]["schemas"]["ProvisionWorkspaceRequest"]["properties"]["template"]["type"] =
+            to.into();
+        let file = format!("template-typed-{to}.json");
+        std::fs::write(
+            work_dir().join(&file),
+            serde_json::to_string_pretty(&doc).unwrap(),
+        )
+        .unwrap();
+        let (_, report) = json_report(&file, "never");
+        change_fingerprint(&report, "provision_workspace", "/requestBody/template")
+    };
+    assert_eq!(typed("integer"), typed("boolean"));
 }
 
 #[test]
@@ -362,6 +451,29 @@ fn unreadable_candidates_exit_2_with_the_file_and_position() {
     assert!(stderr.contains("cannot read no-such-file.yaml"), "{stderr}");
     let (code, _, _) = drift(&["--fail-on", "sometimes"]);
     assert_eq!(code, 2);
+}
+
+/// A 3.1 candidate whose response-only schema uses a keyword 3.0 cannot say: the report
+/// is made without it, and stderr says what was dropped and where.
+#[test]
+fn keywords_dropped_from_a_3_1_candidate_are_said_on_stderr() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text =
+        std::fs::read_to_string(root.join("tests/fixtures/landing/management.3.1.yaml")).unwrap();
+    let anchor = "    WorkspaceBudget:\n      type: object\n";
+    assert!(text.contains(anchor));
+    let text = text.replacen(
+        anchor,
+        &format!("{anchor}      patternProperties: {{'^x-': {{type: string}}}}\n"),
+        1,
+    );
+    std::fs::write(work_dir().join("candidate.3.1.yaml"), text).unwrap();
+    let (_, _, stderr) = drift(&["--spec", "candidate.3.1.yaml"]);
+    assert!(
+        stderr.contains("patternProperties")
+            && stderr.contains("/components/schemas/WorkspaceBudget"),
+        "{stderr}"
+    );
 }
 
 #[test]

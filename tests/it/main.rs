@@ -17,7 +17,6 @@ mod exposed;
 mod http;
 mod landing;
 mod mutants_calls;
-mod mutants_drift;
 mod mutants_hints;
 mod mutants_overrides;
 mod mutants_sandbox;
