@@ -9,7 +9,6 @@ pub mod json_schema;
 pub mod row;
 pub mod table;
 
-use crate::{Api, Operation};
 use derive::{DeriveError, Derived};
 use rmcp::model::{Tool, ToolAnnotations};
 use serde_json::Value;
@@ -57,26 +56,6 @@ impl Entry {
 pub struct Catalog {
     /// In table order.
     pub entries: Vec<Entry>,
-}
-
-/// The embedded patched specs, parsed once.
-pub fn specs() -> &'static (Value, Value) {
-    static SPECS: OnceLock<(Value, Value)> = OnceLock::new();
-    SPECS.get_or_init(|| {
-        (
-            serde_json::from_str(crate::PATCHED_MANAGEMENT_SPEC).unwrap_or(Value::Null),
-            serde_json::from_str(crate::PATCHED_CP_SPEC).unwrap_or(Value::Null),
-        )
-    })
-}
-
-/// The spec document that holds `op`.
-pub fn spec_for(op: Operation) -> &'static Value {
-    let (tenant, cp) = specs();
-    match op.api() {
-        Api::Tenant => tenant,
-        Api::ControlPlane => cp,
-    }
 }
 
 impl Catalog {

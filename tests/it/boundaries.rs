@@ -44,7 +44,7 @@ fn hostile_string() -> impl Strategy<Value = String> {
 
 /// The path template's segments with `{param}` placeholders, for an operation.
 fn template(engine: &Engine, op: molecule_mcp::Operation) -> Vec<String> {
-    let doc = molecule_mcp::tools::spec_for(op);
+    let doc = molecule_mcp::embedded::spec_for(op).unwrap();
     let _ = engine;
     molecule_mcp::spec::inventory::operations(doc)
         .into_iter()

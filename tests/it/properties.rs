@@ -72,7 +72,7 @@ fn spec_body_schema(
     method: &str,
 ) -> Option<jsonschema::Validator> {
     let plan = entry.derived.plans.iter().find(|p| p.method == method)?;
-    let doc = molecule_mcp::tools::spec_for(plan.operation);
+    let doc = molecule_mcp::embedded::spec_for(plan.operation).unwrap();
     let op = molecule_mcp::spec::inventory::operations(doc)
         .into_iter()
         .find(|o| o.id == plan.operation.operation_id())?;
