@@ -13,3 +13,4 @@ pub mod landing;
 pub mod load;
 pub mod normalise;
 pub mod overrides;
+pub mod text;
