@@ -2,6 +2,11 @@
 //! connection error (not a timeout), at most `MOLECULE_MCP_MAX_RETRIES` times, after
 //! the host's `Retry-After` (seconds, capped at 10 s) or else an exponential backoff
 //! with jitter: 250 ms × 2^(attempt−1) plus up to 250 ms.
+//!
+//! Written here rather than with a backoff crate: `backon` 1.6 adds jitter in
+//! proportion to the current delay (its second wait is 500–1000 ms, this one's
+//! 500–750 ms), and `exponential-backoff` 2.1 spreads a fraction of the delay either
+//! way; neither has a fixed jitter window, and the schedule is pinned by tests.
 
 use super::Outcome;
 use std::time::Duration;

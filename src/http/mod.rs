@@ -12,6 +12,17 @@
 //! narrowing from the headers alone (401, 400), a slot in total (503) and per caller
 //! (429), and only then the body, bounded in size (413), in time (408) and in JSON
 //! values (`body.rs`, 413); one access-log line per request — never a credential.
+//!
+//! The gate is one middleware rather than tower-http layers because the order is the
+//! point: `RequestBodyLimitLayer` would answer an oversized body 413 before the
+//! credential check's 401, and with its own body; `ConcurrencyLimitLayer` waits where
+//! this server answers 503 with `Retry-After` after the headers are checked, and the
+//! shutdown drain reads the count of requests in progress; `TraceLayer`'s response
+//! hook gets the response, the latency and a span, so the HTTP method would reach the
+//! access line only as a span field, printed as a prefix, not in the line's fixed form
+//! (tests/it/exposed.rs pins it). The pieces those layers are built on are used
+//! directly: http-body-util's length limit (through `axum::body::to_bytes`) and
+//! tokio's semaphore.
 
 mod body;
 mod conn;
