@@ -79,7 +79,7 @@ type Outcome = Result<ResponseValue<ByteStream>, progenitor_client::Error<()>>;
 struct Prepared<'e> {
     op: Operation,
     method: &'e str,
-    args: args::Args,
+    args: args::SortedArgs,
 }
 
 impl Engine {
@@ -322,7 +322,7 @@ impl Engine {
             .iter()
             .find(|p| p.operation == op)
             .ok_or_else(|| ToolError::Internal(format!("no plan for {}", op.operation_id())))?;
-        let mut call_args = args::Args::build(entry, plan, &args, caller)?;
+        let mut call_args = args::SortedArgs::build(entry, plan, &args, caller)?;
         auth::require_credentials(entry, op, caller)?;
         let http = self.http().await?;
         let (tenant, cp) = (
@@ -369,7 +369,7 @@ impl Engine {
         *context.confirmed.lock().unwrap_or_else(|e| e.into_inner()) = how;
         outbound.confirmed(how);
         if confirmed? == Confirmed::Accepted {
-            call_args = args::Args::build(entry, plan, &args, caller)?;
+            call_args = args::SortedArgs::build(entry, plan, &args, caller)?;
         }
         let prepared = Prepared {
             op,
