@@ -81,3 +81,81 @@ impl Retries {
         Duration::from_millis(250u64 * 2u64.pow(self.attempts - 1) + jitter)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The host's answer `status`, with `Retry-After: retry_after` when given.
+    #[allow(clippy::result_large_err)] // the error type is progenitor's, as in `Outcome`
+    fn answered(status: u16, retry_after: Option<&str>) -> Outcome {
+        let mut response = axum::http::Response::builder().status(status);
+        if let Some(value) = retry_after {
+            response = response.header("retry-after", value);
+        }
+        let response = reqwest::Response::from(response.body("").unwrap());
+        Err(progenitor_client::Error::UnexpectedResponse(response))
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn a_get_backs_off_250_ms_doubling_with_up_to_250_ms_of_jitter() {
+        let mut retries = Retries::new("GET", 3);
+        for (low, high) in [(250, 500), (500, 750), (1000, 1250)] {
+            for _ in 0..50 {
+                let delay = retries.delay(&answered(503, None)).unwrap();
+                assert!(delay >= ms(low) && delay < ms(high), "{delay:?}");
+            }
+            retries.again();
+        }
+        assert_eq!(retries.attempts(), 4);
+        assert_eq!(
+            retries.delay(&answered(503, None)),
+            None,
+            "three retries made"
+        );
+    }
+
+    #[test]
+    fn only_429_and_the_gateway_statuses_are_retried() {
+        let retries = Retries::new("GET", 2);
+        for status in [429, 502, 503, 504] {
+            assert!(retries.delay(&answered(status, None)).is_some(), "{status}");
+        }
+        for status in [400, 401, 404, 409, 500, 501] {
+            assert_eq!(retries.delay(&answered(status, None)), None, "{status}");
+        }
+    }
+
+    #[test]
+    fn only_a_get_is_retried() {
+        for method in ["POST", "PUT", "PATCH", "DELETE"] {
+            let retries = Retries::new(method, 2);
+            assert_eq!(retries.delay(&answered(503, None)), None, "{method}");
+        }
+    }
+
+    #[test]
+    fn retry_after_in_seconds_replaces_the_backoff_up_to_ten_seconds() {
+        let retries = Retries::new("GET", 2);
+        let after = |value| retries.delay(&answered(429, Some(value)));
+        assert_eq!(after("0"), Some(Duration::ZERO));
+        assert_eq!(after(" 3 "), Some(Duration::from_secs(3)));
+        assert_eq!(after("10"), Some(Duration::from_secs(10)));
+        assert_eq!(after("3600"), Some(Duration::from_secs(10)));
+        // An HTTP date or garbage: the backoff.
+        for value in ["Wed, 21 Oct 2026 07:28:00 GMT", "soon", "-1"] {
+            let delay = after(value).unwrap();
+            assert!(delay >= ms(250) && delay < ms(500), "{value}: {delay:?}");
+        }
+    }
+
+    #[test]
+    fn no_retry_is_allowed_when_the_limit_is_zero() {
+        let retries = Retries::new("GET", 0);
+        assert_eq!(retries.delay(&answered(503, Some("0"))), None);
+    }
+}
