@@ -203,10 +203,7 @@ fn run_progenitor(
     match result {
         Ok(Ok(tokens)) => Ok(tokens),
         Ok(Err(e)) => Err(e.to_string()),
-        Err(payload) => Err(payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
+        Err(payload) => Err(crate::spec::text::panic_message(&*payload)
             .map(|s| format!("progenitor panicked: {s}"))
             .unwrap_or_else(|| "progenitor panicked".to_string())),
     }

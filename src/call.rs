@@ -1,19 +1,26 @@
-//! One tool call, start to finish: validate the arguments against the exact schema
-//! (`call/validate.rs`), sort them by location for the operation the call goes to
-//! (`call/args.rs`), check the credential, call the generated client, and turn the
-//! outcome into a JSON result (`call/present.rs`) or a [`ToolError`] — in that order,
-//! so a bad input or a missing credential never sends a request.
+//! One tool call, start to finish: check the tool is selected (`call/select.rs`),
+//! validate the arguments against the exact schema (`call/validate.rs`), sort them by
+//! location for the operation the call goes to (`call/args.rs`), check the credential
+//! (`call/auth.rs`), call the generated client, retrying what may be retried
+//! (`call/retry.rs`), and turn the outcome into a JSON result (`call/outcome.rs`,
+//! `call/present.rs`) or a [`ToolError`] — in that order, so a bad input or a missing
+//! credential never sends a request. A call that is not a read is recorded in the
+//! audit log (`call/record.rs`).
 
 mod args;
+mod auth;
 mod diagnose;
+mod outcome;
 mod present;
+mod record;
+mod retry;
+mod select;
 mod validate;
 
 pub use crate::result::Success;
 pub use diagnose::OWN_TOKEN_FIELD;
 pub use validate::validate;
 
-use crate::audit;
 use crate::client::{self, Caller};
 use crate::config::{Config, Selection};
 use crate::confirm::{self, Confirm, Confirmed};
@@ -27,14 +34,12 @@ use crate::telemetry;
 use crate::tools::table::{Access, Toolset};
 use crate::tools::{Catalog, Entry};
 use crate::{Api, Operation};
-use futures::StreamExt;
 use opentelemetry::trace::FutureExt as _;
 use progenitor_client::{ByteStream, ResponseValue};
 use rmcp::model::CallToolResult;
 use serde_json::{Map, Value};
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// The configured HTTP client and the tool catalogue.
 #[derive(Debug)]
@@ -68,6 +73,14 @@ pub enum EngineError {
 
 /// The raw outcome of one HTTP attempt.
 type Outcome = Result<ResponseValue<ByteStream>, progenitor_client::Error<()>>;
+
+/// What a validated, routed call sends: its operation, that operation's HTTP method,
+/// and the arguments sorted for the generated client.
+struct Prepared<'e> {
+    op: Operation,
+    method: &'e str,
+    args: args::SortedArgs,
+}
 
 impl Engine {
     /// Builds the catalogue.
@@ -144,21 +157,7 @@ impl Engine {
     /// [`Engine::enabled`], further narrowed by a caller's own selection (an HTTP
     /// caller's headers), which can only take tools away.
     pub fn enabled_for(&self, entry: &Entry, narrow: Option<&Selection>) -> Result<(), ToolError> {
-        admitted(
-            entry,
-            &self.config.selection,
-            "read-only mode (--read-only / MOLECULE_MCP_READ_ONLY)",
-            "the tool selection (--toolsets / --tools, MOLECULE_MCP_TOOLSETS / MOLECULE_MCP_TOOLS)",
-        )?;
-        match narrow {
-            Some(selection) => admitted(
-                entry,
-                selection,
-                "this request's X-MCP-Readonly header",
-                "this request's X-MCP-Toolsets / X-MCP-Tools headers",
-            ),
-            None => Ok(()),
-        }
+        select::enabled(entry, &self.config.selection, narrow)
     }
 
     /// The tools this server lists, in table order.
@@ -175,6 +174,11 @@ impl Engine {
             .entries
             .iter()
             .filter(move |e| self.enabled_for(e, narrow).is_ok())
+    }
+
+    /// The result bound, `MOLECULE_MCP_MAX_RESULT_BYTES`.
+    pub fn bound(&self) -> usize {
+        self.config.limits.max_result_bytes
     }
 
     /// Calls the tool `entry` with `args` as the environment's caller (stdio, `call`).
@@ -198,34 +202,7 @@ impl Engine {
             .await;
         result::to_call_result(entry, outcome, self.bound())
     }
-}
 
-/// Whether `selection` admits `entry`; `Err` names the setting that excludes it.
-fn admitted(
-    entry: &Entry,
-    selection: &Selection,
-    read_only: &str,
-    chosen: &str,
-) -> Result<(), ToolError> {
-    let disabled = |reason: &str| ToolError::ToolDisabled {
-        tool: entry.row.name.to_string(),
-        reason: reason.to_string(),
-    };
-    if selection.read_only && entry.row.access != Access::Read {
-        return Err(disabled(read_only));
-    }
-    let by_set = selection
-        .toolsets
-        .as_ref()
-        .map(|s| s.contains(entry.row.toolset.name()));
-    let by_name = selection.tools.as_ref().map(|s| s.contains(entry.row.name));
-    match (by_set, by_name) {
-        (None, None) | (Some(true), _) | (_, Some(true)) => Ok(()),
-        _ => Err(disabled(chosen)),
-    }
-}
-
-impl Engine {
     /// Calls the tool `entry` with `args` as `caller`, narrowed by `narrow`. A panic
     /// anywhere in the call becomes an `INTERNAL_ERROR` result; the server keeps serving. Known secrets (the org key,
     /// the CP token, a secret value being set) are redacted from whatever comes back,
@@ -265,62 +242,29 @@ impl Engine {
         let _held = crate::logging::hold_redactor(&redactor);
         // Kept for what the server checks after a failure (src/call/diagnose.rs).
         let given = args.clone();
-        let record = self.audit_record(entry, &args, caller, context, &redactor);
+        let record = record::begin(
+            self.safety.audit.as_ref(),
+            entry,
+            &args,
+            caller,
+            context,
+            &redactor,
+        );
         let outbound = Outbound::new(
             (self.safety.dry_run || context.dry_run) && entry.row.access != Access::Read,
             redactor.clone(),
             record.clone(),
         );
-        let inner = self.call_inner(
-            entry,
-            args,
-            caller,
-            narrow,
-            redactor.slack(),
-            outbound,
-            context,
-        );
+        let inner = self.call_inner(entry, args, caller, narrow, outbound, context);
         let outcome =
             contain_panics(entry.row.name, client::as_caller(caller.clone(), inner)).await;
         let outcome = self
             .finish_inner(entry, &given, caller, outcome, &redactor)
             .await;
         match record {
-            Some(record) => audit_finish(&record, outcome),
+            Some(record) => record::finish(&record, outcome),
             None => outcome,
         }
-    }
-
-    fn audit_record(
-        &self,
-        entry: &Entry,
-        args: &Map<String, Value>,
-        caller: &Caller,
-        context: &CallContext,
-        redactor: &Redactor,
-    ) -> Option<Arc<audit::Record>> {
-        let log = self.safety.audit.as_ref()?;
-        if entry.row.access == Access::Read {
-            return None;
-        }
-        let mut arguments = Value::Object(args.clone());
-        redactor.value(&mut arguments);
-        Some(audit::Record::start(
-            log.clone(),
-            audit::Subject {
-                transport: context.transport.name(),
-                caller: caller
-                    .org_api_key
-                    .as_ref()
-                    .map(|k| audit::fingerprint(k.expose())),
-                org_id: caller.org_id.clone(),
-                org_slug: caller.org_slug.clone(),
-                tool: entry.row.name.to_string(),
-                arguments,
-                jsonrpc_id: context.jsonrpc_id.clone(),
-                trace_id: context.trace_id.clone(),
-            },
-        ))
     }
 
     /// The call's raw outcome presented (or diagnosed), redacted and bounded.
@@ -337,12 +281,12 @@ impl Engine {
         let mut success = match outcome {
             Ok(success) => success,
             Err(e) => {
-                let mut e = self.diagnose(entry, given, caller, e).await;
+                let mut e = diagnose::diagnose(self, entry, given, caller, e).await;
                 e.redact(redactor);
                 return Err(e);
             }
         };
-        self.after_success(entry, given, &mut success, caller);
+        diagnose::after_success(&self.own_keys, entry, given, &mut success, caller);
         let limit = self.config.limits.max_result_bytes;
         let size = result::encoded_len(&result::success(&success));
         if size > limit {
@@ -356,21 +300,15 @@ impl Engine {
         Ok(success)
     }
 
-    /// The result bound, `MOLECULE_MCP_MAX_RESULT_BYTES`.
-    pub fn bound(&self) -> usize {
-        self.config.limits.max_result_bytes
-    }
-
-    /// Validates, routes, gates and sends; the status and body of a 2xx. The request
-    /// leaves through `outbound` (dry run, audit intent; src/outbound.rs).
-    #[allow(clippy::too_many_arguments)] // one call's whole context, passed once
+    /// Selects, validates, routes, gates, confirms and sends; the status and body of a
+    /// 2xx. The request leaves through `outbound` (dry run, audit intent;
+    /// src/outbound.rs).
     async fn call_inner(
         &self,
         entry: &Entry,
         args: Map<String, Value>,
         caller: &Arc<Caller>,
         narrow: Option<&Selection>,
-        slack: usize,
         outbound: Arc<Outbound>,
         context: &CallContext,
     ) -> Result<(u16, Vec<u8>), ToolError> {
@@ -384,8 +322,8 @@ impl Engine {
             .iter()
             .find(|p| p.operation == op)
             .ok_or_else(|| ToolError::Internal(format!("no plan for {}", op.operation_id())))?;
-        let mut call_args = args::Args::build(entry, plan, &args, caller)?;
-        auth_gate(entry, op, caller)?;
+        let mut call_args = args::SortedArgs::build(entry, plan, &args, caller)?;
+        auth::require_credentials(entry, op, caller)?;
         let http = self.http().await?;
         let (tenant, cp) = (
             client::tenant_client(caller, http),
@@ -431,13 +369,33 @@ impl Engine {
         *context.confirmed.lock().unwrap_or_else(|e| e.into_inner()) = how;
         outbound.confirmed(how);
         if confirmed? == Confirmed::Accepted {
-            call_args = args::Args::build(entry, plan, &args, caller)?;
+            call_args = args::SortedArgs::build(entry, plan, &args, caller)?;
         }
-        let retryable = plan.method == "GET";
-        let mut attempts: u32 = 1;
-        // A permit covers one attempt, from sending to reading the whole body; it is
-        // released while waiting to retry.
+        let prepared = Prepared {
+            op,
+            method: &plan.method,
+            args: call_args,
+        };
+        self.send(entry, &prepared, caller, (&tenant, &cp), &outbound)
+            .await
+    }
+
+    /// Sends a prepared call, retrying what may be retried (src/call/retry.rs); the
+    /// status and body of a 2xx. A permit covers one attempt, from sending to reading
+    /// the whole body; it is released while waiting to retry.
+    async fn send(
+        &self,
+        entry: &Entry,
+        prepared: &Prepared<'_>,
+        caller: &Arc<Caller>,
+        (tenant, cp): (&client::tenant::Client, &client::cp::Client),
+        outbound: &Arc<Outbound>,
+    ) -> Result<(u16, Vec<u8>), ToolError> {
+        let Prepared { op, method, args } = prepared;
+        let op = *op;
+        let mut retries = retry::Retries::new(method, self.config.limits.max_retries);
         let (outcome, permit) = loop {
+            let attempts = retries.attempts();
             let permit = self.upstream_slot(caller, op.api()).await;
             tracing::debug!(
                 tool = entry.row.name,
@@ -449,11 +407,10 @@ impl Engine {
                 Api::Tenant => &caller.tenant_url,
                 Api::ControlPlane => &caller.cp_url,
             };
-            let attempt = telemetry::Attempt::start(&plan.method, op.route(), base);
+            let attempt = telemetry::Attempt::start(method, op.route(), base);
             let outcome = outbound::scope(
                 outbound.clone(),
-                op.send(&tenant, &cp, &call_args)?
-                    .with_context(attempt.context()),
+                op.send(tenant, cp, args)?.with_context(attempt.context()),
             )
             .await;
             if let Some(why) = outbound.refused() {
@@ -473,17 +430,25 @@ impl Engine {
                     },
                 ),
             }
-            match retry_delay(&outcome, attempts, self.config.limits.max_retries) {
-                Some(delay) if retryable => {
+            match retries.delay(&outcome) {
+                Some(delay) => {
                     tracing::info!(operation = op.operation_id(), attempts, ?delay, "retrying");
                     drop((outcome, permit));
                     tokio::time::sleep(delay).await;
-                    attempts += 1;
+                    retries.again();
                 }
-                _ => break (outcome, permit),
+                None => break (outcome, permit),
             }
         };
-        let body = self.outcome(op, outcome, attempts, slack, caller).await?;
+        let body = outcome::read(
+            op,
+            outcome,
+            retries.attempts(),
+            outbound.redactor().slack(),
+            &self.config.limits,
+            caller,
+        )
+        .await?;
         drop(permit);
         Ok(body)
     }
@@ -505,111 +470,6 @@ impl Engine {
             .await;
         (own, self.per_host.take(fingerprint(host)).await)
     }
-
-    /// The most bytes read from a host: enough to tell a result is too large (its
-    /// encoded form is never smaller than the compact body), never unbounded; plus
-    /// the redactor's `slack`, so a secret straddling the cap is read whole and
-    /// redacted before anything is cut.
-    fn read_cap(&self, slack: usize) -> usize {
-        self.config
-            .limits
-            .max_result_bytes
-            .saturating_add(1)
-            .saturating_add(slack)
-    }
-
-    async fn outcome(
-        &self,
-        op: Operation,
-        outcome: Outcome,
-        attempts: u32,
-        slack: usize,
-        caller: &Caller,
-    ) -> Result<(u16, Vec<u8>), ToolError> {
-        let api = op.api();
-        let base = match api {
-            Api::Tenant => &caller.tenant_url,
-            Api::ControlPlane => &caller.cp_url,
-        };
-        let network = |e: reqwest::Error| {
-            if e.is_timeout() {
-                ToolError::Timeout {
-                    operation: op.operation_id().to_string(),
-                    seconds: self.config.limits.timeout.as_secs(),
-                    attempts,
-                }
-            } else {
-                ToolError::Unreachable {
-                    api,
-                    url: base.clone(),
-                    message: error_chain(&e),
-                    attempts,
-                }
-            }
-        };
-        let (status, stream) = match outcome {
-            Ok(response) => (response.status().as_u16(), response.into_inner()),
-            Err(progenitor_client::Error::UnexpectedResponse(response)) => (
-                response.status().as_u16(),
-                ByteStream::new(Box::pin(response.bytes_stream())),
-            ),
-            Err(progenitor_client::Error::CommunicationError(e))
-            | Err(progenitor_client::Error::ResponseBodyError(e)) => return Err(network(e)),
-            Err(other) => {
-                return Err(ToolError::Internal(format!(
-                    "{}: {}",
-                    op.operation_id(),
-                    other
-                )));
-            }
-        };
-        let (bytes, complete) = read_limited(stream, self.read_cap(slack))
-            .await
-            .map_err(network)?;
-        if !(200..300).contains(&status) {
-            return Err(ToolError::Http {
-                api,
-                status,
-                body: String::from_utf8_lossy(&bytes).into_owned(),
-                cut: !complete,
-                attempts,
-                seen: None,
-            });
-        }
-        if !complete {
-            return Err(ToolError::ResultTooLarge {
-                size: bytes.len(),
-                at_least: true,
-                limit: self.config.limits.max_result_bytes,
-                preview: String::from_utf8_lossy(&bytes).into_owned(),
-            });
-        }
-        Ok((status, bytes))
-    }
-}
-
-/// Ends a call's audit record with its outcome. A call that sent nothing and whose
-/// lines cannot be written is refused with `AUDIT_UNAVAILABLE`; one that was sent keeps
-/// its result (the request happened) and the failure is logged.
-fn audit_finish(
-    record: &audit::Record,
-    outcome: Result<Success, ToolError>,
-) -> Result<Success, ToolError> {
-    let ending = match &outcome {
-        Ok(_) => audit::Outcome::Ok,
-        Err(ToolError::DryRun(_)) => audit::Outcome::DryRun,
-        Err(ToolError::ConfirmationDeclined { .. }) => audit::Outcome::Declined,
-        Err(e) => audit::Outcome::Error(e.code()),
-    };
-    match record.finish(&ending) {
-        Ok(()) => outcome,
-        Err(_) if matches!(outcome, Err(ToolError::AuditUnavailable(_))) => outcome,
-        Err(e) if record.was_sent() => {
-            tracing::error!("the audit log could not record a call's outcome: {e}");
-            outcome
-        }
-        Err(e) => Err(ToolError::AuditUnavailable(e.to_string())),
-    }
 }
 
 /// The secrets of one call: the caller's org key and CP token, and the value a secrets
@@ -622,43 +482,6 @@ fn redactor(entry: &Entry, args: &Map<String, Value>, caller: &Caller) -> Redact
     Redactor::new(caller.secrets().chain(value))
 }
 
-/// Refuses a call whose credentials are missing, before anything is sent.
-fn auth_gate(entry: &Entry, op: Operation, caller: &Caller) -> Result<(), ToolError> {
-    match op.api() {
-        Api::Tenant => {
-            // An HTTP caller is told which headers to send; the environment's variables
-            // do nothing for it (docs/remote.md).
-            if caller.org_api_key.is_none() {
-                return Err(ToolError::AuthNotConfigured(
-                    "MOLECULE_ORG_API_KEY is not set. The management tools require an Org API Key \
-                     (dashboard → Org API Keys) presented as a tenant credential."
-                        .into(),
-                ));
-            }
-            if caller.org_id.is_none() && caller.org_slug.is_none() {
-                return Err(ToolError::AuthNotConfigured(if caller.remote {
-                    "Send the X-Molecule-Org-Id (the org id) or X-Molecule-Org-Slug header with \
-                     each request: the tenant routes requests by it."
-                        .into()
-                } else {
-                    "MOLECULE_ORG_ID or MOLECULE_ORG_SLUG is required: the tenant routes requests \
-                     by the X-Molecule-Org-Id / X-Molecule-Org-Slug header."
-                        .into()
-                }));
-            }
-        }
-        Api::ControlPlane => {
-            if caller.cp_token.is_none() {
-                return Err(ToolError::CpNotConfigured {
-                    tool: entry.row.name.to_string(),
-                    remote: caller.remote,
-                });
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Runs one call, turning a panic inside it into an `INTERNAL_ERROR` result.
 pub async fn contain_panics<T>(
     tool: &str,
@@ -669,84 +492,11 @@ pub async fn contain_panics<T>(
         .catch_unwind()
         .await
         .unwrap_or_else(|panic| {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
+            let message = crate::spec::text::panic_message(&*panic).unwrap_or_default();
             // The message goes into the (redacted) result only, never into a log line.
             tracing::error!(tool, "tool call panicked");
             Err(ToolError::Internal(format!(
                 "the `{tool}` call failed unexpectedly: {message}"
             )))
         })
-}
-
-/// Whether a failed GET is worth another attempt, and after how long: 429, 502, 503,
-/// 504 and connection errors (not timeouts), at most `max_retries` times; `Retry-After`
-/// (seconds, capped at 10 s) or exponential backoff with jitter.
-fn retry_delay(outcome: &Outcome, attempts: u32, max_retries: u32) -> Option<Duration> {
-    if attempts > max_retries {
-        return None;
-    }
-    let backoff = || {
-        use std::hash::{BuildHasher, Hasher};
-        let jitter = std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish()
-            % 250;
-        Duration::from_millis(250u64 * 2u64.pow(attempts - 1) + jitter)
-    };
-    match outcome {
-        Err(progenitor_client::Error::UnexpectedResponse(r))
-            if matches!(r.status().as_u16(), 429 | 502 | 503 | 504) =>
-        {
-            let retry_after = r
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            Some(match retry_after {
-                Some(seconds) => Duration::from_secs(seconds.min(10)),
-                None => backoff(),
-            })
-        }
-        Err(progenitor_client::Error::CommunicationError(e))
-            if !e.is_timeout() && (e.is_connect() || e.is_request()) =>
-        {
-            Some(backoff())
-        }
-        _ => None,
-    }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut message = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !message.contains(&text) {
-            message = format!("{message}: {text}");
-        }
-        source = s.source();
-    }
-    message
-}
-
-/// Reads at most `cap` bytes; `false` when the body was longer.
-async fn read_limited(
-    mut stream: ByteStream,
-    cap: usize,
-) -> Result<(Vec<u8>, bool), reqwest::Error> {
-    let mut body = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk?;
-        let room = cap.saturating_sub(body.len());
-        if chunk.len() > room {
-            body.extend_from_slice(&chunk[..room]);
-            return Ok((body, false));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok((body, true))
 }

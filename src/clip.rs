@@ -4,20 +4,19 @@
 /// What a clipped piece ends with.
 pub const CUT: &str = "… [cut]";
 
-/// `s` clipped to at most `max` bytes, for echoing or logging untrusted text.
+/// `s` clipped as by [`clip`], for echoing or logging untrusted text.
 pub fn clipped(s: &str, max: usize) -> String {
     let mut s = s.to_string();
     clip(&mut s, max);
     s
 }
 
-/// Clips `s` to at most `max` bytes (on a character boundary) with [`CUT`].
+/// When `s` is over `max` bytes, cuts it to at most `max` bytes (on a character
+/// boundary) and appends [`CUT`], so a clipped piece is at most `max + CUT.len()`
+/// bytes; a piece of at most `max` bytes is left as it is.
 pub fn clip(s: &mut String, max: usize) {
     if s.len() > max {
-        let end = (0..=max)
-            .rev()
-            .find(|i| s.is_char_boundary(*i))
-            .unwrap_or(0);
+        let end = crate::spec::text::char_prefix(s, max).len();
         s.truncate(end);
         s.push_str(CUT);
     }

@@ -12,6 +12,7 @@
 //! own. So the secrets of everything in progress are held in one registry while it runs,
 //! and each line is checked against all of them.
 
+use crate::clip::CUT;
 use crate::redact::Redactor;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -20,9 +21,6 @@ use std::sync::{Arc, Mutex};
 
 /// The longest line written, newline excluded; a longer one ends with `CUT`.
 pub const MAX_LINE_BYTES: usize = 4096;
-
-/// What ends a clipped line.
-const CUT: &str = "… [cut]";
 
 /// The secrets held now, each with how many holders hold it, and one redactor for all
 /// of them, rebuilt (lazily, by the next line written) only when the set of distinct
@@ -40,6 +38,25 @@ static HELD: Mutex<Registry> = Mutex::new(Registry {
 
 fn registry() -> std::sync::MutexGuard<'static, Registry> {
     HELD.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// An error and its causes, each said once, joined by `: `: a cause whose text what
+/// came before already quotes (an io error in "cannot read X: <io error>") is not
+/// repeated.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = String::new();
+    let mut next = Some(error);
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+        next = cause.source();
+    }
+    out
 }
 
 /// While this lives, its secrets are redacted from every log line.

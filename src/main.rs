@@ -157,26 +157,13 @@ fn main() -> ExitCode {
     match run() {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("molecule-mcp: {}", error_text(&error));
+            eprintln!(
+                "molecule-mcp: {}",
+                molecule_mcp::logging::error_chain(error.as_ref())
+            );
             ExitCode::from(2)
         }
     }
-}
-
-/// The error and its causes, each said once: a cause whose text its context already
-/// quotes (an io error in "cannot read X: <io error>") is not repeated.
-fn error_text(error: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in error.chain() {
-        let text = cause.to_string();
-        if !out.contains(&text) {
-            if !out.is_empty() {
-                out.push_str(": ");
-            }
-            out.push_str(&text);
-        }
-    }
-    out
 }
 
 /// Writes `text` to stdout. A closed pipe (`molecule-mcp tools | head -1`) is a normal

@@ -12,6 +12,7 @@
 //!   as its original text.
 //! - Every stdout line is written whole, under one lock, so nothing interleaves.
 
+use bytes::{Bytes, BytesMut};
 use futures::{Sink, Stream};
 use rmcp::RoleServer;
 use rmcp::model::{ClientRequest, JsonRpcMessage};
@@ -23,10 +24,9 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use tokio::io::{
-    AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
-};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Mutex;
+use tokio_util::codec::{AnyDelimiterCodec, AnyDelimiterCodecError, Decoder};
 
 /// Lines longer than this are refused (`-32600`) instead of being parsed.
 pub const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
@@ -340,35 +340,90 @@ fn admit(message: RxJsonRpcMessage<RoleServer>, ids: &Ids) -> Verdict {
     Verdict::Forward(Box::new(message))
 }
 
-/// Reads one line into `line`, keeping at most `MAX_LINE_BYTES + 1` bytes of it: the
-/// rest of an over-long line is consumed and dropped, so memory stays bounded. `false`
-/// at end of input.
-async fn read_line_bounded<R: AsyncBufRead + Unpin>(
-    reader: &mut R,
-    line: &mut Vec<u8>,
-) -> io::Result<bool> {
-    line.clear();
-    let limit = u64::try_from(MAX_LINE_BYTES)
-        .unwrap_or(u64::MAX)
-        .saturating_add(1);
-    if (&mut *reader).take(limit).read_until(b'\n', line).await? == 0 {
-        return Ok(false);
+/// The input split into lines by tokio-util's delimiter codec. A line of at most
+/// [`MAX_LINE_BYTES`] comes whole; of a longer one only the first `MAX_LINE_BYTES + 1`
+/// bytes are kept (enough to refuse it) and the rest is dropped as it arrives, so
+/// memory stays bounded. Lines are bytes: invalid UTF-8 is the parser's to refuse.
+struct Lines<R> {
+    input: R,
+    buffer: BytesMut,
+    codec: AnyDelimiterCodec,
+    eof: bool,
+}
+
+/// One input line, without its newline.
+struct Line {
+    bytes: Bytes,
+    /// Whether a newline ended it (not the end of input, nor the limit).
+    newline: bool,
+}
+
+impl Line {
+    /// The bytes read for it, its newline included.
+    fn len(&self) -> usize {
+        self.bytes.len() + usize::from(self.newline)
     }
-    if line.len() > MAX_LINE_BYTES && !line.ends_with(b"\n") {
-        loop {
-            let buf = reader.fill_buf().await?;
-            if buf.is_empty() {
-                break;
-            }
-            if let Some(end) = buf.iter().position(|b| *b == b'\n') {
-                reader.consume(end + 1);
-                break;
-            }
-            let len = buf.len();
-            reader.consume(len);
+}
+
+/// How much room is made in the buffer before each read.
+const READ_BYTES: usize = 8 * 1024;
+
+impl<R: AsyncRead + Unpin> Lines<R> {
+    fn new(input: R) -> Self {
+        Lines {
+            input,
+            buffer: BytesMut::new(),
+            codec: AnyDelimiterCodec::new_with_max_length(vec![b'\n'], Vec::new(), MAX_LINE_BYTES),
+            eof: false,
         }
     }
-    Ok(true)
+
+    /// The next line; `None` at end of input.
+    async fn next(&mut self) -> io::Result<Option<Line>> {
+        loop {
+            match self.codec.decode(&mut self.buffer) {
+                Ok(Some(bytes)) => {
+                    return Ok(Some(Line {
+                        bytes,
+                        newline: true,
+                    }));
+                }
+                Ok(None) if self.eof => {
+                    // What follows the last newline, if anything.
+                    let rest = self.codec.decode_eof(&mut self.buffer).map_err(io_error)?;
+                    return Ok(rest.map(|bytes| Line {
+                        bytes,
+                        newline: false,
+                    }));
+                }
+                Ok(None) => {}
+                // Over the limit: the codec drops the rest of the line from its next
+                // call on; what it still holds is kept up to the limit and one byte.
+                Err(AnyDelimiterCodecError::MaxChunkLengthExceeded) => {
+                    let kept = self
+                        .buffer
+                        .get(..=MAX_LINE_BYTES)
+                        .unwrap_or(&self.buffer[..]);
+                    return Ok(Some(Line {
+                        bytes: Bytes::copy_from_slice(kept),
+                        newline: false,
+                    }));
+                }
+                Err(e) => return Err(io_error(e)),
+            }
+            self.buffer.reserve(READ_BYTES);
+            if self.input.read_buf(&mut self.buffer).await? == 0 {
+                self.eof = true;
+            }
+        }
+    }
+}
+
+fn io_error(e: AnyDelimiterCodecError) -> io::Error {
+    match e {
+        AnyDelimiterCodecError::Io(e) => e,
+        other => io::Error::other(other),
+    }
 }
 
 async fn write_line<W: AsyncWrite + Unpin>(writer: &Mutex<W>, mut line: Vec<u8>) -> io::Result<()> {
@@ -401,16 +456,16 @@ where
         },
     );
     let incoming = futures::stream::unfold(
-        (BufReader::new(input), writer, Vec::new(), ids),
-        |(mut reader, writer, mut line, ids)| async move {
+        (Lines::new(input), writer, ids),
+        |(mut lines, writer, ids)| async move {
             loop {
-                match read_line_bounded(&mut reader, &mut line).await {
-                    Ok(true) => {}
-                    Ok(false) | Err(_) => return None,
-                }
-                match inspect(&line, &ids) {
+                let line = match lines.next().await {
+                    Ok(Some(line)) => line,
+                    Ok(None) | Err(_) => return None,
+                };
+                match inspect(&line.bytes, &ids) {
                     Verdict::Forward(message) => {
-                        return Some((*message, (reader, writer, line, ids)));
+                        return Some((*message, (lines, writer, ids)));
                     }
                     Verdict::Skip => {}
                     Verdict::Reject(reply) => {
@@ -441,17 +496,49 @@ mod tests {
     async fn an_over_long_line_is_refused_without_keeping_it_and_the_next_line_still_parses() {
         let mut input = vec![b'x'; MAX_LINE_BYTES + 100];
         input.extend_from_slice(b"\n{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n");
-        let mut reader = BufReader::new(input.as_slice());
-        let mut line = Vec::new();
-        assert!(read_line_bounded(&mut reader, &mut line).await.unwrap());
+        let mut lines = Lines::new(input.as_slice());
+        let line = lines.next().await.unwrap().unwrap();
         assert_eq!(line.len(), MAX_LINE_BYTES + 1, "only the limit is kept");
-        assert_eq!(rejected(&line)["error"]["code"], -32600);
-        assert!(read_line_bounded(&mut reader, &mut line).await.unwrap());
+        assert_eq!(rejected(&line.bytes)["error"]["code"], -32600);
+        let line = lines.next().await.unwrap().unwrap();
         assert!(matches!(
-            inspect(&line, &Ids::default()),
+            inspect(&line.bytes, &Ids::default()),
             Verdict::Forward(_)
         ));
-        assert!(!read_line_bounded(&mut reader, &mut line).await.unwrap());
+        assert!(lines.next().await.unwrap().is_none());
+    }
+
+    /// The limit itself: a line of exactly `MAX_LINE_BYTES` comes whole, with or without
+    /// its newline and whatever ends it (CRLF); one byte more is cut at the limit and
+    /// one byte, and what follows still comes line by line.
+    #[tokio::test]
+    async fn a_line_of_exactly_the_limit_comes_whole_and_one_byte_more_is_cut() {
+        let exact = vec![b'x'; MAX_LINE_BYTES];
+        let mut input = exact.clone();
+        input.extend_from_slice(b"\n");
+        input.extend_from_slice(&exact);
+        input.extend_from_slice(b"y\r\n");
+        input.extend_from_slice(b"\xff\xfe\r\n");
+        input.extend_from_slice(&exact);
+        let mut lines = Lines::new(input.as_slice());
+        let line = lines.next().await.unwrap().unwrap();
+        assert_eq!(
+            (line.bytes.len(), line.len()),
+            (MAX_LINE_BYTES, MAX_LINE_BYTES + 1)
+        );
+        let line = lines.next().await.unwrap().unwrap();
+        assert_eq!(
+            line.len(),
+            MAX_LINE_BYTES + 1,
+            "cut at the limit and one byte"
+        );
+        assert!(line.bytes.ends_with(b"y"));
+        let line = lines.next().await.unwrap().unwrap();
+        assert_eq!(&line.bytes[..], b"\xff\xfe\r", "bytes, not text");
+        assert_eq!(rejected(&line.bytes)["error"]["code"], -32700);
+        let line = lines.next().await.unwrap().unwrap();
+        assert_eq!((line.bytes.len(), line.newline), (MAX_LINE_BYTES, false));
+        assert!(lines.next().await.unwrap().is_none());
     }
 
     #[test]

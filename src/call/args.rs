@@ -32,14 +32,14 @@ pub(super) fn operation_for(entry: &Entry, args: &Value) -> Operation {
 
 /// The arguments of one call, sorted by where they go, under their spec names.
 #[derive(Debug, Default)]
-pub(super) struct Args {
+pub(super) struct SortedArgs {
     path: Map<String, Value>,
     query: Map<String, Value>,
     header: Map<String, Value>,
     body: Option<Value>,
 }
 
-impl Args {
+impl SortedArgs {
     /// Sorts the validated `args` of `entry` by the operation's `plan`. An explicit
     /// `null` for a path, query or header argument is not sent (a body field's is); the
     /// allowlist tools' `org_id` falls back to the caller's org id.
@@ -49,7 +49,7 @@ impl Args {
         args: &Value,
         caller: &Caller,
     ) -> Result<Self, ToolError> {
-        let mut out = Args::default();
+        let mut out = SortedArgs::default();
         let mut body = Map::new();
         for target in &plan.targets {
             let value = match args.get(&target.tool) {
@@ -105,7 +105,7 @@ fn typed<'a, T: serde::Deserialize<'a>>(
         .transpose()
 }
 
-impl Arguments for Args {
+impl Arguments for SortedArgs {
     type Error = ToolError;
 
     /// A path parameter: present, non-empty and not a dot segment (checked again here,

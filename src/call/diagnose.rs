@@ -116,98 +116,95 @@ fn to_check(
     }
 }
 
-impl Engine {
-    /// `error` of a call of `entry` with `args`, with what the server could find out
-    /// for the hint (see the module's documentation).
-    pub(super) async fn diagnose(
-        &self,
-        entry: &Entry,
-        args: &Map<String, Value>,
-        caller: &Arc<Caller>,
-        mut error: ToolError,
-    ) -> ToolError {
-        let ToolError::Http {
-            api: crate::Api::Tenant,
-            status,
-            body,
-            seen,
-            ..
-        } = &mut error
-        else {
-            return error;
-        };
-        if *status == 401 {
-            let revoked_here = caller
-                .org_api_key
-                .as_ref()
-                .is_some_and(|k| self.own_keys.revoked_here(k.expose()));
-            *seen = Some(Box::new(Seen::KeyRefused {
-                remote: caller.remote,
-                revoked_here,
-            }));
-            return error;
-        }
-        // get_workspace is the read itself: its 404 already says the id is unknown.
-        if is(entry, Operation::GetWorkspace) {
-            return error;
-        }
-        let Some((arg, id)) = to_check(entry, args, caller, *status, body) else {
-            return error;
-        };
-        let Some(call) = read(
-            self,
-            Operation::GetWorkspace,
-            json!({ "workspace_id": id }),
-            caller,
-        ) else {
-            return error;
-        };
-        let found = match call.await {
-            Ok(workspace) => {
-                let text = |k: &str| workspace.value[k].as_str().map(String::from);
-                Found::Workspace {
-                    name: text("name").unwrap_or_default(),
-                    status: text("status").unwrap_or_default(),
-                    parent_id: text("parent_id"),
-                }
-            }
-            Err(ToolError::Http { status: 404, .. }) => Found::Missing,
-            Err(ToolError::Http { status: 400, .. }) => Found::NotAnId,
-            // The read failed for another reason: nothing learnt, nothing said.
-            Err(_) => return error,
-        };
-        if let ToolError::Http { seen, .. } = &mut error {
-            *seen = Some(Box::new(Seen::Read {
-                arg: arg.to_string(),
-                id,
-                found,
-            }));
-        }
-        error
+/// `error` of a call of `entry` with `args`, with what the server could find out
+/// for the hint (see the module's documentation).
+pub(super) async fn diagnose(
+    engine: &Engine,
+    entry: &Entry,
+    args: &Map<String, Value>,
+    caller: &Arc<Caller>,
+    mut error: ToolError,
+) -> ToolError {
+    let ToolError::Http {
+        api: crate::Api::Tenant,
+        status,
+        body,
+        seen,
+        ..
+    } = &mut error
+    else {
+        return error;
+    };
+    if *status == 401 {
+        let revoked_here = caller
+            .org_api_key
+            .as_ref()
+            .is_some_and(|k| engine.own_keys.revoked_here(k.expose()));
+        *seen = Some(Box::new(Seen::KeyRefused {
+            remote: caller.remote,
+            revoked_here,
+        }));
+        return error;
     }
-
-    /// After `entry` succeeded: a revoke is remembered, a token list marks (and
-    /// remembers) the caller's own token.
-    pub(super) fn after_success(
-        &self,
-        entry: &Entry,
-        args: &Map<String, Value>,
-        success: &mut Success,
-        caller: &Caller,
-    ) {
-        let Some(key) = caller.org_api_key.as_ref() else {
-            return;
-        };
-        if is(entry, Operation::RevokeOrgToken) {
-            if let Some(id) = args.get("id").and_then(Value::as_str) {
-                self.own_keys
-                    .learn(key.expose(), |l| l.revoked.push(id.to_string()));
+    // get_workspace is the read itself: its 404 already says the id is unknown.
+    if is(entry, Operation::GetWorkspace) {
+        return error;
+    }
+    let Some((arg, id)) = to_check(entry, args, caller, *status, body) else {
+        return error;
+    };
+    let Some(call) = read(
+        engine,
+        Operation::GetWorkspace,
+        json!({ "workspace_id": id }),
+        caller,
+    ) else {
+        return error;
+    };
+    let found = match call.await {
+        Ok(workspace) => {
+            let text = |k: &str| workspace.value[k].as_str().map(String::from);
+            Found::Workspace {
+                name: text("name").unwrap_or_default(),
+                status: text("status").unwrap_or_default(),
+                parent_id: text("parent_id"),
             }
-        } else if is(entry, Operation::ListOrgTokens)
-            && let Some(own) = mark_own_token(success, key.expose())
-        {
-            self.own_keys.learn(key.expose(), |l| l.own = Some(own));
         }
+        Err(ToolError::Http { status: 404, .. }) => Found::Missing,
+        Err(ToolError::Http { status: 400, .. }) => Found::NotAnId,
+        // The read failed for another reason: nothing learnt, nothing said.
+        Err(_) => return error,
+    };
+    if let ToolError::Http { seen, .. } = &mut error {
+        *seen = Some(Box::new(Seen::Read {
+            arg: arg.to_string(),
+            id,
+            found,
+        }));
+    }
+    error
+}
+
+/// After `entry` succeeded: a revoke is remembered, a token list marks (and
+/// remembers) the caller's own token.
+pub(super) fn after_success(
+    own_keys: &OwnKeys,
+    entry: &Entry,
+    args: &Map<String, Value>,
+    success: &mut Success,
+    caller: &Caller,
+) {
+    let Some(key) = caller.org_api_key.as_ref() else {
+        return;
+    };
+    if is(entry, Operation::RevokeOrgToken) {
+        if let Some(id) = args.get("id").and_then(Value::as_str) {
+            own_keys.learn(key.expose(), |l| l.revoked.push(id.to_string()));
+        }
+    } else if is(entry, Operation::ListOrgTokens)
+        && let Some(own) = mark_own_token(success, key.expose())
+    {
+        own_keys.learn(key.expose(), |l| l.own = Some(own));
     }
 }
 

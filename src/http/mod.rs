@@ -8,10 +8,21 @@
 //! In front of rmcp, in this order, each refusal costing less than what it protects:
 //! connection discipline (`conn.rs`: header and idle timeouts, a cap on connections);
 //! header hygiene for every route (`front`: one `Host`, one `Origin`, no absolute-form
-//! target naming another host); then, for `/mcp`, the `gate`: credentials and
+//! target naming another host); then, for `/mcp`, `admission`: credentials and
 //! narrowing from the headers alone (401, 400), a slot in total (503) and per caller
 //! (429), and only then the body, bounded in size (413), in time (408) and in JSON
 //! values (`body.rs`, 413); one access-log line per request — never a credential.
+//!
+//! Admission is one middleware rather than tower-http layers because the order is the
+//! point: `RequestBodyLimitLayer` would answer an oversized body 413 before the
+//! credential check's 401, and with its own body; `ConcurrencyLimitLayer` waits where
+//! this server answers 503 with `Retry-After` after the headers are checked, and the
+//! shutdown drain reads the count of requests in progress; `TraceLayer`'s response
+//! hook gets the response, the latency and a span, so the HTTP method would reach the
+//! access line only as a span field, printed as a prefix, not in the line's fixed form
+//! (tests/it/exposed.rs pins it). The pieces those layers are built on are used
+//! directly: http-body-util's length limit (through `axum::body::to_bytes`) and
+//! tokio's semaphore.
 
 mod body;
 mod conn;
@@ -37,13 +48,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-/// A caller's own narrowing of the tools, decided by the gate and read by the MCP
+/// A caller's own narrowing of the tools, decided by admission and read by the MCP
 /// handler (src/server.rs) from the request's extensions.
 #[derive(Debug, Clone)]
 pub struct Narrowing(pub Option<Selection>);
 
 /// What the middleware shares.
-struct Gate {
+struct Admission {
     remote: Arc<Remote>,
     engine: Arc<Engine>,
     total: Arc<Semaphore>,
@@ -53,7 +64,7 @@ struct Gate {
     ready: AtomicBool,
 }
 
-impl Gate {
+impl Admission {
     /// Requests in progress on `/mcp`.
     fn in_progress(&self) -> usize {
         self.remote
@@ -228,7 +239,7 @@ async fn front(request: Request, next: axum::middleware::Next) -> Response {
     if logged {
         let summary = response.extensions().get::<body::Summary>();
         let dash = "-";
-        // The fields come from the body, redacted by the gate; the log writer escapes
+        // The fields come from the body, redacted by admission; the log writer escapes
         // and clips them (src/logging.rs).
         tracing::info!(
             target: "molecule_mcp::access",
@@ -263,16 +274,16 @@ fn hygiene(headers: &axum::http::HeaderMap, uri: &axum::http::Uri) -> Result<(),
     Ok(())
 }
 
-/// The gate of `/mcp`: who calls, and room for the request, from the headers alone;
+/// Admission to `/mcp`: who calls, and room for the request, from the headers alone;
 /// then the body, bounded; then rmcp. The body's summary goes back to [`front`] in the
 /// response's extensions, redacted with the caller's secrets.
-async fn gate(
-    State(gate): State<Arc<Gate>>,
+async fn admission(
+    State(admission): State<Arc<Admission>>,
     request: Request,
     next: axum::middleware::Next,
 ) -> Response {
     let (mut parts, body) = request.into_parts();
-    match admit(&gate, &mut parts, body).await {
+    match admit(&admission, &mut parts, body).await {
         Ok((bytes, summary, guards)) => {
             let mut response = next
                 .run(Request::from_parts(parts, Body::from(bytes)))
@@ -294,26 +305,28 @@ struct Guards<'g> {
     _secrets: logging::Held,
 }
 
-/// Everything the gate checks, cheapest first; the body's bytes, their summary and the
+/// Everything admission checks, cheapest first; the body's bytes, their summary and the
 /// request's guards when it may go on.
 async fn admit<'g>(
-    gate: &'g Gate,
+    admission: &'g Admission,
     parts: &mut axum::http::request::Parts,
     body: Body,
 ) -> Result<(Bytes, body::Summary, Guards<'g>), Refused> {
-    let options = &gate.remote.options;
+    let options = &admission.remote.options;
     // Who calls is decided here, once per request, and handed to the MCP handler in the
     // request's extensions (src/server.rs reads it from there).
-    let caller = if gate.remote.sandbox {
-        Some(gate.engine.caller().clone())
+    let caller = if admission.remote.sandbox {
+        Some(admission.engine.caller().clone())
     } else if parts.method == Method::POST {
-        Some(Arc::new(gate.remote.caller(&parts.headers, &gate.engine)?))
+        Some(Arc::new(
+            admission.remote.caller(&parts.headers, &admission.engine)?,
+        ))
     } else {
         None
     };
     let narrowing = Remote::narrowing(&parts.headers)?;
     let raised = crate::safety::Raised::from_headers(&parts.headers)?;
-    let total = gate
+    let total = admission
         .total
         .clone()
         .try_acquire_owned()
@@ -321,12 +334,13 @@ async fn admit<'g>(
     let in_flight = telemetry::InFlight::start();
     let key = caller
         .as_ref()
-        .filter(|_| !gate.remote.sandbox)
+        .filter(|_| !admission.remote.sandbox)
         .and_then(|c| c.org_api_key.as_ref())
         .map(|k| fingerprint(k.expose()));
     let per_caller = match key {
         Some(key) => Some(
-            gate.per_caller
+            admission
+                .per_caller
                 .try_take(key)
                 .ok_or(Refused::TooManyForKey)?,
         ),
@@ -400,19 +414,19 @@ pub async fn serve(engine: Arc<Engine>, remote: Remote) -> anyhow::Result<()> {
         Arc::new(NeverSessionManager::default()),
         config,
     );
-    let gate = Arc::new(Gate {
+    let admission = Arc::new(Admission {
         remote: remote.clone(),
         engine: engine.clone(),
         total: Arc::new(Semaphore::new(options.max_concurrent)),
         per_caller: Buckets::new(options.max_per_caller),
         ready: AtomicBool::new(true),
     });
-    let readiness = gate.clone();
+    let readiness = admission.clone();
     let app = axum::Router::new()
         .route_service("/mcp", mcp)
         .route_layer(axum::middleware::from_fn_with_state(
-            gate.clone(),
-            self::gate,
+            admission.clone(),
+            self::admission,
         ))
         .route("/healthz", axum::routing::get(|| async { "ok\n" }))
         .route(
@@ -475,13 +489,13 @@ pub async fn serve(engine: Arc<Engine>, remote: Remote) -> anyhow::Result<()> {
         None => None,
     };
     terminated().await;
-    gate.ready.store(false, Ordering::Release);
+    admission.ready.store(false, Ordering::Release);
     eprintln!("molecule-mcp: shutting down; /readyz answers 503, in-flight requests may finish");
     let deadline = Instant::now() + options.shutdown_grace;
-    while gate.in_progress() > 0 && Instant::now() < deadline {
+    while admission.in_progress() > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    if gate.in_progress() > 0 {
+    if admission.in_progress() > 0 {
         eprintln!("molecule-mcp: shutdown grace over; stopping the rest");
     }
     accepting.cancel();

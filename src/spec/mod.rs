@@ -14,3 +14,4 @@ pub mod load;
 pub mod normalise;
 pub mod overrides;
 pub mod source;
+pub mod text;

@@ -156,11 +156,7 @@ fn first_difference<'a>(
 fn compact(v: &Value) -> String {
     let s = v.to_string();
     if s.len() > 300 {
-        let cut = (0..=300)
-            .rev()
-            .find(|i| s.is_char_boundary(*i))
-            .unwrap_or(0);
-        format!("{}…", &s[..cut])
+        format!("{}…", super::text::char_prefix(&s, 300))
     } else {
         s
     }
