@@ -189,9 +189,16 @@ fn cli(env: Env) -> clap::Command {
         if read { a } else { a.env(None::<&str>) }
     };
     // The flags before a subcommand are moved after it before the variables are read
-    // (`parse`): the top level reads none.
+    // (`parse`): the top level reads none, unless all are read (help shows them, and
+    // the HTTP mode's are those of `serve`).
     Cli::command()
-        .mut_args(|a| a.env(None::<&str>))
+        .mut_args(move |a| {
+            if env == Env::All {
+                a
+            } else {
+                a.env(None::<&str>)
+            }
+        })
         .mut_subcommands(move |c| c.args_override_self(true).mut_args(scoped.clone()))
 }
 
