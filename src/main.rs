@@ -271,6 +271,8 @@ fn run() -> Result<ExitCode> {
             );
         }
         // Nothing else is read: no variable, no configuration.
+        init_logging(false);
+        set_panic_hook();
         return drift(
             spec.as_deref(),
             cp_spec.as_deref(),
@@ -316,14 +318,7 @@ fn run() -> Result<ExitCode> {
         _ => None,
     };
     init_logging(http.is_some());
-    // A panic message could quote data; say only where it happened (stderr, never stdout).
-    std::panic::set_hook(Box::new(|info| {
-        let at = info
-            .location()
-            .map(|l| format!("{}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        eprintln!("molecule-mcp: internal panic at {at}");
-    }));
+    set_panic_hook();
     let env = |k: &str| std::env::var(k).ok();
     let (config, serve) = match &command {
         Command::Serve { serve, .. } | Command::Call { serve, .. } => {
@@ -446,6 +441,17 @@ fn run() -> Result<ExitCode> {
         // Handled above, before any configuration is read.
         Command::Drift { .. } => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// A panic message could quote data; say only where it happened (stderr, never stdout).
+fn set_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("molecule-mcp: internal panic at {at}");
+    }));
 }
 
 /// Trace export, when the OpenTelemetry endpoint variables ask for it
