@@ -3,10 +3,14 @@
 //! maintainer subcommands, to their JSON/Markdown output).
 
 use anyhow::{Context, Result};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches};
 use clap::{Parser, Subcommand, ValueEnum};
 use molecule_mcp::call::Engine;
+use molecule_mcp::config::{ConfigArgs, SafetyArgs, SandboxArgs, StateKeyArgs};
 use molecule_mcp::drift::FailOn;
 use molecule_mcp::drift::render::ReportFormat;
+use molecule_mcp::remote::HttpArgs;
 use molecule_mcp::server::McpServer;
 use molecule_mcp::startup;
 use molecule_mcp::tools::doc;
@@ -34,48 +38,18 @@ struct Cli {
     serve: ServeArgs,
 }
 
-/// Which tools are listed and callable.
-#[derive(Debug, Clone, Default, clap::Args)]
-struct SelectionArgs {
-    /// List and allow only read tools (also MOLECULE_MCP_READ_ONLY=1); wins over
-    /// every other selection.
-    #[arg(long)]
-    read_only: bool,
-    /// Serve only these toolsets, comma-separated, any case (also MOLECULE_MCP_TOOLSETS).
-    #[arg(long, value_name = "LIST")]
-    toolsets: Option<String>,
-    /// Serve only these tools, comma-separated, any case; united with --toolsets (also
-    /// MOLECULE_MCP_TOOLS).
-    #[arg(long, value_name = "LIST")]
-    tools: Option<String>,
-}
-
-/// Flags of the commands that talk to a tenant (serving and `call`).
-#[derive(Debug, Clone, Default, clap::Args)]
+/// The settings of the commands that call tools (serving and `call`): each declared
+/// once in `molecule_mcp::config`, flag and variable together.
+#[derive(Debug, Clone, clap::Args)]
 struct ServeArgs {
     #[command(flatten)]
-    selection: SelectionArgs,
-    /// Run against a built-in sandbox tenant and control plane on 127.0.0.1 (also
-    /// MOLECULE_MCP_SANDBOX=1): no key needed, nothing leaves the machine.
-    #[arg(long)]
-    sandbox: bool,
-    /// Validate and build every call that is not a read, and answer with the exact
-    /// request it would send, sending nothing (also MOLECULE_MCP_DRY_RUN=1); see
-    /// docs/safety.md.
-    #[arg(long)]
-    dry_run: bool,
-    /// Append a JSON line before and after every call that is not a read to this file
-    /// (also MOLECULE_MCP_AUDIT_LOG); reopened on SIGHUP; see docs/safety.md.
-    #[arg(long, value_name = "PATH")]
-    audit_log: Option<PathBuf>,
-    /// Which tools a person confirms first, through MCP elicitation: destructive (the
-    /// default), writes or off (also MOLECULE_MCP_CONFIRM); see docs/safety.md.
-    #[arg(long, value_name = "LEVEL")]
-    confirm: Option<String>,
-    /// Refuse those tools when the client cannot ask a person (also
-    /// MOLECULE_MCP_CONFIRM_REQUIRED=1).
-    #[arg(long)]
-    confirm_required: bool,
+    config: ConfigArgs,
+    #[command(flatten)]
+    sandbox: SandboxArgs,
+    #[command(flatten)]
+    safety: SafetyArgs,
+    #[command(flatten)]
+    state: StateKeyArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,16 +58,8 @@ enum Command {
     Serve {
         #[command(flatten)]
         serve: ServeArgs,
-        /// Serve MCP Streamable HTTP at http://ADDR/mcp instead of stdio (also
-        /// MOLECULE_MCP_HTTP), e.g. 127.0.0.1:8080. Each caller sends its own
-        /// Authorization: Bearer <Org API Key>; see README "Remote MCP".
-        #[arg(long, value_name = "ADDR")]
-        http: Option<String>,
-        /// With --http: serve Prometheus metrics at http://ADDR/metrics, on a listener
-        /// of its own (also MOLECULE_MCP_METRICS), e.g. 9464 (loopback) or
-        /// 0.0.0.0:9464; see docs/operations.md.
-        #[arg(long, value_name = "ADDR", requires = "http")]
-        metrics: Option<String>,
+        #[command(flatten)]
+        http: HttpArgs,
     },
     /// Print the tool table: names, schemas and annotations.
     Tools {
@@ -101,7 +67,7 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Json)]
         format: Format,
         #[command(flatten)]
-        selection: SelectionArgs,
+        config: ConfigArgs,
     },
     /// Report what a spec change means for this server (overrides, operations, tools).
     ///
@@ -177,93 +143,123 @@ fn emit(text: &str) -> Result<()> {
     }
 }
 
+/// Which variables a parse of the command line reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Env {
+    /// None: the command line alone (which command, and what was typed).
+    None,
+    /// Every variable but those of the HTTP mode other than `MOLECULE_MCP_HTTP`.
+    NotHttp,
+    /// Every variable.
+    All,
+}
+
+/// The ids of the arguments `T` declares.
+fn ids<T: clap::Args>() -> Vec<String> {
+    T::augment_args(clap::Command::new("ids"))
+        .get_arguments()
+        .map(|a| a.get_id().to_string())
+        .collect()
+}
+
+/// The command line's definition, reading the variables `env` says. A flag given twice
+/// (once before the subcommand, once after it) counts once, the later one.
+fn cli(env: Env) -> clap::Command {
+    let http = ids::<HttpArgs>();
+    let scoped = move |a: clap::Arg| {
+        let id = a.get_id().as_str();
+        let read = match env {
+            Env::None => false,
+            Env::NotHttp => id == "http" || !http.iter().any(|h| h == id),
+            Env::All => true,
+        };
+        if read { a } else { a.env(None::<&str>) }
+    };
+    // The flags before a subcommand are moved after it before the variables are read
+    // (`parse`): the top level reads none, unless all are read (help shows them, and
+    // the HTTP mode's are those of `serve`).
+    Cli::command()
+        .mut_args(move |a| {
+            if env == Env::All {
+                a
+            } else {
+                a.env(None::<&str>)
+            }
+        })
+        .mut_subcommands(move |c| c.args_override_self(true).mut_args(scoped.clone()))
+}
+
+/// A parse error: a setting's own (printed as the other start-up errors are) or clap's
+/// (usage, help, version: printed by clap, which exits).
+fn parse_error(e: clap::Error) -> anyhow::Error {
+    match e.get(clap::error::ContextKind::Custom) {
+        Some(clap::error::ContextValue::String(text)) => anyhow::anyhow!(text.clone()),
+        _ => e.exit(),
+    }
+}
+
+/// The command line parsed with the variables `env` says: the subcommand's arguments,
+/// the flags given before it moved after it (they count as if given there), and no
+/// subcommand meaning `serve`.
+fn parse(argv: &[std::ffi::OsString], name: &str, env: Env) -> Result<Cli> {
+    let at = (1..argv.len())
+        .find(|&i| argv[i] == name && cli(Env::None).try_get_matches_from(&argv[..i]).is_ok());
+    let mut moved = argv[..1].to_vec();
+    moved.push(name.into());
+    match at {
+        Some(i) => {
+            moved.extend_from_slice(&argv[1..i]);
+            moved.extend_from_slice(&argv[i + 1..]);
+        }
+        None => moved.extend_from_slice(&argv[1..]),
+    }
+    let matches = cli(env).try_get_matches_from(&moved).map_err(parse_error)?;
+    Cli::from_arg_matches(&matches).map_err(parse_error)
+}
+
 fn run() -> Result<ExitCode> {
-    let cli = Cli::parse();
-    let http_addr = match &cli.command {
-        Some(Command::Serve {
-            http: Some(addr), ..
-        }) => Some(addr.clone()),
-        Some(Command::Serve { http: None, .. }) | None => std::env::var("MOLECULE_MCP_HTTP")
-            .ok()
-            .filter(|v| !v.trim().is_empty()),
-        Some(_) => None,
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // The command line alone first: which command, and which flags were typed before it.
+    let typed = match cli(Env::None).try_get_matches_from(&argv) {
+        Ok(matches) => matches,
+        // Help shows each setting's variable.
+        Err(e) if !e.use_stderr() => cli(Env::All).get_matches_from(&argv),
+        Err(e) => return Err(parse_error(e)),
     };
-    init_logging(http_addr.is_some());
-    // A panic message could quote data; say only where it happened (stderr, never stdout).
-    std::panic::set_hook(Box::new(|info| {
-        let at = info
-            .location()
-            .map(|l| format!("{}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        eprintln!("molecule-mcp: internal panic at {at}");
-    }));
-    let top = cli.serve;
-    let command = cli.command.unwrap_or(Command::Serve {
-        http: None,
-        metrics: None,
-        serve: ServeArgs::default(),
-    });
-    // Flags given before the subcommand count as if given after it; they are refused
-    // where they do not apply.
-    let (serve, sandbox_allowed) = match &command {
-        Command::Drift { .. } => {
-            if top.sandbox
-                || top.dry_run
-                || top.audit_log.is_some()
-                || top.confirm.is_some()
-                || top.confirm_required
-                || top.selection.read_only
-                || top.selection.toolsets.is_some()
-                || top.selection.tools.is_some()
-            {
-                anyhow::bail!(
-                    "--sandbox, --read-only, --toolsets, --tools, --dry-run, --audit-log, \
-                     --confirm and --confirm-required do not apply to `drift`"
-                );
-            }
-            (ServeArgs::default(), false)
-        }
-        Command::Tools { selection, .. } => {
-            if top.sandbox
-                || top.dry_run
-                || top.audit_log.is_some()
-                || top.confirm.is_some()
-                || top.confirm_required
-            {
-                anyhow::bail!(
-                    "--sandbox, --dry-run, --audit-log, --confirm and --confirm-required do not \
-                     apply to `tools` (it prints the table; nothing is called)"
-                );
-            }
-            (
-                ServeArgs {
-                    selection: merge(&top.selection, selection),
-                    ..ServeArgs::default()
-                },
-                false,
-            )
-        }
-        Command::Serve { serve, .. } | Command::Call { serve, .. } => (
-            ServeArgs {
-                selection: merge(&top.selection, &serve.selection),
-                sandbox: top.sandbox || serve.sandbox,
-                dry_run: top.dry_run || serve.dry_run,
-                audit_log: serve.audit_log.clone().or_else(|| top.audit_log.clone()),
-                confirm: serve.confirm.clone().or_else(|| top.confirm.clone()),
-                confirm_required: top.confirm_required || serve.confirm_required,
-            },
-            true,
-        ),
+    let cli_typed = Cli::from_arg_matches(&typed).map_err(parse_error)?;
+    let before: Vec<&str> = typed
+        .ids()
+        .map(|id| id.as_str())
+        .filter(|id| typed.value_source(id) == Some(ValueSource::CommandLine))
+        .collect();
+    let flags = |of: &[String]| -> Vec<String> {
+        let cmd = Cli::command();
+        before
+            .iter()
+            .filter(|id| of.iter().any(|o| o == *id))
+            .filter_map(|id| cmd.get_arguments().find(|a| a.get_id() == *id))
+            .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+            .collect()
     };
-    if let Command::Drift {
+    if let Some(Command::Drift {
         spec,
         cp_spec,
         overrides,
         format,
         fail_on,
         output,
-    } = &command
+    }) = &cli_typed.command
     {
+        let given = flags(&ids::<ServeArgs>());
+        if !given.is_empty() {
+            anyhow::bail!(
+                "the serving flags ({}) do not apply to `drift`",
+                given.join(", ")
+            );
+        }
+        // Nothing else is read: no variable, no configuration.
+        init_logging(false);
+        set_panic_hook();
         return drift(
             spec.as_deref(),
             cp_spec.as_deref(),
@@ -273,23 +269,58 @@ fn run() -> Result<ExitCode> {
             output.as_deref(),
         );
     }
-    let flags = startup::Flags {
-        read_only: serve.selection.read_only,
-        toolsets: serve.selection.toolsets.as_deref(),
-        tools: serve.selection.tools.as_deref(),
+    if let Some(Command::Tools { .. }) = &cli_typed.command {
+        let callers = [
+            ids::<SandboxArgs>(),
+            ids::<SafetyArgs>(),
+            ids::<StateKeyArgs>(),
+        ]
+        .concat();
+        let given = flags(&callers);
+        if !given.is_empty() {
+            anyhow::bail!(
+                "the flags of calls ({}) do not apply to `tools` (it prints the table; nothing is \
+                 called)",
+                given.join(", ")
+            );
+        }
+    }
+    let name = match &cli_typed.command {
+        Some(Command::Tools { .. }) => "tools",
+        Some(Command::Call { .. }) => "call",
+        _ => "serve",
     };
-    let config = startup::config(flags, |k| std::env::var(k).ok())?;
+    // The HTTP mode's settings are read (and checked) only when serving HTTP.
+    let mut parsed = parse(&argv, name, Env::NotHttp)?;
+    if let Some(Command::Serve { http, .. }) = &parsed.command
+        && http.http.is_some()
+    {
+        parsed = parse(&argv, name, Env::All)?;
+    }
+    let Some(command) = parsed.command else {
+        anyhow::bail!("no command");
+    };
+    let http = match &command {
+        Command::Serve { http, .. } if http.http.is_some() => Some(http.clone()),
+        _ => None,
+    };
+    init_logging(http.is_some());
+    set_panic_hook();
+    let env = |k: &str| std::env::var(k).ok();
+    let (config, serve) = match &command {
+        Command::Serve { serve, .. } | Command::Call { serve, .. } => {
+            (serve.config.clone(), Some(serve.clone()))
+        }
+        Command::Tools { config, .. } => (config.clone(), None),
+        Command::Drift { .. } => anyhow::bail!("`drift` reads no configuration"),
+    };
+    let config = molecule_mcp::config::Config::from(config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let want_sandbox = sandbox_allowed
-        && (serve.sandbox
-            || molecule_mcp::config::flag(
-                &|k: &str| std::env::var(k).ok(),
-                "MOLECULE_MCP_SANDBOX",
-            )?);
+    let want_sandbox = serve.as_ref().is_some_and(|s| s.sandbox.sandbox);
     // Kept alive for the whole run: dropping it stops the sandbox servers.
     let (_sandbox, config) = if want_sandbox {
         let sandbox = runtime
@@ -311,30 +342,27 @@ fn run() -> Result<ExitCode> {
     } else {
         (None, config)
     };
-    // The flags win over their variables, as every flag does.
-    let safety = molecule_mcp::safety::SafetySettings::from_lookup(|k| match k {
-        "MOLECULE_MCP_DRY_RUN" if serve.dry_run => Some("1".into()),
-        "MOLECULE_MCP_AUDIT_LOG" if serve.audit_log.is_some() => {
-            serve.audit_log.as_ref().map(|p| p.display().to_string())
-        }
-        "MOLECULE_MCP_CONFIRM" if serve.confirm.is_some() => serve.confirm.clone(),
-        "MOLECULE_MCP_CONFIRM_REQUIRED" if serve.confirm_required => Some("1".into()),
-        _ => std::env::var(k).ok(),
-    })?
-    .open()?;
-    let mut safety = safety;
-    {
-        // Seals the confirmation state of 2026-07-28 clients (docs/safety.md).
-        let key = molecule_mcp::sealed::StateKey::from_lookup(|k| std::env::var(k).ok())?;
-        if http_addr.is_some() && !key.is_shared() {
-            eprintln!(
-                "molecule-mcp: warning: MOLECULE_MCP_STATE_KEY is not set; confirmations over HTTP \
-                 are sealed with a random key of this process, so the retry that answers one must \
-                 reach this same replica"
-            );
-        }
-        safety.state_key = Some(Arc::new(key));
+    // `tools` calls nothing, but reads the safety settings as the serving commands do.
+    let (settings, key) = match &serve {
+        Some(serve) => (
+            molecule_mcp::safety::SafetySettings::from(serve.safety.clone()),
+            molecule_mcp::sealed::StateKey::from_args(serve.state.clone())?,
+        ),
+        None => (
+            molecule_mcp::safety::SafetySettings::from_lookup(env)?,
+            molecule_mcp::sealed::StateKey::from_lookup(env)?,
+        ),
+    };
+    let mut safety = settings.open()?;
+    // Seals the confirmation state of 2026-07-28 clients (docs/safety.md).
+    if http.is_some() && !key.is_shared() {
+        eprintln!(
+            "molecule-mcp: warning: MOLECULE_MCP_STATE_KEY is not set; confirmations over HTTP \
+             are sealed with a random key of this process, so the retry that answers one must \
+             reach this same replica"
+        );
     }
+    safety.state_key = Some(Arc::new(key));
     let audit = safety.audit.clone();
     let engine = Arc::new(
         Engine::new(config.clone())
@@ -359,13 +387,8 @@ fn run() -> Result<ExitCode> {
     // (src/logging.rs); HTTP callers' are held per request.
     let _environment_secrets = molecule_mcp::logging::hold(engine.caller().secrets());
     match command {
-        Command::Serve { ref metrics, .. } if http_addr.is_some() => {
-            let addr = http_addr.unwrap_or_default();
-            // The flag wins over its variable, as every flag does.
-            let options = molecule_mcp::remote::HttpOptions::from_lookup(&addr, |k| match k {
-                "MOLECULE_MCP_METRICS" if metrics.is_some() => metrics.clone(),
-                _ => std::env::var(k).ok(),
-            })?;
+        Command::Serve { .. } if let Some(http) = http => {
+            let options = molecule_mcp::remote::HttpOptions::from_args(http)?;
             let remote = molecule_mcp::remote::Remote {
                 sandbox: want_sandbox,
                 options,
@@ -384,7 +407,7 @@ fn run() -> Result<ExitCode> {
                     &engine,
                     &config,
                     want_sandbox,
-                    |k| std::env::var(k).ok(),
+                    env,
                     std::io::stdin().is_terminal(),
                 )
             );
@@ -405,6 +428,17 @@ fn run() -> Result<ExitCode> {
         // Handled above, before any configuration is read.
         Command::Drift { .. } => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// A panic message could quote data; say only where it happened (stderr, never stdout).
+fn set_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("molecule-mcp: internal panic at {at}");
+    }));
 }
 
 /// Trace export, when the OpenTelemetry endpoint variables ask for it
@@ -453,15 +487,6 @@ async fn reopen_on_hangup(audit: Arc<molecule_mcp::audit::AuditLog>) {
 async fn flush(tracing: Option<molecule_mcp::telemetry::Tracing>) {
     if let Some(tracing) = tracing {
         let _ = tokio::task::spawn_blocking(move || tracing.shutdown()).await;
-    }
-}
-
-/// `a` (before the subcommand) and `b` (after it) together; `b` wins where both are given.
-fn merge(a: &SelectionArgs, b: &SelectionArgs) -> SelectionArgs {
-    SelectionArgs {
-        read_only: a.read_only || b.read_only,
-        toolsets: b.toolsets.clone().or_else(|| a.toolsets.clone()),
-        tools: b.tools.clone().or_else(|| a.tools.clone()),
     }
 }
 

@@ -5,8 +5,8 @@
 use crate::call::Engine;
 use crate::client::Caller;
 use crate::config::{
-    BOOLEAN_RULE, ConfigError, Secret, Selection, boolean, masked_userinfo, name_list, tool_names,
-    toolset_names,
+    BOOLEAN_RULE, ConfigError, Fault, Items, Names, Parse, Secret, Selection, Unset, boolean, list,
+    masked_userinfo, name_list, whole_u64, whole_usize,
 };
 use crate::result::clipped;
 use axum::http::{HeaderMap, header};
@@ -54,94 +54,134 @@ pub struct HttpOptions {
     pub metrics: Option<SocketAddr>,
 }
 
+/// The rule of an address to listen at.
+const LISTEN_RULE: &str =
+    "must be a port (8080, on loopback), localhost:PORT or an address and port (0.0.0.0:8080)";
+/// The rule of the metrics address.
+const METRICS_RULE: &str =
+    "must be a port (9464, on loopback), localhost:PORT or an address and port (0.0.0.0:9464)";
+/// The rule of the tenant URL template.
+const TEMPLATE_RULE: &str =
+    "must be an http(s) URL containing {slug}, e.g. https://{slug}.tenant.example.com";
+/// The browser origins allowed by default: loopback ones (a page on this machine).
+const LOOPBACK_ORIGINS: &str = "http://localhost:*,http://127.0.0.1:*,http://[::1]:*";
+/// The `Host` values allowed by default.
+const LOOPBACK_HOSTS: &str = "localhost,127.0.0.1,::1";
+
+/// The settings of the HTTP mode, declared once (README "Remote MCP"); only read when
+/// serving HTTP.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HttpArgs {
+    /// Serve MCP Streamable HTTP at http://ADDR/mcp instead of stdio, e.g.
+    /// 127.0.0.1:8080 (a bare port means loopback). Each caller sends its own
+    /// Authorization: Bearer <Org API Key>; see README "Remote MCP".
+    #[arg(long, env = "MOLECULE_MCP_HTTP", value_name = "ADDR", default_value = "",
+          hide_default_value = true, value_parser = Parse::unset(listen))]
+    pub http: Unset<SocketAddr>,
+    /// With --http: serve Prometheus metrics at http://ADDR/metrics, on a listener of
+    /// its own, e.g. 9464 (loopback) or 0.0.0.0:9464; see docs/operations.md.
+    #[arg(long, env = "MOLECULE_MCP_METRICS", value_name = "ADDR", default_value = "", requires = "http",
+          hide_default_value = true, value_parser = Parse::unset(metrics_address))]
+    pub metrics: Unset<SocketAddr>,
+    /// Each caller's tenant, `{slug}` filled from its X-Molecule-Org-Slug; unset:
+    /// MOLECULE_API_URL for all.
+    #[arg(long = "tenant-url-template", env = "MOLECULE_MCP_TENANT_URL_TEMPLATE",
+          value_name = "URL", default_value = "", hide_default_value = true,
+          hide_env_values = true, value_parser = Parse::unset(template))]
+    pub tenant_template: Unset<String>,
+    /// Browser origins allowed, comma-separated; any other Origin gets 403.
+    #[arg(long, env = "MOLECULE_MCP_ALLOWED_ORIGINS", value_name = "LIST",
+          default_value = LOOPBACK_ORIGINS, value_parser = Parse::new(list).list_blank())]
+    pub allowed_origins: Items,
+    /// Host values accepted, comma-separated (set it behind a real hostname).
+    #[arg(long, env = "MOLECULE_MCP_ALLOWED_HOSTS", value_name = "LIST",
+          default_value = LOOPBACK_HOSTS, value_parser = Parse::new(list).list_blank())]
+    pub allowed_hosts: Items,
+    /// The largest request body, in bytes.
+    #[arg(long, env = "MOLECULE_MCP_MAX_BODY_BYTES", value_name = "BYTES",
+          default_value_t = 4 * 1024 * 1024, value_parser = Parse::new(whole_usize))]
+    pub max_body_bytes: usize,
+    /// Requests in progress at once, all callers.
+    #[arg(long, env = "MOLECULE_MCP_MAX_CONCURRENT", value_name = "N",
+          default_value_t = 256, value_parser = Parse::new(whole_usize))]
+    pub max_concurrent: usize,
+    /// Requests in progress at once per key.
+    #[arg(long, env = "MOLECULE_MCP_MAX_PER_CALLER", value_name = "N",
+          default_value_t = 32, value_parser = Parse::new(whole_usize))]
+    pub max_per_caller: usize,
+    /// After SIGTERM, how long requests in progress may finish, in seconds.
+    #[arg(long, env = "MOLECULE_MCP_SHUTDOWN_SECS", value_name = "SECS",
+          default_value_t = 10, value_parser = whole_u64())]
+    pub shutdown_secs: u64,
+    /// A connection must deliver a whole request head within this many seconds of
+    /// opening or of its previous response (so also the keep-alive idle timeout).
+    #[arg(long, env = "MOLECULE_MCP_HEADER_TIMEOUT_SECS", value_name = "SECS",
+          default_value_t = 30, value_parser = whole_u64())]
+    pub header_timeout_secs: u64,
+    /// The whole body must arrive within this many seconds of the head.
+    #[arg(long, env = "MOLECULE_MCP_BODY_TIMEOUT_SECS", value_name = "SECS",
+          default_value_t = 30, value_parser = whole_u64())]
+    pub body_timeout_secs: u64,
+    /// Open connections at once; at the cap the oldest idle one is closed to make room.
+    #[arg(long, env = "MOLECULE_MCP_MAX_CONNECTIONS", value_name = "N",
+          default_value_t = 1024, value_parser = Parse::new(whole_usize))]
+    pub max_connections: usize,
+}
+
+fn listen(value: &str) -> Result<SocketAddr, Fault> {
+    listen_address(value).ok_or(Fault::Rule(LISTEN_RULE))
+}
+
+fn metrics_address(value: &str) -> Result<SocketAddr, Fault> {
+    listen_address(value).ok_or(Fault::Rule(METRICS_RULE))
+}
+
+/// A tenant URL template: like the base URLs (docs/security.md), no password, which
+/// would be printed; `{slug}` in an http(s) URL.
+fn template(value: &str) -> Result<String, Fault> {
+    if masked_userinfo(value) != value {
+        return Err(Fault::Userinfo);
+    }
+    if !value.contains("{slug}") || fill(value, "acme").is_none() {
+        return Err(Fault::Shown(value.to_string(), TEMPLATE_RULE));
+    }
+    Ok(value.to_string())
+}
+
 impl HttpOptions {
-    /// Reads the HTTP settings for listening at `addr`.
+    /// Reads the HTTP settings for listening at `addr`, through `lookup` (the
+    /// declarations of [`HttpArgs`]).
     pub fn from_lookup(
         addr: &str,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
-        let addr = listen_address(addr).ok_or_else(|| ConfigError::BadValue {
-            var: "MOLECULE_MCP_HTTP",
-            value: addr.to_string(),
-            rule: "must be a port (8080, on loopback), localhost:PORT or an address and port (0.0.0.0:8080)",
+        let args = crate::config::from_lookup::<HttpArgs>(|k| match k {
+            "MOLECULE_MCP_HTTP" => Some(addr.to_string()),
+            _ => lookup(k),
         })?;
-        let list = |k: &str| -> Vec<String> {
-            get(k)
-                .map(|v| {
-                    v.split(',')
-                        .map(|s| s.trim().to_string())
-                        .filter(|s| !s.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let number = |var: &'static str, default: usize| -> Result<usize, ConfigError> {
-            match get(var) {
-                None => Ok(default),
-                Some(v) => match v.trim().parse::<usize>() {
-                    Ok(n) if n >= 1 => Ok(n),
-                    _ => Err(ConfigError::BadValue {
-                        var,
-                        value: v,
-                        rule: "must be a whole number of at least 1",
-                    }),
-                },
-            }
-        };
-        let seconds = |var: &'static str, default: usize| -> Result<Duration, ConfigError> {
-            Ok(Duration::from_secs(
-                number(var, default)?.try_into().unwrap_or(u64::MAX),
-            ))
-        };
-        let tenant_template = match get("MOLECULE_MCP_TENANT_URL_TEMPLATE") {
-            // Like the base URLs (docs/security.md): a password would be printed.
-            Some(t) if masked_userinfo(&t) != t => {
-                return Err(ConfigError::UrlWithUserinfo {
-                    var: "MOLECULE_MCP_TENANT_URL_TEMPLATE",
-                });
-            }
-            Some(t) if !t.contains("{slug}") || fill(&t, "acme").is_none() => {
-                return Err(ConfigError::BadValue {
-                    var: "MOLECULE_MCP_TENANT_URL_TEMPLATE",
-                    value: t,
-                    rule: "must be an http(s) URL containing {slug}, e.g. https://{slug}.tenant.example.com",
-                });
-            }
-            other => other,
-        };
-        let mut allowed_origins = list("MOLECULE_MCP_ALLOWED_ORIGINS");
-        if allowed_origins.is_empty() {
-            allowed_origins = vec![
-                "http://localhost:*".into(),
-                "http://127.0.0.1:*".into(),
-                "http://[::1]:*".into(),
-            ];
-        }
-        let mut allowed_hosts = list("MOLECULE_MCP_ALLOWED_HOSTS");
-        if allowed_hosts.is_empty() {
-            allowed_hosts = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
-        }
+        Self::from_args(args)
+    }
+
+    /// The options of the settings; `Err` when no address to listen at is set.
+    pub fn from_args(a: HttpArgs) -> Result<Self, ConfigError> {
+        let addr = a.http.ok_or_else(|| ConfigError::BadValue {
+            var: "MOLECULE_MCP_HTTP".into(),
+            value: String::new(),
+            rule: LISTEN_RULE,
+        })?;
         Ok(HttpOptions {
             addr,
-            tenant_template,
-            allowed_origins,
-            allowed_hosts,
-            max_body_bytes: number("MOLECULE_MCP_MAX_BODY_BYTES", 4 * 1024 * 1024)?,
-            max_concurrent: number("MOLECULE_MCP_MAX_CONCURRENT", 256)?,
-            max_per_caller: number("MOLECULE_MCP_MAX_PER_CALLER", 32)?,
-            shutdown_grace: seconds("MOLECULE_MCP_SHUTDOWN_SECS", 10)?,
-            header_timeout: seconds("MOLECULE_MCP_HEADER_TIMEOUT_SECS", 30)?,
-            body_timeout: seconds("MOLECULE_MCP_BODY_TIMEOUT_SECS", 30)?,
-            max_connections: number("MOLECULE_MCP_MAX_CONNECTIONS", 1024)?,
-            metrics: match get("MOLECULE_MCP_METRICS") {
-                None => None,
-                Some(m) => Some(listen_address(&m).ok_or_else(|| ConfigError::BadValue {
-                    var: "MOLECULE_MCP_METRICS",
-                    value: m.clone(),
-                    rule: "must be a port (9464, on loopback), localhost:PORT or an address and port (0.0.0.0:9464)",
-                })?),
-            },
+            tenant_template: a.tenant_template,
+            allowed_origins: a.allowed_origins,
+            allowed_hosts: a.allowed_hosts,
+            max_body_bytes: a.max_body_bytes,
+            max_concurrent: a.max_concurrent,
+            max_per_caller: a.max_per_caller,
+            shutdown_grace: Duration::from_secs(a.shutdown_secs),
+            header_timeout: Duration::from_secs(a.header_timeout_secs),
+            body_timeout: Duration::from_secs(a.body_timeout_secs),
+            max_connections: a.max_connections,
+            metrics: a.metrics,
         })
     }
 }
@@ -313,8 +353,8 @@ impl Remote {
         };
         let selection = Selection {
             read_only,
-            toolsets: names("x-mcp-toolsets", "X-MCP-Toolsets", &toolset_names())?,
-            tools: names("x-mcp-tools", "X-MCP-Tools", &tool_names())?,
+            toolsets: names("x-mcp-toolsets", "X-MCP-Toolsets", &Names::Toolsets.valid())?,
+            tools: names("x-mcp-tools", "X-MCP-Tools", &Names::Tools.valid())?,
         };
         Ok((selection != Selection::default()).then_some(selection))
     }
@@ -427,17 +467,23 @@ mod tests {
         let refused = HttpOptions::from_lookup("127.0.0.1:0", |k| {
             (k == "MOLECULE_MCP_TENANT_URL_TEMPLATE").then(|| "https://example.com".to_string())
         });
-        assert!(refused.is_err());
+        assert_eq!(
+            refused.unwrap_err().to_string(),
+            format!("MOLECULE_MCP_TENANT_URL_TEMPLATE=\"https://example.com\": {TEMPLATE_RULE}")
+        );
         let with_password = HttpOptions::from_lookup("127.0.0.1:0", |k| {
             (k == "MOLECULE_MCP_TENANT_URL_TEMPLATE")
                 .then(|| "https://u:hunter22@{slug}.tenant.example.com".to_string())
         })
         .unwrap_err();
-        assert!(
-            matches!(with_password, ConfigError::UrlWithUserinfo { .. })
-                && !with_password.to_string().contains("hunter22"),
-            "{with_password}"
+        assert_eq!(
+            with_password.to_string(),
+            ConfigError::UrlWithUserinfo {
+                var: "MOLECULE_MCP_TENANT_URL_TEMPLATE".into()
+            }
+            .to_string()
         );
+        assert!(!with_password.to_string().contains("hunter22"));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! off).
 
 use crate::audit::AuditLog;
-use crate::config::{BOOLEAN_RULE, ConfigError, boolean, flag};
+use crate::config::{BOOLEAN_RULE, ConfigError, SafetyArgs, boolean};
 use crate::confirm::{Asker, CONFIRM_RULE, Confirm, Confirmed};
 use crate::remote::Refusal;
 use axum::http::HeaderMap;
@@ -42,6 +42,17 @@ pub struct SafetySettings {
     pub confirm_required: bool,
 }
 
+impl From<SafetyArgs> for SafetySettings {
+    fn from(a: SafetyArgs) -> Self {
+        SafetySettings {
+            dry_run: a.dry_run,
+            audit_log: a.audit_log,
+            confirm: a.confirm,
+            confirm_required: a.confirm_required,
+        }
+    }
+}
+
 /// Why the audit log cannot be used; raised at start-up.
 #[derive(Debug, thiserror::Error)]
 #[error("MOLECULE_MCP_AUDIT_LOG / --audit-log: cannot open {path} for appending: {source}")]
@@ -51,22 +62,9 @@ pub struct AuditOpenError {
 }
 
 impl SafetySettings {
-    /// Reads the settings through `lookup` (flags already folded in by the caller).
+    /// Reads the settings through `lookup` (the declarations of [`SafetyArgs`]).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
-        Ok(SafetySettings {
-            dry_run: flag(&get, "MOLECULE_MCP_DRY_RUN")?,
-            audit_log: get("MOLECULE_MCP_AUDIT_LOG").map(PathBuf::from),
-            confirm: match get("MOLECULE_MCP_CONFIRM") {
-                None => Confirm::default(),
-                Some(v) => Confirm::parse(&v).ok_or_else(|| ConfigError::BadValue {
-                    var: "MOLECULE_MCP_CONFIRM",
-                    value: v.trim().to_string(),
-                    rule: CONFIRM_RULE,
-                })?,
-            },
-            confirm_required: flag(&get, "MOLECULE_MCP_CONFIRM_REQUIRED")?,
-        })
+        crate::config::from_lookup::<SafetyArgs>(lookup).map(SafetySettings::from)
     }
 
     /// Opens the audit log, if one is set.

@@ -6,7 +6,7 @@
 //! it is opened and checked before the answer counts. Any replica holding the same
 //! `MOLECULE_MCP_STATE_KEY` can open it.
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, StateKeyArgs};
 use rmcp::model::{RequestStateCodec, SealOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -104,28 +104,26 @@ impl StateKey {
     /// `MOLECULE_MCP_STATE_KEY` (at least 32 bytes), or a random key of this process
     /// (then a state opens only on the replica that sealed it).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        match lookup("MOLECULE_MCP_STATE_KEY").filter(|v| !v.is_empty()) {
-            Some(key) => {
-                let codec = RequestStateCodec::try_new(key.into_bytes()).map_err(|_| {
-                    ConfigError::BadValue {
-                        var: "MOLECULE_MCP_STATE_KEY",
-                        value: "[redacted]".into(),
-                        rule: "must be at least 32 bytes (e.g. `openssl rand -hex 32`)",
-                    }
-                })?;
-                Ok(StateKey {
-                    codec,
-                    shared: true,
-                })
-            }
+        Self::from_args(crate::config::from_lookup::<StateKeyArgs>(lookup)?)
+    }
+
+    /// The key of the settings (`MOLECULE_MCP_STATE_KEY` / `--state-key`, already
+    /// checked), or a random key of this process.
+    pub fn from_args(args: StateKeyArgs) -> Result<Self, ConfigError> {
+        let refused = |rule| ConfigError::BadValue {
+            var: "MOLECULE_MCP_STATE_KEY".into(),
+            value: "[redacted]".into(),
+            rule,
+        };
+        match args.state_key {
+            Some(key) => Ok(StateKey {
+                codec: RequestStateCodec::try_new(key.expose().as_bytes().to_vec())
+                    .map_err(|_| refused(crate::config::STATE_KEY_RULE))?,
+                shared: true,
+            }),
             None => Ok(StateKey {
-                codec: RequestStateCodec::try_new(random_key()?).map_err(|_| {
-                    ConfigError::BadValue {
-                        var: "MOLECULE_MCP_STATE_KEY",
-                        value: String::new(),
-                        rule: "a random key could not be made",
-                    }
-                })?,
+                codec: RequestStateCodec::try_new(random_key()?)
+                    .map_err(|_| refused("a random key could not be made"))?,
                 shared: false,
             }),
         }
@@ -193,7 +191,7 @@ fn random_key() -> Result<Vec<u8>, ConfigError> {
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut key))
         .map_err(|_| ConfigError::BadValue {
-            var: "MOLECULE_MCP_STATE_KEY",
+            var: "MOLECULE_MCP_STATE_KEY".into(),
             value: String::new(),
             rule: "unset, and /dev/urandom could not be read for a random key: set it",
         })?;

@@ -1,62 +1,10 @@
-//! What the binary says and checks at start-up, before serving: the configuration with
-//! flags over variables (errors name what the user typed), a tool selection that
+//! What the binary says and checks at start-up, before serving: a tool selection that
 //! leaves no tool, and the stderr notes a person running the server in a terminal
 //! needs (which tenant, which credential is missing, how to try it).
 
 use crate::call::Engine;
-use crate::config::{Config, ConfigError, DEFAULT_TENANT_URL};
+use crate::config::{Config, DEFAULT_TENANT_URL, tenant_url_vars};
 use std::fmt::Write as _;
-
-/// The tool selection as given on the command line (`None`/`false` = not given).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Flags<'a> {
-    /// `--read-only`.
-    pub read_only: bool,
-    /// `--toolsets`.
-    pub toolsets: Option<&'a str>,
-    /// `--tools`.
-    pub tools: Option<&'a str>,
-}
-
-/// The variables the tenant base URL is read from, first non-empty wins.
-const TENANT_URL_VARS: [&str; 3] = ["MOLECULE_API_URL", "MOLECULE_URL", "PLATFORM_URL"];
-
-/// The configuration from `lookup` (the environment), with the flags winning over
-/// their variables. An unknown toolset or tool given by flag is blamed on the flag.
-pub fn config(
-    flags: Flags<'_>,
-    lookup: impl Fn(&str) -> Option<String>,
-) -> Result<Config, ConfigError> {
-    let overridden = |key: &str| -> Option<String> {
-        match key {
-            "MOLECULE_MCP_READ_ONLY" if flags.read_only => Some("1".into()),
-            "MOLECULE_MCP_TOOLSETS" => flags.toolsets.map(String::from),
-            "MOLECULE_MCP_TOOLS" => flags.tools.map(String::from),
-            _ => None,
-        }
-    };
-    Config::from_lookup(|key| overridden(key).or_else(|| lookup(key))).map_err(|e| match e {
-        ConfigError::UnknownName {
-            var,
-            kind,
-            name,
-            valid,
-        } => {
-            let flag = match var {
-                "MOLECULE_MCP_TOOLSETS" if flags.toolsets.is_some() => "--toolsets",
-                "MOLECULE_MCP_TOOLS" if flags.tools.is_some() => "--tools",
-                other => other,
-            };
-            ConfigError::UnknownName {
-                var: flag,
-                kind,
-                name,
-                valid,
-            }
-        }
-        other => other,
-    })
-}
 
 /// Why the server does not start although the configuration parses.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -110,9 +58,9 @@ pub fn notes(
         .listed()
         .any(|e| e.row.route.operations()[0].api() == crate::Api::Tenant);
     if !sandbox && needs_tenant {
-        let source = TENANT_URL_VARS
-            .iter()
-            .find(|v| lookup(v).is_some_and(|x| !x.is_empty()));
+        let source = tenant_url_vars()
+            .into_iter()
+            .find(|v| lookup(v).is_some_and(|x| !x.trim().is_empty()));
         match source {
             Some(var) => {
                 let _ = writeln!(
@@ -171,53 +119,8 @@ mod tests {
         move |k| map.get(k).cloned()
     }
 
-    #[test]
-    fn an_unknown_toolset_is_blamed_on_what_the_user_typed() {
-        let flags = Flags {
-            toolsets: Some("wallets"),
-            ..Flags::default()
-        };
-        let err = config(flags, env(&[])).unwrap_err().to_string();
-        assert!(
-            err.starts_with("--toolsets: unknown toolset `wallets`"),
-            "{err}"
-        );
-        let err = config(
-            Flags::default(),
-            env(&[("MOLECULE_MCP_TOOLSETS", "wallets")]),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(err.starts_with("MOLECULE_MCP_TOOLSETS: unknown"), "{err}");
-        let flags = Flags {
-            tools: Some("chat"),
-            ..Flags::default()
-        };
-        let err = config(flags, env(&[])).unwrap_err().to_string();
-        assert!(err.starts_with("--tools: unknown tool `chat`"), "{err}");
-    }
-
-    #[test]
-    fn flags_win_over_their_variables() {
-        let flags = Flags {
-            read_only: true,
-            toolsets: Some("budget"),
-            tools: None,
-        };
-        let c = config(flags, env(&[("MOLECULE_MCP_TOOLSETS", "wallets")])).unwrap();
-        assert!(c.selection.read_only);
-        assert_eq!(
-            c.selection
-                .toolsets
-                .unwrap()
-                .into_iter()
-                .collect::<Vec<_>>(),
-            ["budget"]
-        );
-    }
-
     fn engine(vars: &[(&str, &str)], selection: Selection) -> (Engine, Config) {
-        let mut c = config(Flags::default(), env(vars)).unwrap();
+        let mut c = Config::from_lookup(env(vars)).unwrap();
         c.selection = selection;
         (Engine::new(c.clone()).unwrap(), c)
     }

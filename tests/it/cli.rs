@@ -171,3 +171,174 @@ fn serving_without_a_key_says_which_tenant_and_what_is_missing() {
     );
     assert!(out.stdout.is_empty(), "stdout is the protocol's only");
 }
+
+fn run_with(env: &[(&str, &str)], args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn listed(out: &Output) -> Vec<String> {
+    let tools: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(out)));
+    tools
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A flag wins over its variable, given before the subcommand or after it; a switch
+/// takes the same words as a flag (`--read-only=off`) as it does as a variable.
+#[test]
+fn flags_win_over_their_variables() {
+    let env = [("MOLECULE_MCP_TOOLSETS", "wallets")];
+    for args in [
+        &["--toolsets", "tokens", "tools"][..],
+        &["tools", "--toolsets", "tokens"][..],
+        &["--toolsets", "secrets", "tools", "--toolsets", "tokens"][..],
+    ] {
+        let out = run_with(&env, args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert!(
+            listed(&out).contains(&"mint_org_token".to_string()),
+            "{args:?}"
+        );
+    }
+    let read_only = [
+        ("MOLECULE_MCP_READ_ONLY", "1"),
+        ("MOLECULE_MCP_TOOLSETS", "tokens"),
+    ];
+    assert_eq!(
+        listed(&run_with(&read_only, &["tools"])),
+        ["list_org_tokens"]
+    );
+    let out = run_with(&read_only, &["tools", "--read-only=off"]);
+    assert!(listed(&out).contains(&"mint_org_token".to_string()));
+    let out = run_with(
+        &[("MOLECULE_MCP_READ_ONLY", "no")],
+        &["--read-only", "tools"],
+    );
+    assert!(!listed(&out).contains(&"mint_org_token".to_string()));
+}
+
+/// A bad value stops start-up naming where it came from, the variable or the flag,
+/// and the rule; nothing is served and nothing is sent.
+#[test]
+fn a_bad_value_is_blamed_on_the_variable_or_the_flag_it_came_from() {
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], &'a str);
+    let cases: [Case; 6] = [
+        (
+            &[("MOLECULE_MCP_TIMEOUT_SECS", "0")],
+            &["call", "list_workspaces", "--sandbox"],
+            "MOLECULE_MCP_TIMEOUT_SECS=\"0\": must be a whole number of at least 1",
+        ),
+        (
+            &[],
+            &[
+                "call",
+                "list_workspaces",
+                "--sandbox",
+                "--timeout-secs",
+                "0",
+            ],
+            "--timeout-secs=\"0\": must be a whole number of at least 1",
+        ),
+        (
+            &[("MOLECULE_MCP_DRY_RUN", "sometimes")],
+            &[],
+            "MOLECULE_MCP_DRY_RUN=\"sometimes\": must be 1/true/yes/on or 0/false/no/off",
+        ),
+        (
+            &[("MOLECULE_MCP_CONFIRM", "everything")],
+            &["serve"],
+            "MOLECULE_MCP_CONFIRM=\"everything\": must be destructive, writes or off",
+        ),
+        (
+            &[
+                ("MOLECULE_MCP_HTTP", "127.0.0.1:0"),
+                ("MOLECULE_MCP_MAX_BODY_BYTES", "lots"),
+            ],
+            &[],
+            "MOLECULE_MCP_MAX_BODY_BYTES=\"lots\": must be a whole number of at least 1",
+        ),
+        (
+            &[("MOLECULE_MCP_MODE", "legacy")],
+            &["tools"],
+            "MOLECULE_MCP_MODE=\"legacy\": this binary serves the management registry only",
+        ),
+    ];
+    for (env, args, said) in cases {
+        let out = run_with(env, args);
+        assert_eq!(out.status.code(), Some(2), "{env:?} {args:?}");
+        assert!(
+            stderr(&out).starts_with(&format!("molecule-mcp: {said}")),
+            "{env:?} {args:?}: {}",
+            stderr(&out)
+        );
+        assert!(out.stdout.is_empty(), "{env:?} {args:?}");
+    }
+}
+
+/// A command reads only the settings it uses: `drift` none, `tools` not the sandbox's
+/// or the HTTP mode's, stdio serving not the HTTP mode's.
+#[test]
+fn a_command_reads_only_its_own_settings() {
+    let bad = [
+        ("MOLECULE_MCP_TIMEOUT_SECS", "0"),
+        ("MOLECULE_MCP_READ_ONLY", "maybe"),
+        ("MOLECULE_MCP_SANDBOX", "maybe"),
+    ];
+    let out = run_with(&bad, &["drift"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let http_only = [
+        ("MOLECULE_MCP_SANDBOX", "maybe"),
+        ("MOLECULE_MCP_MAX_BODY_BYTES", "lots"),
+        ("MOLECULE_MCP_METRICS", "nowhere"),
+    ];
+    let out = run_with(&http_only, &["tools"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = run_with(&http_only[1..], &["call", "list_workspaces", "--sandbox"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// Help lists each setting's variable, and never the value of a credential.
+#[test]
+fn help_never_shows_a_credential() {
+    let env = [
+        ("MOLECULE_ORG_API_KEY", "sk-help-leak-1"),
+        ("CP_ADMIN_API_TOKEN", "cp-help-leak-2"),
+        (
+            "MOLECULE_MCP_STATE_KEY",
+            "state-help-leak-3-0123456789abcdef",
+        ),
+        (
+            "MOLECULE_API_URL",
+            "https://u:url-help-leak-4@tenant.example.com",
+        ),
+    ];
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"][..],
+        &["call", "--help"][..],
+    ] {
+        let out = run_with(&env, args);
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            help.contains("[env: MOLECULE_ORG_API_KEY]"),
+            "{args:?}: {help}"
+        );
+        assert!(
+            help.contains("MOLECULE_MCP_TIMEOUT_SECS"),
+            "{args:?}: {help}"
+        );
+        assert!(!help.contains("help-leak"), "{args:?}: {help}");
+    }
+    let help = String::from_utf8(run(&["serve", "--help"]).stdout).unwrap();
+    assert!(help.contains("[env: MOLECULE_MCP_HTTP"), "{help}");
+}

@@ -424,10 +424,11 @@ fn the_install_and_deploy_commands_are_run_by_ci() {
                         .position(|w| w.contains('/') && w.contains(':'))
                         .unwrap_or_else(|| panic!("{command}: which image?"));
                     assert_eq!(rest[at], image, "{command}: server.json's image");
+                    let rows = configuration_rows();
                     for pair in rest[..at].windows(2) {
                         if pair[0] == "-e" {
                             assert!(
-                                README.contains(&format!("| `{}` |", pair[1])),
+                                rows.iter().any(|r| r.vars.iter().any(|v| v == pair[1])),
                                 "{command}: {} is no variable of the Configuration table",
                                 pair[1]
                             );
@@ -456,4 +457,111 @@ fn the_install_and_deploy_commands_are_run_by_ci() {
             && shown.iter().any(|c| c.contains("pack-mcpb")),
         "{shown:?}"
     );
+}
+
+/// One row of the README's configuration table.
+#[derive(Debug)]
+struct Row {
+    /// The variables its first cell names.
+    vars: Vec<String>,
+    /// The flags its first cell names (`--name`, without a value).
+    flags: Vec<String>,
+    /// Its Default cell.
+    default: String,
+}
+
+/// The rows of the table under "## Configuration".
+fn configuration_rows() -> Vec<Row> {
+    section("## Configuration")
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|line| {
+            // `| name | example | default | required | description |`
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let mut vars = Vec::new();
+            let mut flags = Vec::new();
+            for span in cells[1].split('`').skip(1).step_by(2) {
+                for word in span.split_whitespace() {
+                    if word.starts_with("--") {
+                        flags.push(word.to_string());
+                    // A variable has a `_`; a flag's value (`--confirm LEVEL`) has none.
+                    } else if word.contains('_')
+                        && word
+                            .chars()
+                            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                    {
+                        vars.push(word.to_string());
+                    }
+                }
+            }
+            Row {
+                vars,
+                flags,
+                default: cells[3].to_string(),
+            }
+        })
+        .collect()
+}
+
+/// The configuration table says what the declarations of the settings say: every
+/// setting's variable has a row, its flag is in that row, and its default is the
+/// row's; every variable and flag of the table is declared. The exceptions are the
+/// variables another crate reads: `RUST_LOG` (tracing-subscriber's filter) and
+/// `OTEL_*` (the OpenTelemetry SDK's own settings).
+#[test]
+fn the_configuration_table_is_the_declared_settings() {
+    let rows = configuration_rows();
+    let settings = molecule_mcp::config::settings();
+    let mut vars = Vec::new();
+    let mut flags = Vec::new();
+    for arg in settings.get_arguments() {
+        let Some(var) = arg.get_env().and_then(|v| v.to_str()) else {
+            continue;
+        };
+        let flag = format!("--{}", arg.get_long().expect("every setting has a flag"));
+        let row = rows
+            .iter()
+            .find(|r| r.vars.iter().any(|v| v == var))
+            .unwrap_or_else(|| panic!("{var} ({flag}) has no row in the configuration table"));
+        assert!(
+            row.flags.contains(&flag),
+            "the row of {var} names {:?}, not {flag}",
+            row.flags
+        );
+        if !arg.is_hide_default_value_set() {
+            let default = arg.get_default_values()[0].to_str().unwrap();
+            let shown = match default {
+                "false" => "off".to_string(),
+                other => format!("`{other}`"),
+            };
+            assert!(
+                row.default.contains(&shown),
+                "{var}: the table's default is {:?}, the declared one {shown}",
+                row.default
+            );
+        } else {
+            assert!(
+                !row.default.contains(char::is_numeric),
+                "{var} has no default, but the table gives one: {:?}",
+                row.default
+            );
+        }
+        vars.push(var.to_string());
+        flags.push(flag);
+    }
+    assert!(vars.len() >= 30, "{vars:?}");
+    for row in &rows {
+        for var in &row.vars {
+            assert!(
+                vars.contains(var) || var == "RUST_LOG" || var.starts_with("OTEL_"),
+                "the table names {var}, which no setting declares"
+            );
+        }
+        for flag in &row.flags {
+            assert!(
+                flags.contains(flag),
+                "the table names {flag}, which no setting declares"
+            );
+        }
+    }
 }
