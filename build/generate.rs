@@ -120,9 +120,10 @@ fn send_call(spec: &Spec, op: &inventory::Endpoint, methods: &Methods) -> Result
     let mut used = std::collections::BTreeSet::new();
     let mut args = Vec::new();
     for name in generated {
-        let found = params.iter().enumerate().find(|(_, p)| {
-            p.get("name").and_then(Value::as_str).map(loose) == Some(loose(name))
-        });
+        let found = params
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.get("name").and_then(Value::as_str).map(loose) == Some(loose(name)));
         let Some((index, p)) = found else {
             if name == "body" && has_body {
                 args.push(quote!(a.body()?));

@@ -223,4 +223,3 @@ fn find_panicking_operation(view: &Value) -> Option<String> {
                 .then(|| format!("{} ({} {})", op.id, op.method, op.path))
         })
 }
-

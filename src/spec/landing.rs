@@ -141,7 +141,10 @@ impl std::fmt::Display for Step {
                     operation.id, operation.method, operation.path
                 )?;
                 match at {
-                    Some(line) => write!(f, "before {TABLE}:{line}, the end of the `match` in `decide`, write")?,
+                    Some(line) => write!(
+                        f,
+                        "before {TABLE}:{line}, the end of the `match` in `decide`, write"
+                    )?,
                     None => write!(f, "in the `match` of `decide`, write")?,
                 }
                 write!(
@@ -173,7 +176,11 @@ pub struct Checklist {
 impl Checklist {
     /// The plan for `specs` (each spec file with its patched operations), the tenant
     /// spec's override verdicts and the crate's `sources` (the tool table first).
-    pub fn new(specs: &[(&str, &[Endpoint])], applied: &Applied, sources: &[SourceFile]) -> Checklist {
+    pub fn new(
+        specs: &[(&str, &[Endpoint])],
+        applied: &Applied,
+        sources: &[SourceFile],
+    ) -> Checklist {
         let mut steps = Vec::new();
         for (ov, status) in &applied.statuses {
             match status {
@@ -419,7 +426,9 @@ mod tests {
         assert!(
             text.contains("src/tools/table.rs, the one place to write")
                 && text.contains("before src/tools/table.rs:9, the end of the `match` in `decide`")
-                && text.contains("`O::GetC => Tool(&ToolRow { name: \"get_c\", .., route: One(O::GetC), .. }),`")
+                && text.contains(
+                    "`O::GetC => Tool(&ToolRow { name: \"get_c\", .., route: One(O::GetC), .. }),`"
+                )
                 && text.contains("`O::GetC => Decision::Skipped(\"<why>\"),`"),
             "{text}"
         );

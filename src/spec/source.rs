@@ -57,8 +57,7 @@ fn error_at(node: &impl Spanned, message: impl std::fmt::Display) -> String {
 impl Table {
     /// Reads the table from the text of `src/tools/table.rs`.
     pub fn parse(text: &str) -> Result<Table, String> {
-        let file = syn::parse_file(text)
-            .map_err(|e| format!("{}: {e}", super::landing::TABLE))?;
+        let file = syn::parse_file(text).map_err(|e| format!("{}: {e}", super::landing::TABLE))?;
         let mut consts = BTreeMap::new();
         let mut decide = None;
         for item in &file.items {
@@ -70,8 +69,7 @@ impl Table {
                 _ => {}
             }
         }
-        let decide = decide
-            .ok_or_else(|| format!("{}: no `fn decide`", super::landing::TABLE))?;
+        let decide = decide.ok_or_else(|| format!("{}: no `fn decide`", super::landing::TABLE))?;
         let matched = decide
             .block
             .stmts
@@ -315,7 +313,10 @@ impl Reader<'_> {
                 Ok(Route::One(self.operation(op)?))
             }
             syn::Expr::Struct(s)
-                if s.path.segments.last().is_some_and(|l| l.ident == "ByPresence") =>
+                if s.path
+                    .segments
+                    .last()
+                    .is_some_and(|l| l.ident == "ByPresence") =>
             {
                 Ok(Route::ByPresence {
                     arg: keep(string(field(s, "arg")?)?),

@@ -418,4 +418,3 @@ fn output_schema(doc: &Value, node: &Value) -> Option<Map<String, Value>> {
         _ => None,
     }
 }
-

@@ -64,16 +64,16 @@ pub const fn decide(op: Operation) -> Decision {
             toolset: Toolset::Workspaces,
             route: One(O::DeprovisionWorkspace),
             args: &[
-            WS,
-            ArgRule::Rename {
-                spec: "X-Confirm-Name",
-                tool: "confirm_name"
-            },
-            ArgRule::Describe {
-                tool: "confirm",
-                text: "true: also delete sub-workspaces (required if any)."
-            }
-        ],
+                WS,
+                ArgRule::Rename {
+                    spec: "X-Confirm-Name",
+                    tool: "confirm_name",
+                },
+                ArgRule::Describe {
+                    tool: "confirm",
+                    text: "true: also delete sub-workspaces (required if any).",
+                },
+            ],
             description: "DESTRUCTIVE: delete a workspace and stop its agent; cannot be undone.",
         }),
         O::RestartWorkspace => Tool(&ToolRow {
@@ -92,12 +92,12 @@ pub const fn decide(op: Operation) -> Decision {
             toolset: Toolset::Workspaces,
             route: One(O::PauseWorkspace),
             args: &[
-            WS,
-            ArgRule::Describe {
-                tool: "cascade",
-                text: "true: also pause sub-workspaces (required if any)."
-            }
-        ],
+                WS,
+                ArgRule::Describe {
+                    tool: "cascade",
+                    text: "true: also pause sub-workspaces (required if any).",
+                },
+            ],
             description: "Pause a workspace (stops its container).",
         }),
         O::ResumeWorkspace => Tool(&ToolRow {
@@ -107,12 +107,12 @@ pub const fn decide(op: Operation) -> Decision {
             toolset: Toolset::Workspaces,
             route: One(O::ResumeWorkspace),
             args: &[
-            WS,
-            ArgRule::Describe {
-                tool: "cascade",
-                text: "true: also resume sub-workspaces (required if any)."
-            }
-        ],
+                WS,
+                ArgRule::Describe {
+                    tool: "cascade",
+                    text: "true: also resume sub-workspaces (required if any).",
+                },
+            ],
             description: "Resume a paused workspace.",
         }),
         // secrets
@@ -187,12 +187,12 @@ pub const fn decide(op: Operation) -> Decision {
             toolset: Toolset::Budget,
             route: One(O::SetWorkspaceBudget),
             args: &[
-            WS,
-            ArgRule::Describe {
-                tool: "budget_limits",
-                text: "Limits per period; omitted ones are cleared."
-            }
-        ],
+                WS,
+                ArgRule::Describe {
+                    tool: "budget_limits",
+                    text: "Limits per period; omitted ones are cleared.",
+                },
+            ],
             description: "Replace a workspace's spend limits (USD cents); give budget_limits or budget_limit.",
         }),
         O::GetLlmBillingMode => Tool(&ToolRow {
@@ -230,12 +230,12 @@ pub const fn decide(op: Operation) -> Decision {
             toolset: Toolset::Templates,
             route: One(O::CreateOrgFromTemplate),
             args: &[
-            ArgRule::Opaque("template"),
-            ArgRule::Describe {
-                tool: "mode",
-                text: "merge (default) only adds, so twice duplicates; reconcile also deletes."
-            }
-        ],
+                ArgRule::Opaque("template"),
+                ArgRule::Describe {
+                    tool: "mode",
+                    text: "merge (default) only adds, so twice duplicates; reconcile also deletes.",
+                },
+            ],
             description: "Create workspaces from an org template (dir or inline); mode reconcile also DELETES workspaces not in it.",
         }),
         O::ListTemplates => Tool(&ToolRow {
@@ -282,9 +282,9 @@ pub const fn decide(op: Operation) -> Decision {
             toolset: Toolset::Tokens,
             route: One(O::RevokeOrgToken),
             args: &[ArgRule::Describe {
-            tool: "id",
-            text: "Token id from list_org_tokens."
-        }],
+                tool: "id",
+                text: "Token id from list_org_tokens.",
+            }],
             description: "DESTRUCTIVE: revoke an org API token; cannot be undone. Revoking this server's own key makes later calls 401.",
         }),
         O::MintWorkspaceToken => Tool(&ToolRow {
@@ -304,9 +304,9 @@ pub const fn decide(op: Operation) -> Decision {
             toolset: Toolset::Plugins,
             route: One(O::GetOrgPluginAllowlist),
             args: &[ArgRule::OrgIdFallback {
-            spec: "id",
-            tool: "org_id"
-        }],
+                spec: "id",
+                tool: "org_id",
+            }],
             description: "Get the org plugin allowlist (empty = all allowed).",
         }),
         O::SetOrgPluginAllowlist => Tool(&ToolRow {
@@ -316,9 +316,9 @@ pub const fn decide(op: Operation) -> Decision {
             toolset: Toolset::Plugins,
             route: One(O::SetOrgPluginAllowlist),
             args: &[ArgRule::OrgIdFallback {
-            spec: "id",
-            tool: "org_id"
-        }],
+                spec: "id",
+                tool: "org_id",
+            }],
             description: "Replace the org plugin allowlist; an empty list allows all.",
         }),
         // bundles
@@ -347,14 +347,14 @@ pub const fn decide(op: Operation) -> Decision {
             access: Access::Read,
             toolset: Toolset::Audit,
             route: Route::ByPresence {
-            arg: "workspace_id",
-            present: O::ListWorkspaceEvents,
-            absent: O::ListEvents
-        },
+                arg: "workspace_id",
+                present: O::ListWorkspaceEvents,
+                absent: O::ListEvents,
+            },
             args: &[ArgRule::Rename {
-            spec: "workspaceId",
-            tool: "workspace_id"
-        }],
+                spec: "workspaceId",
+                tool: "workspace_id",
+            }],
             description: "List recent events, newest first, for the org or one workspace.",
         }),
         O::ListPendingApprovals => Tool(&ToolRow {
@@ -383,9 +383,9 @@ pub const fn decide(op: Operation) -> Decision {
             toolset: Toolset::Orgs,
             route: One(O::GetOrg),
             args: &[ArgRule::Describe {
-            tool: "slug",
-            text: "Org slug from list_orgs."
-        }],
+                tool: "slug",
+                text: "Org slug from list_orgs.",
+            }],
             description: "Get one control-plane org by slug. Needs CP_ADMIN_API_TOKEN.",
         }),
         // A skipped operation is an arm too, with its reason:
