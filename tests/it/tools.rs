@@ -293,3 +293,69 @@ fn the_model_facing_tool_list_stays_within_its_budget() {
         tools.len()
     );
 }
+
+/// The table as build.rs reads it (with `syn`, to derive every definition at build
+/// time) is the table as rustc compiles it: every arm's decision equal, field by field,
+/// and `TOOLS` in the order of the arms.
+#[test]
+fn build_rs_reads_the_table_exactly_as_rustc_compiles_it() {
+    use molecule_mcp::spec::{landing, source::Table};
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/tools/table.rs"))
+            .unwrap();
+    let table = Table::parse(&text).unwrap();
+    let resolve = |variant: &str| {
+        Operation::ALL
+            .iter()
+            .copied()
+            .find(|op| landing::variant(op.operation_id()) == variant)
+    };
+    let decisions = table.decisions(&resolve).unwrap();
+    let mut decided = 0;
+    let mut order = Vec::new();
+    for (ops, read) in &decisions {
+        for op in ops {
+            assert_eq!(*read, decide(*op), "{op:?}");
+            decided += 1;
+        }
+        if let Decision::Tool(row) = read {
+            order.push(row.name);
+        }
+    }
+    assert_eq!(decided, Operation::ALL.len(), "one arm per operation");
+    let served: Vec<&str> = TOOLS.iter().map(|row| row.name).collect();
+    assert_eq!(order, served);
+}
+
+/// What build.rs refuses in the table names the line and the rule.
+#[test]
+fn a_row_outside_the_tables_grammar_or_routing_another_arm_is_refused_with_its_line() {
+    use molecule_mcp::spec::source::Table;
+    let resolve = |variant: &str| {
+        Operation::ALL
+            .iter()
+            .copied()
+            .find(|op| format!("{op:?}") == variant)
+    };
+    let row = |route: &str, access: &str| {
+        format!(
+            "use Operation as O;\npub const fn decide(op: Operation) -> Decision {{\n    match op {{\n        O::ListWorkspaces => Tool(&ToolRow {{\n            name: \"a\",\n            title: \"A\",\n            access: {access},\n            toolset: Toolset::Workspaces,\n            route: {route},\n            args: &[],\n            description: \"d\",\n        }}),\n    }}\n}}\n"
+        )
+    };
+    let read = |text: String| Table::parse(&text).unwrap().decisions(&resolve).map(|_| ());
+    assert_eq!(read(row("One(O::ListWorkspaces)", "Access::Read")), Ok(()));
+    assert_eq!(
+        read(row("One(O::GetWorkspace)", "Access::Read")),
+        Err("src/tools/table.rs:4: the arm of tool `a` matches `list_workspaces` but its route \
+             reaches `get_workspace`: an arm matches exactly the operations its row routes"
+            .into())
+    );
+    assert_eq!(
+        read(row("One(O::ListWorkspaces)", "access()")),
+        Err("src/tools/table.rs:7: expected an `Access::..` variant".into())
+    );
+    assert_eq!(
+        read(row("One(O::NoSuchThing)", "Access::Read")),
+        Err("src/tools/table.rs:9: no operation `O::NoSuchThing` in the specs".into())
+    );
+}
