@@ -953,32 +953,20 @@ mod tests {
             json!({ "type": "string", "maxLength": 3 }),
         );
         let doc = json!({});
-        let mut found = Vec::new();
-        SchemaDiff::new(&doc, &doc, Direction::Response).diff(
-            &old,
-            &new,
-            "/response".into(),
-            &mut found,
-        );
-        assert_eq!(
+        let kinds = |direction, at: &str| {
+            let mut found = Vec::new();
+            SchemaDiff::new(&doc, &doc, direction).diff(&old, &new, at.into(), &mut found);
             found
                 .iter()
                 .map(|c| (c.kind.as_str(), c.kind.breaking()))
-                .collect::<Vec<_>>(),
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            kinds(Direction::Response, "/response"),
             [("constraint_changed", false)]
         );
-        let mut found = Vec::new();
-        SchemaDiff::new(&doc, &doc, Direction::Request).diff(
-            &old,
-            &new,
-            "/requestBody".into(),
-            &mut found,
-        );
         assert_eq!(
-            found
-                .iter()
-                .map(|c| (c.kind.as_str(), c.kind.breaking()))
-                .collect::<Vec<_>>(),
+            kinds(Direction::Request, "/requestBody"),
             [("constraint_changed", true)]
         );
     }

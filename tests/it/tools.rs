@@ -300,9 +300,8 @@ fn the_model_facing_tool_list_stays_within_its_budget() {
 #[test]
 fn build_rs_reads_the_table_exactly_as_rustc_compiles_it() {
     use molecule_mcp::spec::{landing, source::Table};
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/tools/table.rs"))
-            .unwrap();
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/tools/table.rs"))
+        .unwrap();
     let table = Table::parse(&text).unwrap();
     let resolve = |variant: &str| {
         Operation::ALL
@@ -346,9 +345,11 @@ fn a_row_outside_the_tables_grammar_or_routing_another_arm_is_refused_with_its_l
     assert_eq!(read(row("One(O::ListWorkspaces)", "Access::Read")), Ok(()));
     assert_eq!(
         read(row("One(O::GetWorkspace)", "Access::Read")),
-        Err("src/tools/table.rs:4: the arm of tool `a` matches `list_workspaces` but its route \
+        Err(
+            "src/tools/table.rs:4: the arm of tool `a` matches `list_workspaces` but its route \
              reaches `get_workspace`: an arm matches exactly the operations its row routes"
-            .into())
+                .into()
+        )
     );
     assert_eq!(
         read(row("One(O::ListWorkspaces)", "access()")),
