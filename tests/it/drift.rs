@@ -341,8 +341,8 @@ fn fingerprints(report: &Value) -> Vec<String> {
     all
 }
 
-/// The fingerprint of the change at `pointer` of operation `id`.
-fn change_fingerprint(report: &Value, id: &str, pointer: &str) -> String {
+/// The change at `pointer` of operation `id` in a JSON report.
+fn change_at(report: &Value, id: &str, pointer: &str) -> Value {
     report["operations"]["changed"]
         .as_array()
         .unwrap()
@@ -350,7 +350,13 @@ fn change_fingerprint(report: &Value, id: &str, pointer: &str) -> String {
         .filter(|o| o["operation_id"] == id)
         .flat_map(|o| o["changes"].as_array().unwrap())
         .find(|c| c["pointer"] == pointer)
-        .unwrap_or_else(|| panic!("no {pointer} change for {id} in {report}"))["fingerprint"]
+        .unwrap_or_else(|| panic!("no {pointer} change for {id} in {report}"))
+        .clone()
+}
+
+/// The fingerprint of the change at `pointer` of operation `id`.
+fn change_fingerprint(report: &Value, id: &str, pointer: &str) -> String {
+    change_at(report, id, pointer)["fingerprint"]
         .as_str()
         .unwrap()
         .to_string()
@@ -792,17 +798,7 @@ fn null_allowed_is_breaking_in_a_response_only() {
     )
     .unwrap();
     let (_, report) = json_report(file, "never");
-    let change = |op: &str, pointer: &str| {
-        report["operations"]["changed"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|o| o["operation_id"] == op)
-            .flat_map(|o| o["changes"].as_array().unwrap())
-            .find(|c| c["pointer"] == pointer)
-            .unwrap_or_else(|| panic!("no {pointer} change for {op} in {report}"))
-            .clone()
-    };
+    let change = |op: &str, pointer: &str| change_at(&report, op, pointer);
     let request = change("provision_workspace", "/requestBody/role");
     let response = change("revoke_org_token", "/response/revoked");
     assert_eq!(
