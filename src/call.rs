@@ -52,6 +52,8 @@ pub struct Engine {
     /// TLS roots costs milliseconds that `initialize` and `tools/list` should not wait
     /// for. Shared by every caller: it holds no credential.
     http: tokio::sync::OnceCell<reqwest::Client>,
+    /// Whether [`Engine::warm_up`] has started building the client.
+    warming: std::sync::atomic::AtomicBool,
     /// Upstream requests in flight per caller key, then per host: no caller and no
     /// tenant can hold more than its share, so a slow tenant delays only its own
     /// callers (docs/remote.md, "Fair upstream slots").
@@ -89,6 +91,7 @@ impl Engine {
             catalog: Catalog::new()?,
             caller: Arc::new(Caller::from_config(&config)),
             http: tokio::sync::OnceCell::new(),
+            warming: std::sync::atomic::AtomicBool::new(false),
             per_caller: Buckets::new(config.limits.max_in_flight),
             per_host: Buckets::new(config.limits.max_in_flight_per_tenant),
             own_keys: diagnose::OwnKeys::default(),
@@ -124,8 +127,15 @@ impl Engine {
             .await
     }
 
-    /// Builds the HTTP client in the background, so the first call does not wait.
+    /// Builds the HTTP client in the background, so the first call does not wait. Only
+    /// the first warm-up starts anything.
     pub fn warm_up(self: &Arc<Self>) {
+        if self
+            .warming
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            return;
+        }
         let engine = Arc::clone(self);
         tokio::spawn(async move {
             if let Err(e) = engine.http().await {

@@ -549,7 +549,7 @@ fn drift(
 
 async fn serve_stdio(engine: Arc<Engine>) -> Result<ExitCode> {
     tracing::info!("serving {} tools on stdio", engine.listed().count());
-    engine.warm_up();
+    // The HTTP client is warmed up by the first `tools/list` (src/server.rs).
     // stdio_pipes reads and writes FIFOs on the IO reactor (tokio's stdin/stdout would
     // hand every read and write to a blocking thread); other streams fall back.
     let (stdin, stdout) = rmcp::transport::stdio_pipes();

@@ -339,6 +339,12 @@ impl ServerHandler for McpServer {
             None => self.tools.as_ref().clone(),
         };
         operation.end(None);
+        // Over stdio the HTTP client is built once the first list is being answered, so
+        // loading the TLS roots does not compete with start-up, `initialize` and the list
+        // (BENCHMARKS.md, "Build-time tool definitions"); HTTP mode warms up at start.
+        if self.remote.is_none() {
+            self.engine.warm_up();
+        }
         let result = ListToolsResult::with_all_items(tools);
         if !cacheable {
             return Ok(result);
