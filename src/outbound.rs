@@ -21,11 +21,11 @@ pub struct Outbound {
     dry_run: bool,
     redactor: Redactor,
     audit: Option<Arc<Record>>,
-    state: Mutex<State>,
+    state: Mutex<Captured>,
 }
 
 #[derive(Debug, Default)]
-struct State {
+struct Captured {
     plan: Option<Plan>,
     refused: Option<String>,
 }
@@ -55,7 +55,7 @@ impl Outbound {
             dry_run,
             redactor,
             audit,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(Captured::default()),
         })
     }
 
@@ -76,7 +76,7 @@ impl Outbound {
         self.dry_run
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+    fn state(&self) -> std::sync::MutexGuard<'_, Captured> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
