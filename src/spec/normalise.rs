@@ -380,7 +380,7 @@ impl Walker {
             return;
         };
         if self.v31 {
-            self.convert(obj, at, side);
+            self.rewrite_as_30(obj, at, side);
         } else {
             self.subschemas(obj, at, side);
         }
@@ -410,7 +410,7 @@ impl Walker {
     }
 
     /// One 3.1 schema object, subschemas first.
-    fn convert(&mut self, obj: &mut Map<String, Value>, at: &str, side: Side) {
+    fn rewrite_as_30(&mut self, obj: &mut Map<String, Value>, at: &str, side: Side) {
         // `{type: "null"}` branches are consumed here, before the branches are walked.
         let null_branch = self.null_branches(obj, at);
         self.subschemas(obj, at, side);
