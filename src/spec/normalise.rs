@@ -15,7 +15,7 @@
 //! | `examples: [a, …]` in a schema | `example: a` |
 //! | `exclusiveMinimum: n` (a number) | `minimum: n`, `exclusiveMinimum: true` (likewise maximum) |
 //! | `contentEncoding: base64` | `format: byte` |
-//! | `$ref` with sibling keywords | kept: `src/tools/schema.rs` applies `$ref` siblings as 3.1 does, and progenitor (which ignores them) only types bodies that are sent as validated JSON |
+//! | `$ref` with sibling keywords | kept: `src/tools/json_schema.rs` applies `$ref` siblings as 3.1 does, and progenitor (which ignores them) only types bodies that are sent as validated JSON |
 //! | `jsonSchemaDialect`, `webhooks`, `info.summary`, `info.license.identifier`, `$schema`, `$id`, `$anchor`, `$dynamicAnchor`, `$comment`, `contentMediaType`, `contentSchema`, `summary`/`description` beside a non-schema `$ref` | dropped: no wire meaning for a client |
 //! | `components.pathItems` | inlined where `paths` refers to them |
 //!
@@ -802,8 +802,8 @@ mod tests {
                 json!({"type": "string", "format": "byte"}),
             ),
             (
-                json!({"$ref": "#/components/schemas/A", "description": "kept: schema.rs applies it"}),
-                json!({"$ref": "#/components/schemas/A", "description": "kept: schema.rs applies it"}),
+                json!({"$ref": "#/components/schemas/A", "description": "kept: json_schema.rs applies it"}),
+                json!({"$ref": "#/components/schemas/A", "description": "kept: json_schema.rs applies it"}),
             ),
             (
                 json!({"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "x", "$comment": "c", "type": "object", "contentMediaType": "text/plain"}),
