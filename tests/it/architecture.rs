@@ -355,11 +355,6 @@ const KNOWN: &[(&str, &str, &str)] = &[
         "the outbound hook reads the confirmation a call holds",
     ),
     (
-        "outbound",
-        "client",
-        "the dry-run plan is drawn with the client's default headers",
-    ),
-    (
         "confirm",
         "call",
         "asking for a confirmation looks up the `Engine`'s tools",
