@@ -11,7 +11,8 @@ use std::path::Path;
 /// wire handling:
 /// - responses are dropped, so every method returns the raw body for any 2xx and
 ///   `UnexpectedResponse` (status + raw body) otherwise; decoding, the envelope and
-///   output-schema checks happen once, in `src/call.rs`, against the patched spec;
+///   output-schema checks happen once, in `src/call/outcome.rs` and
+///   `src/call/present.rs`, against the patched spec;
 /// - request bodies are `serde_json::Value`: typify's structs drop an explicit
 ///   `null` of an optional field (`{"budget_limit": null}` would go out as `{}`) and
 ///   unknown bundle fields; bodies are validated against the exact schema first;

@@ -81,7 +81,7 @@ impl AuditLog {
 pub struct Subject {
     /// `stdio`, `http` or `cli`.
     pub transport: &'static str,
-    /// The key's fingerprint ([`fingerprint`]).
+    /// The key's fingerprint ([`key_fingerprint`]).
     pub caller: Option<String>,
     /// `X-Molecule-Org-Id` sent.
     pub org_id: Option<String>,
@@ -247,7 +247,7 @@ impl Drop for Record {
 }
 
 /// The fingerprint of a credential in the log: the first 16 hex digits of its SHA-256.
-pub fn fingerprint(key: &str) -> String {
+pub fn key_fingerprint(key: &str) -> String {
     use sha2::Digest as _;
     let digest = sha2::Sha256::digest(key.as_bytes());
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
@@ -313,12 +313,12 @@ mod tests {
 
     #[test]
     fn a_fingerprint_is_16_hex_digits_and_not_the_key() {
-        let f = fingerprint("sk-org-test-0123456789");
+        let f = key_fingerprint("sk-org-test-0123456789");
         assert_eq!(f.len(), 16);
         assert!(f.bytes().all(|b| b.is_ascii_hexdigit()));
-        assert_ne!(f, fingerprint("sk-org-test-0123456788"));
+        assert_ne!(f, key_fingerprint("sk-org-test-0123456788"));
         // SHA-256("abc") begins ba7816bf8f01cfea.
-        assert_eq!(fingerprint("abc"), "ba7816bf8f01cfea");
+        assert_eq!(key_fingerprint("abc"), "ba7816bf8f01cfea");
     }
 
     #[test]

@@ -25,11 +25,11 @@ use crate::client::{self, Caller};
 use crate::config::{Config, Selection};
 use crate::confirm::{self, Confirm, Confirmed};
 use crate::error::ToolError;
-use crate::limit::{Buckets, Slot, fingerprint};
+use crate::limit::{Buckets, Slot, key_hash};
 use crate::outbound::{self, Outbound};
 use crate::redact::Redactor;
 use crate::result;
-use crate::safety::{CallContext, Safety, Transport};
+use crate::safety::{CallContext, Channel, Safety};
 use crate::telemetry;
 use crate::tools::table::{Access, Toolset};
 use crate::tools::{Catalog, Entry};
@@ -74,7 +74,7 @@ pub enum EngineError {
 }
 
 /// The raw outcome of one HTTP attempt.
-type Outcome = Result<ResponseValue<ByteStream>, progenitor_client::Error<()>>;
+type AttemptResult = Result<ResponseValue<ByteStream>, progenitor_client::Error<()>>;
 
 /// What a validated, routed call sends: its operation, that operation's HTTP method,
 /// and the arguments sorted for the generated client.
@@ -204,7 +204,7 @@ impl Engine {
     /// `MOLECULE_MCP_MAX_RESULT_BYTES` (src/result.rs).
     pub async fn respond(&self, entry: &Entry, args: Map<String, Value>) -> CallToolResult {
         let context = CallContext {
-            transport: Transport::Cli,
+            transport: Channel::Cli,
             ..CallContext::default()
         };
         let outcome = self
@@ -227,9 +227,9 @@ impl Engine {
     ) -> Result<Success, ToolError> {
         let context = CallContext {
             transport: if caller.remote {
-                Transport::Http
+                Channel::Http
             } else {
-                Transport::Stdio
+                Channel::Stdio
             },
             ..CallContext::default()
         };
@@ -476,9 +476,9 @@ impl Engine {
         };
         let own = self
             .per_caller
-            .take(fingerprint(credential.map_or("", |c| c.expose())))
+            .take(key_hash(credential.map_or("", |c| c.expose())))
             .await;
-        (own, self.per_host.take(fingerprint(host)).await)
+        (own, self.per_host.take(key_hash(host)).await)
     }
 }
 

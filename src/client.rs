@@ -3,7 +3,7 @@
 //! carries: attached per request by the clients' hook, the bearer marked sensitive.
 
 use crate::config::{Config, Secret};
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
 use std::time::Duration;
 
 /// The tenant management client, generated from the patched `spec/management.yaml`.
@@ -223,21 +223,11 @@ pub enum ClientBuildError {
 /// timeouts. Credentials are per call (see [`Caller`]), never default headers.
 pub fn http_client(timeout: Duration) -> Result<reqwest::Client, ClientBuildError> {
     Ok(reqwest::Client::builder()
-        .default_headers(default_headers())
+        .default_headers(crate::outbound::default_headers())
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(timeout)
         .build()?)
-}
-
-/// The headers the HTTP client adds to every request that lacks them (a dry run's plan
-/// shows them too, src/dry_run.rs): `Content-Type: application/json`, and reqwest's own
-/// `Accept: */*` said explicitly.
-pub fn default_headers() -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
-    headers
 }
 
 /// The tenant client for one call of `caller` (cheap: the HTTP client is shared).

@@ -98,12 +98,12 @@ pub struct TenantArgs {
     /// Org id, sent as X-Molecule-Org-Id.
     #[arg(long = "org-id", env = "MOLECULE_ORG_ID", value_name = "ID",
           default_value = "", hide_default_value = true,
-          value_parser = Parse::unset(header))]
+          value_parser = Parse::unset(header_text))]
     pub org_id: Unset<String>,
     /// Org slug, sent as X-Molecule-Org-Slug.
     #[arg(long = "org-slug", env = "MOLECULE_ORG_SLUG", value_name = "SLUG",
           default_value = "", hide_default_value = true,
-          value_parser = Parse::unset(header))]
+          value_parser = Parse::unset(header_text))]
     pub org_slug: Unset<String>,
     /// Control-plane base URL (first non-empty of this and CP_API_URL).
     #[arg(long = "cp-url", env = "MOLECULE_CP_URL", value_name = "URL",
@@ -179,7 +179,7 @@ pub struct SafetyArgs {
     /// Append a JSON line before and after every call that is not a read to this file;
     /// reopened on SIGHUP; see docs/safety.md.
     #[arg(long, env = "MOLECULE_MCP_AUDIT_LOG", value_name = "PATH",
-          default_value = "", hide_default_value = true, value_parser = Parse::unset(path))]
+          default_value = "", hide_default_value = true, value_parser = Parse::unset(file_path))]
     pub audit_log: Unset<PathBuf>,
     /// Which tools a person confirms first, through MCP elicitation: destructive,
     /// writes or off; see docs/safety.md.
@@ -730,7 +730,7 @@ pub fn tenant_url_vars() -> Vec<String> {
 
 /// Every setting: the groups the command line flattens into its subcommands, in one
 /// command (the README's configuration table is checked against it).
-pub fn settings() -> Command {
+pub fn settings_command() -> Command {
     use clap::Args as _;
     let cmd = Command::new("molecule-mcp");
     let cmd = ConfigArgs::augment_args(cmd);
@@ -749,7 +749,7 @@ fn mode(value: &str) -> Result<String, Fault> {
 }
 
 /// A value sent as an HTTP header: no control character but tab.
-fn header(value: &str) -> Result<String, Fault> {
+fn header_text(value: &str) -> Result<String, Fault> {
     if value.chars().any(|c| c.is_control() && c != '\t') {
         return Err(Fault::Header);
     }
@@ -757,7 +757,7 @@ fn header(value: &str) -> Result<String, Fault> {
 }
 
 fn secret_header(value: &str) -> Result<Secret, Fault> {
-    header(value).map(Secret)
+    header_text(value).map(Secret)
 }
 
 /// The boolean words every switch accepts, setting or header alike: `1`/`true`/`yes`/`on`
@@ -800,7 +800,7 @@ pub fn name_list(list: &str, valid: &[&'static str]) -> Result<BTreeSet<String>,
 }
 
 /// A comma-separated list, each item trimmed, empty items dropped.
-pub fn list(value: &str) -> Result<Vec<String>, Fault> {
+pub fn comma_list(value: &str) -> Result<Vec<String>, Fault> {
     Ok(value
         .split(',')
         .map(|s| s.trim().to_string())
@@ -809,7 +809,7 @@ pub fn list(value: &str) -> Result<Vec<String>, Fault> {
 }
 
 /// A path.
-pub fn path(value: &str) -> Result<PathBuf, Fault> {
+pub fn file_path(value: &str) -> Result<PathBuf, Fault> {
     Ok(PathBuf::from(value))
 }
 

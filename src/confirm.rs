@@ -289,7 +289,7 @@ fn items(value: &Value) -> Vec<Value> {
     }
 }
 
-fn text<'a>(value: &'a Value, field: &str) -> Option<&'a str> {
+fn text_field<'a>(value: &'a Value, field: &str) -> Option<&'a str> {
     value.get(field).and_then(Value::as_str)
 }
 
@@ -307,7 +307,7 @@ async fn question(
             .to_string()
     };
     let shown = |s: &str| clipped(s, 200);
-    let workspace_name = |w: &Value| shown(text(w, "name").unwrap_or("(no name)"));
+    let workspace_name = |w: &Value| shown(text_field(w, "name").unwrap_or("(no name)"));
     let org = caller
         .org_slug
         .clone()
@@ -317,7 +317,7 @@ async fn question(
         "deprovision_workspace" => {
             let id = arg("workspace_id");
             let workspace = workspace(engine, caller, &id).await?;
-            let name = text(&workspace, "name").unwrap_or("").to_string();
+            let name = text_field(&workspace, "name").unwrap_or("").to_string();
             let all = items(&read(engine, caller, "list_workspaces", serde_json::json!({})).await?);
             let below = descendants(&id, &all);
             Ok(Question {
@@ -357,11 +357,13 @@ async fn question(
             let id = arg("id");
             let tokens =
                 items(&read(engine, caller, "list_org_tokens", serde_json::json!({})).await?);
-            let token = tokens.iter().find(|t| text(t, "id") == Some(id.as_str()));
+            let token = tokens
+                .iter()
+                .find(|t| text_field(t, "id") == Some(id.as_str()));
             let (name, prefix) = match token {
                 Some(t) => (
-                    text(t, "name").unwrap_or("(no name)").to_string(),
-                    text(t, "prefix").unwrap_or("").to_string(),
+                    text_field(t, "name").unwrap_or("(no name)").to_string(),
+                    text_field(t, "prefix").unwrap_or("").to_string(),
                 ),
                 None => ("(not among this org's tokens)".to_string(), String::new()),
             };
@@ -407,8 +409,8 @@ fn descendants(id: &str, all: &[Value]) -> usize {
     let mut seen = std::collections::HashSet::new();
     while let Some(parent) = frontier.pop() {
         for w in all {
-            if text(w, "parent_id") == Some(parent.as_str())
-                && let Some(child) = text(w, "id")
+            if text_field(w, "parent_id") == Some(parent.as_str())
+                && let Some(child) = text_field(w, "id")
                 && seen.insert(child.to_string())
             {
                 below += 1;

@@ -1,17 +1,24 @@
 //! molecule-mcp: an MCP server for the Molecule AI management API.
 //!
-//! The pipeline, in the order a call passes through it: [`spec`] (vendored spec +
-//! overrides, shared with build.rs) → [`client`] (progenitor clients generated in
-//! `OUT_DIR`, the path encoder, the caller whose credentials each request carries) →
-//! [`tools`] (the hand-written tool table and the schemas derived from the patched
-//! spec) → [`call`] (validation, auth gate, the generated call of each operation,
-//! outcome mapping) → [`result`] (a call's success and its bounded MCP result) →
-//! [`server`] (the rmcp handler) → [`stdio`] / [`http`] (the transports; [`remote`]
-//! says who an HTTP caller is). Beside it: [`config`], [`error`], [`logging`] (every log
-//! line, redacted and clipped), [`telemetry`] (traces and metrics), [`sandbox`] and
-//! [`drift`]. Modules import one another where they need to (`client` reads `config`,
-//! `server` reads the HTTP request parts `http` decided); the order above is the data's,
-//! not an import rule.
+//! A call passes through [`tools`] (the tool table and what build.rs derived from the
+//! patched spec), [`call`] (validation, the auth gate, the generated call of each
+//! operation, outcome mapping), [`result`] (the bounded MCP result) and [`server`] (the
+//! rmcp handler), over [`stdio`] or [`http`]. The modules are in stages; a module imports
+//! only modules of its own stage or an earlier one, and no two import each other
+//! (`tests/it/architecture.rs` holds this list to the code, and names the few imports
+//! still against it; docs/architecture.md, "Stages"):
+//!
+//! 1. `operations`, `tools::row`: the generated `Operation` enum and the tool row type.
+//! 2. `spec`, `embedded`: the specs and overrides (shared with build.rs), the embedded ones.
+//! 3. `tools`: the tool table, each row's derivation and the built tool definitions.
+//! 4. `clip`, `redact`, `limit`, `audit`, `telemetry`, `dry_run`, `logging`: leaf services.
+//! 5. `config`, `sealed`: the settings, and the sealed confirmation state.
+//! 6. `error`, `hints`, `result`: a call's errors, their hints, the MCP result.
+//! 7. `client`, `outbound`: the generated clients and what each request passes through.
+//! 8. `confirm`, `safety`: asking the user, and the gate in front of writes.
+//! 9. `call`: one tool call, end to end.
+//! 10. `remote`, `server`, `http`, `stdio`, `startup`: who calls, and the transports.
+//! 11. `drift`, `sandbox`: beside the server (the spec-drift report, the fake tenant).
 
 pub mod audit;
 pub mod call;

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// A stable, non-reversible key for a credential or a URL (seeded per process).
-pub fn fingerprint(text: &str) -> u64 {
+pub fn key_hash(text: &str) -> u64 {
     static SEED: OnceLock<std::collections::hash_map::RandomState> = OnceLock::new();
     let mut h = SEED
         .get_or_init(std::collections::hash_map::RandomState::new)

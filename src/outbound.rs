@@ -11,6 +11,17 @@ use crate::redact::Redactor;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
+/// The headers the HTTP client adds to every request that lacks them (src/client.rs sets
+/// them on the client; a dry run's plan shows them too, src/dry_run.rs):
+/// `Content-Type: application/json`, and reqwest's own `Accept: */*` said explicitly.
+pub fn default_headers() -> reqwest::header::HeaderMap {
+    use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+    headers
+}
+
 tokio::task_local! {
     static OUTBOUND: Arc<Outbound>;
 }
@@ -21,11 +32,11 @@ pub struct Outbound {
     dry_run: bool,
     redactor: Redactor,
     audit: Option<Arc<Record>>,
-    state: Mutex<State>,
+    state: Mutex<Captured>,
 }
 
 #[derive(Debug, Default)]
-struct State {
+struct Captured {
     plan: Option<Plan>,
     refused: Option<String>,
 }
@@ -55,7 +66,7 @@ impl Outbound {
             dry_run,
             redactor,
             audit,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(Captured::default()),
         })
     }
 
@@ -76,7 +87,7 @@ impl Outbound {
         self.dry_run
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+    fn state(&self) -> std::sync::MutexGuard<'_, Captured> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -92,7 +103,7 @@ impl Outbound {
 
     fn check(&self, request: &reqwest::Request) -> Result<(), Stop> {
         if self.dry_run {
-            let plan = Plan::of(request, &crate::client::default_headers(), &self.redactor);
+            let plan = Plan::of(request, &default_headers(), &self.redactor);
             if let Some(audit) = &self.audit {
                 audit.sent(&plan.method, &plan.path);
             }

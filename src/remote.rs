@@ -5,8 +5,8 @@
 use crate::call::Engine;
 use crate::client::Caller;
 use crate::config::{
-    BOOLEAN_RULE, ConfigError, Fault, Items, Names, Parse, Secret, Selection, Unset, boolean, list,
-    masked_userinfo, name_list, whole_u64, whole_usize,
+    BOOLEAN_RULE, ConfigError, Fault, Items, Names, Parse, Secret, Selection, Unset, boolean,
+    comma_list, masked_userinfo, name_list, whole_u64, whole_usize,
 };
 use crate::result::clipped;
 use axum::http::{HeaderMap, header};
@@ -91,11 +91,11 @@ pub struct HttpArgs {
     pub tenant_template: Unset<String>,
     /// Browser origins allowed, comma-separated; any other Origin gets 403.
     #[arg(long, env = "MOLECULE_MCP_ALLOWED_ORIGINS", value_name = "LIST",
-          default_value = LOOPBACK_ORIGINS, value_parser = Parse::new(list).list_blank())]
+          default_value = LOOPBACK_ORIGINS, value_parser = Parse::new(comma_list).list_blank())]
     pub allowed_origins: Items,
     /// Host values accepted, comma-separated (set it behind a real hostname).
     #[arg(long, env = "MOLECULE_MCP_ALLOWED_HOSTS", value_name = "LIST",
-          default_value = LOOPBACK_HOSTS, value_parser = Parse::new(list).list_blank())]
+          default_value = LOOPBACK_HOSTS, value_parser = Parse::new(comma_list).list_blank())]
     pub allowed_hosts: Items,
     /// The largest request body, in bytes.
     #[arg(long, env = "MOLECULE_MCP_MAX_BODY_BYTES", value_name = "BYTES",
@@ -277,10 +277,10 @@ pub enum Refusal {
 impl Remote {
     /// The caller of one HTTP request, from its own headers and the operator's URLs.
     pub fn caller(&self, headers: &HeaderMap, engine: &Engine) -> Result<Caller, Refusal> {
-        let authorization = present(headers, header::AUTHORIZATION.as_str(), "Authorization")?;
+        let authorization = non_blank(headers, header::AUTHORIZATION.as_str(), "Authorization")?;
         let key = authorization.and_then(bearer).ok_or(Refusal::NoKey)?;
         let org_id =
-            present(headers, "x-molecule-org-id", "X-Molecule-Org-Id")?.map(str::to_string);
+            non_blank(headers, "x-molecule-org-id", "X-Molecule-Org-Id")?.map(str::to_string);
         if org_id.as_deref().is_some_and(|id| !valid_org_id(id)) {
             return Err(Refusal::BadHeader(
                 "X-Molecule-Org-Id",
@@ -288,14 +288,14 @@ impl Remote {
             ));
         }
         let org_slug =
-            present(headers, "x-molecule-org-slug", "X-Molecule-Org-Slug")?.map(str::to_string);
+            non_blank(headers, "x-molecule-org-slug", "X-Molecule-Org-Slug")?.map(str::to_string);
         if org_slug.as_deref().is_some_and(|s| !valid_slug(s)) {
             return Err(Refusal::BadHeader(
                 "X-Molecule-Org-Slug",
                 "lowercase letters, digits and inner hyphens, at most 63".into(),
             ));
         }
-        let cp_token = present(headers, CP_TOKEN_HEADER, "X-Molecule-CP-Token")?.map(Secret::new);
+        let cp_token = non_blank(headers, CP_TOKEN_HEADER, "X-Molecule-CP-Token")?.map(Secret::new);
         let config = engine.config();
         let tenant_url = match (&self.options.tenant_template, org_slug.as_deref()) {
             (None, _) => config.tenant_url.clone(),
@@ -384,7 +384,7 @@ pub(crate) fn single<'h>(
 
 /// [`single`], with a blank value read as absent (for credentials, where the rule for
 /// "absent" already fails closed).
-fn present<'h>(
+fn non_blank<'h>(
     headers: &'h HeaderMap,
     name: &str,
     shown: &'static str,

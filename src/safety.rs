@@ -90,7 +90,7 @@ impl SafetySettings {
 
 /// Where a call came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Transport {
+pub enum Channel {
     /// MCP over stdio.
     #[default]
     Stdio,
@@ -100,13 +100,13 @@ pub enum Transport {
     Cli,
 }
 
-impl Transport {
+impl Channel {
     /// Its name in the audit log.
     pub fn name(self) -> &'static str {
         match self {
-            Transport::Stdio => "stdio",
-            Transport::Http => "http",
-            Transport::Cli => "cli",
+            Channel::Stdio => "stdio",
+            Channel::Http => "http",
+            Channel::Cli => "cli",
         }
     }
 }
@@ -115,7 +115,7 @@ impl Transport {
 #[derive(Debug, Clone, Default)]
 pub struct CallContext {
     /// Where the call came from.
-    pub transport: Transport,
+    pub transport: Channel,
     /// The JSON-RPC id, redacted and clipped.
     pub jsonrpc_id: Option<String>,
     /// The trace id of the caller's `traceparent`.

@@ -28,7 +28,7 @@ impl std::fmt::Debug for StateKey {
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
-struct State {
+struct Payload {
     v: u8,
     tool: String,
     args: String,
@@ -143,7 +143,7 @@ impl StateKey {
         key: &str,
         now: SystemTime,
     ) -> Result<String, String> {
-        let state = State {
+        let state = Payload {
             v: 1,
             tool: tool.to_string(),
             args: digest(args),
@@ -164,7 +164,7 @@ impl StateKey {
         key: &str,
         now: SystemTime,
     ) -> Result<(), Refused> {
-        let state: State = self
+        let state: Payload = self
             .codec
             .open_json_with(sealed, &bound_to(key))
             .map_err(|_| Refused::Integrity)?;

@@ -142,9 +142,9 @@ impl McpServer {
         Redactor::new(caller.secrets()).text(&mut id);
         crate::safety::CallContext {
             transport: if self.remote.is_some() {
-                crate::safety::Transport::Http
+                crate::safety::Channel::Http
             } else {
-                crate::safety::Transport::Stdio
+                crate::safety::Channel::Stdio
             },
             jsonrpc_id: Some(clipped(&id, 64)),
             trace_id: traceparent.and_then(crate::safety::trace_id),

@@ -406,19 +406,19 @@ pub fn rejected(reason: &str) {
 
 /// While it lives, one request is in progress on `/mcp`.
 #[derive(Debug)]
-pub struct InFlight(());
+pub struct InProgress(());
 
-impl InFlight {
+impl InProgress {
     /// Counts a request in progress until the guard drops.
-    pub fn start() -> InFlight {
+    pub fn start() -> InProgress {
         if let Some(m) = metrics() {
             m.in_flight.inc();
         }
-        InFlight(())
+        InProgress(())
     }
 }
 
-impl Drop for InFlight {
+impl Drop for InProgress {
     fn drop(&mut self) {
         if let Some(m) = metrics() {
             m.in_flight.dec();

@@ -8,7 +8,7 @@ use crate::client::Caller;
 use crate::error::ToolError;
 use crate::operations::Arguments;
 use crate::tools::Entry;
-use crate::tools::derive::{Location, Plan};
+use crate::tools::derive::{CallShape, Location};
 use crate::tools::table::{ArgRule, Route};
 use serde_json::{Map, Value};
 
@@ -45,7 +45,7 @@ impl SortedArgs {
     /// allowlist tools' `org_id` falls back to the caller's org id.
     pub(super) fn build(
         entry: &Entry,
-        plan: &Plan,
+        plan: &CallShape,
         args: &Value,
         caller: &Caller,
     ) -> Result<Self, ToolError> {

@@ -17,7 +17,7 @@ use super::Engine;
 use crate::Operation;
 use crate::client::Caller;
 use crate::error::{Found, Seen, ToolError};
-use crate::limit::fingerprint;
+use crate::limit::key_hash;
 use crate::result::Success;
 use crate::tools::Entry;
 use crate::tools::table::Route;
@@ -47,7 +47,7 @@ struct Learnt {
 impl OwnKeys {
     fn learn(&self, key: &str, f: impl FnOnce(&mut Learnt)) {
         if let Ok(mut map) = self.0.lock() {
-            f(map.entry(fingerprint(key)).or_default());
+            f(map.entry(key_hash(key)).or_default());
         }
     }
 
@@ -58,7 +58,7 @@ impl OwnKeys {
         let Ok(map) = self.0.lock() else {
             return false;
         };
-        map.get(&fingerprint(key)).is_some_and(|l| match &l.own {
+        map.get(&key_hash(key)).is_some_and(|l| match &l.own {
             Some(own) => l.revoked.contains(own),
             None => !l.revoked.is_empty(),
         })

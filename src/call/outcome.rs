@@ -2,7 +2,7 @@
 //! a 2xx, or the [`ToolError`] that says what happened (timeout, unreachable host,
 //! HTTP error, a result too large). The body is read up to a cap, never unbounded.
 
-use super::Outcome;
+use super::AttemptResult;
 use crate::client::Caller;
 use crate::config::Limits;
 use crate::error::ToolError;
@@ -14,7 +14,7 @@ use progenitor_client::ByteStream;
 /// the redactor's (see [`read_cap`]).
 pub(super) async fn read(
     op: Operation,
-    outcome: Outcome,
+    outcome: AttemptResult,
     attempts: u32,
     slack: usize,
     limits: &Limits,

@@ -35,7 +35,7 @@ pub(super) fn begin(
             caller: caller
                 .org_api_key
                 .as_ref()
-                .map(|k| audit::fingerprint(k.expose())),
+                .map(|k| audit::key_fingerprint(k.expose())),
             org_id: caller.org_id.clone(),
             org_slug: caller.org_slug.clone(),
             tool: entry.row.name.to_string(),

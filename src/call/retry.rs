@@ -8,7 +8,7 @@
 //! 500–750 ms), and `exponential-backoff` 2.1 spreads a fraction of the delay either
 //! way; neither has a fixed jitter window, and the schedule is pinned by tests.
 
-use super::Outcome;
+use super::AttemptResult;
 use std::time::Duration;
 
 /// The longest `Retry-After` honoured.
@@ -39,7 +39,7 @@ impl Retries {
     }
 
     /// How long to wait before another attempt after `outcome`; `None` to stop.
-    pub(super) fn delay(&self, outcome: &Outcome) -> Option<Duration> {
+    pub(super) fn delay(&self, outcome: &AttemptResult) -> Option<Duration> {
         if !self.retryable || self.attempts > self.max_retries {
             return None;
         }
@@ -87,8 +87,8 @@ mod tests {
     use super::*;
 
     /// The host's answer `status`, with `Retry-After: retry_after` when given.
-    #[allow(clippy::result_large_err)] // the error type is progenitor's, as in `Outcome`
-    fn answered(status: u16, retry_after: Option<&str>) -> Outcome {
+    #[allow(clippy::result_large_err)] // the error type is progenitor's, as in `AttemptResult`
+    fn answered(status: u16, retry_after: Option<&str>) -> AttemptResult {
         let mut response = axum::http::Response::builder().status(status);
         if let Some(value) = retry_after {
             response = response.header("retry-after", value);

@@ -473,7 +473,7 @@ struct Compared<'a> {
 /// The operation-level pointer a tool change's pointer stands for, under `plan`'s
 /// operation: an argument is a parameter or a body field (by the plan's targets), the
 /// output is the success response.
-fn operation_pointer(tool_pointer: &str, plan: &schema::Plan) -> Option<String> {
+fn operation_pointer(tool_pointer: &str, plan: &schema::CallShape) -> Option<String> {
     use schema::Location as L;
     if let Some(rest) = tool_pointer.strip_prefix("/output") {
         return Some(format!("/response{rest}"));

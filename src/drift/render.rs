@@ -22,7 +22,7 @@ pub enum ReportFormat {
 /// Renders `report` in `format`.
 pub fn render(report: &Report, format: ReportFormat) -> String {
     match format {
-        ReportFormat::Text => text(report),
+        ReportFormat::Text => plain_text(report),
         ReportFormat::Markdown => markdown(report),
         ReportFormat::Json => serde_json::to_string_pretty(report).unwrap_or_default() + "\n",
         ReportFormat::Github => github(report),
@@ -91,7 +91,7 @@ fn lost_line(l: &LostShape) -> String {
 const LOST_HEADING: &str =
     "live shapes it keeps, lost if it were dropped (upstream did not change them):";
 
-fn text(r: &Report) -> String {
+fn plain_text(r: &Report) -> String {
     let (label, sentence) = verdict_parts(r);
     let mut out = format!(
         "{label}: {sentence}\n\nDrift report for {}\n\n1. Overrides\n",

@@ -29,7 +29,7 @@ mod conn;
 
 use crate::call::Engine;
 use crate::config::Selection;
-use crate::limit::{Buckets, Slot, fingerprint};
+use crate::limit::{Buckets, Slot, key_hash};
 use crate::logging;
 use crate::redact::Redactor;
 use crate::remote::{Refusal, Remote};
@@ -76,7 +76,7 @@ impl Admission {
 
 /// Why a request was refused before rmcp saw it.
 #[derive(Debug)]
-enum Refused {
+enum Rejected {
     /// No usable `Authorization: Bearer`.
     NoKey,
     /// A header of the wrong form, or sent twice.
@@ -97,11 +97,11 @@ enum Refused {
     MethodTooLong,
 }
 
-impl From<Refusal> for Refused {
+impl From<Refusal> for Rejected {
     fn from(refusal: Refusal) -> Self {
         match refusal {
-            Refusal::NoKey => Refused::NoKey,
-            Refusal::BadHeader(name, rule) => Refused::BadHeader(name, rule),
+            Refusal::NoKey => Rejected::NoKey,
+            Refusal::BadHeader(name, rule) => Rejected::BadHeader(name, rule),
         }
     }
 }
@@ -110,54 +110,54 @@ impl From<Refusal> for Refused {
 const SEND_CREDENTIALS: &str = "Send Authorization: Bearer <Org API Key> and X-Molecule-Org-Id or \
      X-Molecule-Org-Slug (and X-Molecule-CP-Token for list_orgs/get_org)";
 
-impl Refused {
+impl Rejected {
     /// The `reason` label of `molecule_mcp_http_rejections_total` (docs/operations.md).
     fn reason(&self) -> &'static str {
         match self {
-            Refused::NoKey => "unauthorized",
-            Refused::BadHeader(..) => "bad_header",
-            Refused::Busy => "busy",
-            Refused::TooManyForKey => "too_many_for_key",
-            Refused::TooLarge(_) => "too_large",
-            Refused::TooManyValues(_) => "too_many_values",
-            Refused::BodyTimeout(_) => "body_timeout",
-            Refused::BodyUnreadable | Refused::MethodTooLong => "bad_body",
+            Rejected::NoKey => "unauthorized",
+            Rejected::BadHeader(..) => "bad_header",
+            Rejected::Busy => "busy",
+            Rejected::TooManyForKey => "too_many_for_key",
+            Rejected::TooLarge(_) => "too_large",
+            Rejected::TooManyValues(_) => "too_many_values",
+            Rejected::BodyTimeout(_) => "body_timeout",
+            Rejected::BodyUnreadable | Rejected::MethodTooLong => "bad_body",
         }
     }
 
     fn response(&self) -> Response {
         telemetry::rejected(self.reason());
         let (status, error, detail) = match self {
-            Refused::NoKey => (
+            Rejected::NoKey => (
                 StatusCode::UNAUTHORIZED,
                 "missing credentials",
                 format!(
                     "{SEND_CREDENTIALS}. This server takes no OAuth: configure the client to send these headers."
                 ),
             ),
-            Refused::BadHeader(name, rule) => (
+            Rejected::BadHeader(name, rule) => (
                 StatusCode::BAD_REQUEST,
                 "bad header",
                 format!("{name}: {rule}"),
             ),
-            Refused::Busy => (
+            Rejected::Busy => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "busy",
                 "too many requests in progress on this server (MOLECULE_MCP_MAX_CONCURRENT); retry"
                     .into(),
             ),
-            Refused::TooManyForKey => (
+            Rejected::TooManyForKey => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "too many requests",
                 "too many requests in progress with this key (MOLECULE_MCP_MAX_PER_CALLER); retry"
                     .into(),
             ),
-            Refused::TooLarge(max) => (
+            Rejected::TooLarge(max) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "request too large",
                 format!("the body is over {max} bytes (MOLECULE_MCP_MAX_BODY_BYTES)"),
             ),
-            Refused::TooManyValues(limit) => (
+            Rejected::TooManyValues(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "request too large",
                 format!(
@@ -166,7 +166,7 @@ impl Refused {
                     body::BYTES_PER_VALUE
                 ),
             ),
-            Refused::BodyTimeout(timeout) => (
+            Rejected::BodyTimeout(timeout) => (
                 StatusCode::REQUEST_TIMEOUT,
                 "request timeout",
                 format!(
@@ -174,12 +174,12 @@ impl Refused {
                     timeout.as_secs()
                 ),
             ),
-            Refused::BodyUnreadable => (
+            Rejected::BodyUnreadable => (
                 StatusCode::BAD_REQUEST,
                 "bad request",
                 "the body could not be read".into(),
             ),
-            Refused::MethodTooLong => (
+            Rejected::MethodTooLong => (
                 StatusCode::BAD_REQUEST,
                 "bad request",
                 format!(
@@ -196,7 +196,7 @@ impl Refused {
             .into_response();
         let headers = response.headers_mut();
         match self {
-            Refused::NoKey => {
+            Rejected::NoKey => {
                 // RFC 6750 §3: the scheme, and what to send, for clients that show it.
                 headers.insert(
                     header::WWW_AUTHENTICATE,
@@ -207,10 +207,10 @@ impl Refused {
                     )),
                 );
             }
-            Refused::Busy | Refused::TooManyForKey => {
+            Rejected::Busy | Rejected::TooManyForKey => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
-            Refused::BodyTimeout(_) | Refused::BodyUnreadable => {
+            Rejected::BodyTimeout(_) | Rejected::BodyUnreadable => {
                 headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             _ => {}
@@ -253,10 +253,10 @@ async fn front(request: Request, next: axum::middleware::Next) -> Response {
     response
 }
 
-fn hygiene(headers: &axum::http::HeaderMap, uri: &axum::http::Uri) -> Result<(), Refused> {
+fn hygiene(headers: &axum::http::HeaderMap, uri: &axum::http::Uri) -> Result<(), Rejected> {
     for (name, shown) in [(header::HOST, "Host"), (header::ORIGIN, "Origin")] {
         if headers.get_all(&name).iter().nth(1).is_some() {
-            return Err(Refused::BadHeader(shown, "sent more than once".into()));
+            return Err(Rejected::BadHeader(shown, "sent more than once".into()));
         }
     }
     if let Some(authority) = uri.authority() {
@@ -265,7 +265,7 @@ fn hygiene(headers: &axum::http::HeaderMap, uri: &axum::http::Uri) -> Result<(),
                 .eq_ignore_ascii_case(authority.as_str().as_bytes())
         });
         if !same {
-            return Err(Refused::BadHeader(
+            return Err(Rejected::BadHeader(
                 "Host",
                 "the request target names another host than Host".into(),
             ));
@@ -299,7 +299,7 @@ async fn admission(
 /// What an admitted request holds until rmcp has answered: its slots, and its caller's
 /// secrets for the log writer to redact from the MCP library's own lines.
 struct Guards<'g> {
-    _in_flight: telemetry::InFlight,
+    _in_flight: telemetry::InProgress,
     _total: tokio::sync::OwnedSemaphorePermit,
     _per_caller: Option<Slot<'g>>,
     _secrets: logging::Held,
@@ -311,7 +311,7 @@ async fn admit<'g>(
     admission: &'g Admission,
     parts: &mut axum::http::request::Parts,
     body: Body,
-) -> Result<(Bytes, body::Summary, Guards<'g>), Refused> {
+) -> Result<(Bytes, body::Summary, Guards<'g>), Rejected> {
     let options = &admission.remote.options;
     // Who calls is decided here, once per request, and handed to the MCP handler in the
     // request's extensions (src/server.rs reads it from there).
@@ -330,19 +330,19 @@ async fn admit<'g>(
         .total
         .clone()
         .try_acquire_owned()
-        .map_err(|_| Refused::Busy)?;
-    let in_flight = telemetry::InFlight::start();
+        .map_err(|_| Rejected::Busy)?;
+    let in_flight = telemetry::InProgress::start();
     let key = caller
         .as_ref()
         .filter(|_| !admission.remote.sandbox)
         .and_then(|c| c.org_api_key.as_ref())
-        .map(|k| fingerprint(k.expose()));
+        .map(|k| key_hash(k.expose()));
     let per_caller = match key {
         Some(key) => Some(
             admission
                 .per_caller
                 .try_take(key)
-                .ok_or(Refused::TooManyForKey)?,
+                .ok_or(Rejected::TooManyForKey)?,
         ),
         None => None,
     };
@@ -353,20 +353,20 @@ async fn admit<'g>(
         axum::body::to_bytes(body, options.max_body_bytes),
     )
     .await
-    .map_err(|_| Refused::BodyTimeout(options.body_timeout))?
+    .map_err(|_| Rejected::BodyTimeout(options.body_timeout))?
     .map_err(|e| {
         let over = std::error::Error::source(&e)
             .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
         if over {
-            Refused::TooLarge(options.max_body_bytes)
+            Rejected::TooLarge(options.max_body_bytes)
         } else {
-            Refused::BodyUnreadable
+            Rejected::BodyUnreadable
         }
     })?;
     let limit = options.max_body_bytes / body::BYTES_PER_VALUE;
-    let mut summary = body::scan(&bytes, limit).map_err(|e| Refused::TooManyValues(e.limit))?;
+    let mut summary = body::scan(&bytes, limit).map_err(|e| Rejected::TooManyValues(e.limit))?;
     if summary.method_bytes > body::MAX_METHOD_BYTES {
-        return Err(Refused::MethodTooLong);
+        return Err(Rejected::MethodTooLong);
     }
     redactor.text(&mut summary.method);
     redactor.text(&mut summary.tool);

@@ -10,7 +10,7 @@
 //! too, and a reply that breaks the spec is logged.
 //!
 //! The pieces, in the order a request meets them: [`contract`] (spec → routes,
-//! validators and each operation's success), [`http`] (routes, tenant guard, gates,
+//! validators and each operation's success), [`routes`] (routes, tenant guard, gates,
 //! the generic handler), [`message`] (the request and reply a handler sees), [`ops`]
 //! (operation → gate and stateful handler) with one module per area of handlers
 //! (`workspaces`, `settings`, `access`, `templates`), [`from_spec`] (the answer of
@@ -20,9 +20,9 @@
 mod access;
 mod contract;
 mod from_spec;
-mod http;
 mod message;
 mod ops;
+mod routes;
 mod sample;
 mod settings;
 mod state;
@@ -116,8 +116,11 @@ impl Sandbox {
         let shared = Arc::new(Mutex::new(state));
 
         let servers = vec![
-            serve(tenant, http::router(Api::Tenant, shared.clone(), contracts)),
-            serve(cp, http::router(Api::ControlPlane, shared, contracts)),
+            serve(
+                tenant,
+                routes::router(Api::Tenant, shared.clone(), contracts),
+            ),
+            serve(cp, routes::router(Api::ControlPlane, shared, contracts)),
         ];
         tracing::info!(%tenant_url, %cp_url, %org_id, "sandbox tenant and control plane listening");
         Ok(Sandbox {

@@ -7,8 +7,9 @@
 //! "no variant named …" at each use or as the tool table's compile-time check. The
 //! walkthrough test (`tests/it/landing.rs`) runs the same function on fixtures.
 //!
-//! The one place that decides an operation is the tool table ([`TABLE`]): a row whose
-//! route names it, or an entry of `SKIPPED`. Everything else per operation is
+//! The one place that decides an operation is the tool table ([`TABLE`]): an arm
+//! `O::X => Tool(&ToolRow { .. })`, or an arm
+//! `Decision::Skipped("why")`. Everything else per operation is
 //! generated (the call glue) or optional (a stateful sandbox handler).
 //!
 //! The source is read with `syn` ([`super::source`]): the tool table's arms, and every

@@ -53,7 +53,7 @@ pub enum SpecError {
          server sends, and progenitor reads OpenAPI 3.0 only: ask upstream to say them \
          another way (`items` for `prefixItems`, `oneOf` for `if`/`then`), or vendor a copy \
          rewritten by hand and record that in spec/SOURCE.md.",
-        list(.problems)
+        bulleted(.problems)
     )]
     Inexpressible {
         /// The file.
@@ -63,7 +63,7 @@ pub enum SpecError {
     },
 }
 
-fn list(problems: &[Note]) -> String {
+fn bulleted(problems: &[Note]) -> String {
     problems.iter().map(|p| format!("\n  - {p}")).collect()
 }
 

@@ -15,7 +15,7 @@
 //! | `examples: [a, …]` in a schema | `example: a` |
 //! | `exclusiveMinimum: n` (a number) | `minimum: n`, `exclusiveMinimum: true` (likewise maximum) |
 //! | `contentEncoding: base64` | `format: byte` |
-//! | `$ref` with sibling keywords | kept: `src/tools/schema.rs` applies `$ref` siblings as 3.1 does, and progenitor (which ignores them) only types bodies that are sent as validated JSON |
+//! | `$ref` with sibling keywords | kept: `src/tools/json_schema.rs` applies `$ref` siblings as 3.1 does, and progenitor (which ignores them) only types bodies that are sent as validated JSON |
 //! | `jsonSchemaDialect`, `webhooks`, `info.summary`, `info.license.identifier`, `$schema`, `$id`, `$anchor`, `$dynamicAnchor`, `$comment`, `contentMediaType`, `contentSchema`, `summary`/`description` beside a non-schema `$ref` | dropped: no wire meaning for a client |
 //! | `components.pathItems` | inlined where `paths` refers to them |
 //!
@@ -380,7 +380,7 @@ impl Walker {
             return;
         };
         if self.v31 {
-            self.convert(obj, at, side);
+            self.rewrite_as_30(obj, at, side);
         } else {
             self.subschemas(obj, at, side);
         }
@@ -410,7 +410,7 @@ impl Walker {
     }
 
     /// One 3.1 schema object, subschemas first.
-    fn convert(&mut self, obj: &mut Map<String, Value>, at: &str, side: Side) {
+    fn rewrite_as_30(&mut self, obj: &mut Map<String, Value>, at: &str, side: Side) {
         // `{type: "null"}` branches are consumed here, before the branches are walked.
         let null_branch = self.null_branches(obj, at);
         self.subschemas(obj, at, side);
@@ -802,8 +802,8 @@ mod tests {
                 json!({"type": "string", "format": "byte"}),
             ),
             (
-                json!({"$ref": "#/components/schemas/A", "description": "kept: schema.rs applies it"}),
-                json!({"$ref": "#/components/schemas/A", "description": "kept: schema.rs applies it"}),
+                json!({"$ref": "#/components/schemas/A", "description": "kept: json_schema.rs applies it"}),
+                json!({"$ref": "#/components/schemas/A", "description": "kept: json_schema.rs applies it"}),
             ),
             (
                 json!({"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "x", "$comment": "c", "type": "object", "contentMediaType": "text/plain"}),

@@ -50,7 +50,7 @@ pub struct Target {
 
 /// How one operation is called from tool arguments.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Plan {
+pub struct CallShape {
     /// The operation.
     pub operation: Operation,
     /// Where each argument goes.
@@ -71,7 +71,7 @@ pub struct Derived {
     /// The advertised `outputSchema`, when the success body is an object.
     pub output: Option<Map<String, Value>>,
     /// One plan per reachable operation.
-    pub plans: Vec<Plan>,
+    pub plans: Vec<CallShape>,
 }
 
 /// Why a row cannot be derived from the spec (a broken binding; the build or the
@@ -143,7 +143,7 @@ pub fn derive(
         if output.is_none() {
             output = output_schema(doc, node);
         }
-        plans.push(Plan {
+        plans.push(CallShape {
             operation: op,
             targets,
             has_body: body.is_some(),

@@ -3,7 +3,7 @@
 
 use crate::common::*;
 use crate::http::{Server, call_message, http, post, signal};
-use molecule_mcp::audit::{AuditLog, fingerprint};
+use molecule_mcp::audit::{AuditLog, key_fingerprint};
 use molecule_mcp::call::Engine;
 use molecule_mcp::safety::Safety;
 use proptest::prelude::*;
@@ -83,7 +83,7 @@ async fn each_outcome_is_recorded_reads_are_not_and_an_unwritable_log_sends_noth
         .map(|(intent, outcome)| {
             assert_eq!(intent["tool"], "pause_workspace");
             assert_eq!(intent["transport"], "stdio");
-            assert_eq!(intent["caller"], fingerprint(KEY));
+            assert_eq!(intent["caller"], key_fingerprint(KEY));
             assert_eq!(intent["org_id"], ORG_ID);
             assert_eq!(outcome["confirmed"], "not_asked");
             assert!(outcome["duration_ms"].as_f64().unwrap() >= 0.0);
@@ -230,7 +230,7 @@ async fn two_http_callers_writing_at_once_get_exactly_their_lines() {
         let i: i64 = intent["jsonrpc_id"].as_str().unwrap().parse().unwrap();
         let (key, org) = callers[(i % 2) as usize];
         assert_eq!(intent["transport"], "http");
-        assert_eq!(intent["caller"], fingerprint(key));
+        assert_eq!(intent["caller"], key_fingerprint(key));
         assert_eq!(intent["org_id"], org);
         assert_eq!(intent["trace_id"], format!("{:032x}", i + 1));
         assert_eq!(intent["arguments"]["value"], "[redacted]");

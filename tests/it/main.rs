@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on the unexpected
 
 mod agents;
+mod architecture;
 mod audit;
 mod boundaries;
 mod calls;

@@ -511,7 +511,7 @@ fn configuration_rows() -> Vec<Row> {
 #[test]
 fn the_configuration_table_is_the_declared_settings() {
     let rows = configuration_rows();
-    let settings = molecule_mcp::config::settings();
+    let settings = molecule_mcp::config::settings_command();
     let mut vars = Vec::new();
     let mut flags = Vec::new();
     for arg in settings.get_arguments() {
