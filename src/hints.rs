@@ -11,6 +11,7 @@
 use crate::error::{Found, Seen, ToolError};
 use crate::tools::Entry;
 use crate::tools::derive::Location;
+use crate::tools::row::arg_source;
 use crate::tools::table::Route;
 use crate::{Api, Operation};
 use serde_json::{Value, json};
@@ -102,7 +103,7 @@ pub fn hint(entry: &Entry, error: &ToolError) -> Option<String> {
                 .iter()
                 .flat_map(|p| &p.targets)
                 .filter(|t| t.location == Location::Path)
-                .filter_map(|t| id_source(&t.tool).map(|s| format!("{}: {s}", t.tool)))
+                .filter_map(|t| arg_source(&t.tool).map(|s| format!("{}: {s}", t.tool)))
                 .collect();
             if !ids.is_empty() {
                 return Some(format!(
@@ -164,7 +165,9 @@ fn from_seen(entry: &Entry, status: u16, seen: &Seen) -> Option<String> {
                 Found::NotAnId => Some(format!(
                     "{arg} {id} is not an id: ids are lowercase UUIDs \
                      (e.g. 11111111-1111-4111-8111-111111111111), never names; {arg}: {}.",
-                    id_source(arg).unwrap_or("the `id` of a workspace from list_workspaces")
+                    arg_source(arg)
+                        .or_else(|| arg_source("workspace_id"))
+                        .unwrap_or_default()
                 )),
                 Found::Missing => Some(format!(
                     "No workspace has {arg} {id} (get_workspace finds none){}; list_workspaces \
@@ -247,20 +250,6 @@ fn not_found(entry: &Entry, body: &str) -> Option<String> {
 
 fn is(entry: &Entry, op: Operation) -> bool {
     entry.row.route == Route::One(op)
-}
-
-/// Where an id argument's values come from.
-fn id_source(arg: &str) -> Option<&'static str> {
-    match arg {
-        "workspace_id" => Some("the `id` of a workspace from list_workspaces"),
-        "org_id" => Some(
-            "the org id (MOLECULE_ORG_ID; in list_workspaces, the id of the root workspace, \
-             the one with parent_id null)",
-        ),
-        "id" => Some("the `id` of a token from list_org_tokens"),
-        "parent_id" => Some("the `id` of a workspace from list_workspaces"),
-        _ => None,
-    }
 }
 
 /// The name an upstream "… X-Confirm-Name: NAME" hint asks for: read from the JSON

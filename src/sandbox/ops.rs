@@ -36,51 +36,68 @@ pub(super) fn gate(op: Operation) -> Gate {
     }
 }
 
+/// The operations whose answer depends on the sandbox's state, by `operationId`,
+/// with the credential gate in front of each and its handler. An operation not
+/// listed is answered from the spec behind [`gate`]'s default; a test holds every
+/// key to a real operation.
+const HANDLERS: &[(&str, Gate, Handler)] = {
+    use Gate::{Admin, ControlPlane, Open, Workspace};
+    &[
+        ("list_workspaces", Admin, workspaces::list),
+        ("get_workspace", Open, workspaces::get),
+        ("provision_workspace", Admin, workspaces::provision),
+        ("deprovision_workspace", Admin, workspaces::deprovision),
+        ("restart_workspace", Workspace, workspaces::restart),
+        ("pause_workspace", Workspace, workspaces::pause),
+        ("resume_workspace", Workspace, workspaces::resume),
+        (
+            "list_workspace_secrets",
+            Workspace,
+            settings::list_workspace_secrets,
+        ),
+        (
+            "set_workspace_secret",
+            Workspace,
+            settings::set_workspace_secret,
+        ),
+        (
+            "delete_workspace_secret",
+            Workspace,
+            settings::delete_workspace_secret,
+        ),
+        ("list_org_secrets", Admin, settings::list_org_secrets),
+        ("set_org_secret", Admin, settings::set_org_secret),
+        ("delete_org_secret", Admin, settings::delete_org_secret),
+        ("get_workspace_budget", Workspace, settings::get_budget),
+        ("set_workspace_budget", Admin, settings::set_budget),
+        ("get_llm_billing_mode", Admin, settings::get_billing_mode),
+        ("set_llm_billing_mode", Admin, settings::set_billing_mode),
+        ("list_org_templates", Admin, templates::list_org_templates),
+        ("create_org_from_template", Admin, templates::import_org),
+        ("list_templates", Admin, templates::list_templates),
+        ("import_template", Admin, templates::import_template),
+        ("export_bundle", Admin, templates::export_bundle),
+        ("import_bundle", Admin, templates::import_bundle),
+        ("list_org_tokens", Admin, access::list_org_tokens),
+        ("mint_org_token", Admin, access::mint_org_token),
+        ("revoke_org_token", Admin, access::revoke_org_token),
+        ("mint_workspace_token", Admin, access::mint_workspace_token),
+        ("get_org_plugin_allowlist", Admin, access::get_allowlist),
+        ("set_org_plugin_allowlist", Admin, access::set_allowlist),
+        ("list_events", Admin, list_events),
+        ("list_workspace_events", Admin, list_events),
+        ("list_pending_approvals", Admin, list_pending_approvals),
+        ("list_orgs", ControlPlane, list_orgs),
+        ("get_org", ControlPlane, get_org),
+    ]
+};
+
 /// The gate and stateful handler of `op`, if it has one.
 pub(super) fn handler(op: Operation) -> Option<(Gate, Handler)> {
-    use Gate::{Admin, ControlPlane, Open, Workspace};
-    use Operation as O;
-    #[allow(
-        unreachable_patterns,
-        reason = "every operation of today's specs has a stateful handler; a new one is answered from the spec"
-    )]
-    Some(match op {
-        O::ListWorkspaces => (Admin, workspaces::list),
-        O::GetWorkspace => (Open, workspaces::get),
-        O::ProvisionWorkspace => (Admin, workspaces::provision),
-        O::DeprovisionWorkspace => (Admin, workspaces::deprovision),
-        O::RestartWorkspace => (Workspace, workspaces::restart),
-        O::PauseWorkspace => (Workspace, workspaces::pause),
-        O::ResumeWorkspace => (Workspace, workspaces::resume),
-        O::ListWorkspaceSecrets => (Workspace, settings::list_workspace_secrets),
-        O::SetWorkspaceSecret => (Workspace, settings::set_workspace_secret),
-        O::DeleteWorkspaceSecret => (Workspace, settings::delete_workspace_secret),
-        O::ListOrgSecrets => (Admin, settings::list_org_secrets),
-        O::SetOrgSecret => (Admin, settings::set_org_secret),
-        O::DeleteOrgSecret => (Admin, settings::delete_org_secret),
-        O::GetWorkspaceBudget => (Workspace, settings::get_budget),
-        O::SetWorkspaceBudget => (Admin, settings::set_budget),
-        O::GetLlmBillingMode => (Admin, settings::get_billing_mode),
-        O::SetLlmBillingMode => (Admin, settings::set_billing_mode),
-        O::ListOrgTemplates => (Admin, templates::list_org_templates),
-        O::CreateOrgFromTemplate => (Admin, templates::import_org),
-        O::ListTemplates => (Admin, templates::list_templates),
-        O::ImportTemplate => (Admin, templates::import_template),
-        O::ExportBundle => (Admin, templates::export_bundle),
-        O::ImportBundle => (Admin, templates::import_bundle),
-        O::ListOrgTokens => (Admin, access::list_org_tokens),
-        O::MintOrgToken => (Admin, access::mint_org_token),
-        O::RevokeOrgToken => (Admin, access::revoke_org_token),
-        O::MintWorkspaceToken => (Admin, access::mint_workspace_token),
-        O::GetOrgPluginAllowlist => (Admin, access::get_allowlist),
-        O::SetOrgPluginAllowlist => (Admin, access::set_allowlist),
-        O::ListEvents => (Admin, list_events),
-        O::ListWorkspaceEvents => (Admin, list_events),
-        O::ListPendingApprovals => (Admin, list_pending_approvals),
-        O::ListOrgs => (ControlPlane, list_orgs),
-        O::GetOrg => (ControlPlane, get_org),
-        _ => return None,
-    })
+    HANDLERS
+        .iter()
+        .find(|(id, _, _)| *id == op.operation_id())
+        .map(|&(_, gate, handler)| (gate, handler))
 }
 
 /// `GET /events` and `GET /events/{workspaceId}`: newest first, at most 100.
@@ -127,4 +144,24 @@ fn get_org(st: &mut State, req: &Req) -> Handled {
         .find(|o| o["slug"] == req.param("slug"))
         .cloned()
         .map_or_else(|| Err(Reply::error(404, "org not found")), Reply::ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HANDLERS;
+    use crate::Operation;
+
+    #[test]
+    fn every_stateful_handler_is_keyed_by_a_real_operation_once() {
+        for (i, (id, _, _)) in HANDLERS.iter().enumerate() {
+            assert!(
+                Operation::from_operation_id(id).is_some(),
+                "`{id}` is no operation of the specs"
+            );
+            assert!(
+                HANDLERS[..i].iter().all(|(other, _, _)| other != id),
+                "`{id}` has two handlers"
+            );
+        }
+    }
 }

@@ -15,6 +15,21 @@ use serde_json::Value;
 use std::sync::{Arc, OnceLock};
 use table::{Access, ToolRow};
 
+/// The tools that call the control plane rather than the tenant (`list_orgs`,
+/// `get_org`), in table order: the ones every text about the Org API Key excepts.
+pub fn control_plane_tools() -> Vec<&'static str> {
+    table::TOOLS
+        .iter()
+        .filter(|row| {
+            row.route
+                .operations()
+                .iter()
+                .any(|op| op.api() == crate::Api::ControlPlane)
+        })
+        .map(|row| row.name)
+        .collect()
+}
+
 /// One tool, ready to list and call.
 #[derive(Debug)]
 pub struct Entry {
@@ -106,4 +121,28 @@ fn definition(row: &'static ToolRow, derived: &Derived) -> Tool {
         tool = tool.with_raw_output_schema(Arc::new(output.clone()));
     }
     tool
+}
+
+#[cfg(test)]
+mod tests {
+    /// Texts that must be `&'static str` (clap's `after_help`, the server
+    /// instructions, the 401 body) spell the control-plane tools; each spelling is
+    /// held to the rows, so a new control-plane row fails here until they name it.
+    #[test]
+    fn static_texts_name_the_control_plane_tools_of_the_table() {
+        let tools = super::control_plane_tools();
+        let and = tools.join(" and ");
+        let slash = tools.join("/");
+        for (file, text, phrase) in [
+            ("src/server.rs", include_str!("../server.rs"), &and),
+            ("src/config.rs", include_str!("../config.rs"), &and),
+            ("src/http/mod.rs", include_str!("../http/mod.rs"), &slash),
+            ("src/main.rs", include_str!("../main.rs"), &slash),
+        ] {
+            assert!(
+                text.contains(phrase.as_str()),
+                "{file} no longer names the control-plane tools as `{phrase}`"
+            );
+        }
+    }
 }

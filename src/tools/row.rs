@@ -128,7 +128,7 @@ pub enum ArgRule {
     /// against the full spec schema.
     Opaque(&'static str),
     /// The tool argument `tool` is described by `text` instead of the spec's words
-    /// (which speak of the HTTP API); wins over [`ARG_DESCRIPTIONS`].
+    /// (which speak of the HTTP API); wins over [`SHARED_ARGS`].
     Describe {
         /// Name in the tool.
         tool: &'static str,
@@ -137,16 +137,48 @@ pub enum ArgRule {
     },
 }
 
-/// Descriptions of the arguments that mean the same in every tool, replacing the
-/// spec's: an id says what it looks like and which tool lists it.
-pub const ARG_DESCRIPTIONS: &[(&str, &str)] = &[
-    ("workspace_id", "UUID from list_workspaces."),
-    ("parent_id", "Parent UUID from list_workspaces."),
-    (
-        "org_id",
-        "Org id (root workspace UUID); defaults to MOLECULE_ORG_ID.",
-    ),
+/// An argument that means the same in every tool that has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SharedArg {
+    /// Name in the tool.
+    pub name: &'static str,
+    /// What the model reads instead of the spec's words (an id says what it looks
+    /// like and which tool lists it); `None` where each row words it itself.
+    pub description: Option<&'static str>,
+    /// Where a valid value comes from, in the words of the hints that name it.
+    pub source: &'static str,
+}
+
+/// The arguments that mean the same in every tool: the one place their
+/// description and their source are written.
+pub const SHARED_ARGS: &[SharedArg] = &[
+    SharedArg {
+        name: "workspace_id",
+        description: Some("UUID from list_workspaces."),
+        source: "the `id` of a workspace from list_workspaces",
+    },
+    SharedArg {
+        name: "org_id",
+        description: Some("Org id (root workspace UUID); defaults to MOLECULE_ORG_ID."),
+        source: "the org id (MOLECULE_ORG_ID; in list_workspaces, the id of the root \
+                 workspace, the one with parent_id null)",
+    },
+    SharedArg {
+        name: "id",
+        description: None,
+        source: "the `id` of a token from list_org_tokens",
+    },
+    SharedArg {
+        name: "parent_id",
+        description: Some("Parent UUID from list_workspaces."),
+        source: "the `id` of a workspace from list_workspaces",
+    },
 ];
+
+/// Where a valid value of the id argument `arg` comes from, if it is a shared one.
+pub fn arg_source(arg: &str) -> Option<&'static str> {
+    SHARED_ARGS.iter().find(|a| a.name == arg).map(|a| a.source)
+}
 
 /// The description of tool argument `arg` of `row`, where the table words it.
 pub fn arg_description(row: &ToolRow, arg: &str) -> Option<&'static str> {
@@ -157,10 +189,10 @@ pub fn arg_description(row: &ToolRow, arg: &str) -> Option<&'static str> {
             _ => None,
         })
         .or_else(|| {
-            ARG_DESCRIPTIONS
+            SHARED_ARGS
                 .iter()
-                .find(|(name, _)| *name == arg)
-                .map(|(_, text)| *text)
+                .find(|a| a.name == arg)
+                .and_then(|a| a.description)
         })
 }
 
