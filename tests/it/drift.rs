@@ -341,14 +341,19 @@ fn fingerprints(report: &Value) -> Vec<String> {
     all
 }
 
-/// The change at `pointer` of operation `id` in a JSON report.
-fn change_at(report: &Value, id: &str, pointer: &str) -> Value {
+/// Every change of operation `id` in a JSON report.
+fn changes_of<'a>(report: &'a Value, id: &'a str) -> impl Iterator<Item = &'a Value> {
     report["operations"]["changed"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|o| o["operation_id"] == id)
+        .filter(move |o| o["operation_id"] == id)
         .flat_map(|o| o["changes"].as_array().unwrap())
+}
+
+/// The change at `pointer` of operation `id` in a JSON report.
+fn change_at(report: &Value, id: &str, pointer: &str) -> Value {
+    changes_of(report, id)
         .find(|c| c["pointer"] == pointer)
         .unwrap_or_else(|| panic!("no {pointer} change for {id} in {report}"))
         .clone()
@@ -851,12 +856,7 @@ fn a_response_field_change_is_annotated_at_the_field() {
 
 /// The changes of operation `id` in a JSON report, as (kind, breaking, pointer, detail).
 fn op_changes(report: &Value, id: &str) -> Vec<(String, bool, String, String)> {
-    report["operations"]["changed"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|o| o["operation_id"] == id)
-        .flat_map(|o| o["changes"].as_array().unwrap())
+    changes_of(report, id)
         .map(|c| {
             (
                 c["kind"].as_str().unwrap().to_string(),
