@@ -89,11 +89,11 @@ pub struct TenantArgs {
           default_value = DEFAULT_TENANT_URL, hide_env_values = true,
           value_parser = Parse::new(base_url))]
     pub platform_url: String,
-    /// Org API Key, sent as `Authorization: Bearer` (tenant root); prefer the variable:
-    /// a flag shows in the process list.
+    /// Org API Key, sent as `Authorization: Bearer` (tenant root). The variable only:
+    /// the flag is refused, since it would show in the process list.
     #[arg(long = "org-api-key", env = "MOLECULE_ORG_API_KEY", value_name = "KEY",
           default_value = "", hide_default_value = true, hide_env_values = true,
-          value_parser = Parse::unset(secret_header))]
+          value_parser = Parse::credential(secret_header))]
     pub org_api_key: Unset<Secret>,
     /// Org id, sent as X-Molecule-Org-Id.
     #[arg(long = "org-id", env = "MOLECULE_ORG_ID", value_name = "ID",
@@ -115,10 +115,11 @@ pub struct TenantArgs {
           default_value = DEFAULT_CP_URL, hide_env_values = true,
           value_parser = Parse::new(base_url))]
     pub cp_api_url: String,
-    /// Control-plane admin bearer, for list_orgs and get_org; prefer the variable.
+    /// Control-plane admin bearer, for list_orgs and get_org. The variable only: the
+    /// flag is refused.
     #[arg(long = "cp-admin-api-token", env = "CP_ADMIN_API_TOKEN", value_name = "TOKEN",
           default_value = "", hide_default_value = true, hide_env_values = true,
-          value_parser = Parse::unset(secret_header))]
+          value_parser = Parse::credential(secret_header))]
     pub cp_token: Unset<Secret>,
     /// The registry served; any other than `management` stops at start-up.
     #[arg(long, env = "MOLECULE_MCP_MODE", value_name = "MODE", default_value = MODE,
@@ -208,10 +209,11 @@ pub struct SandboxArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct StateKeyArgs {
     /// Seals the request state of a confirmation asked of a 2026-07-28 client; at least
-    /// 32 bytes; replicas sharing it accept each other's retries. Prefer the variable.
+    /// 32 bytes; replicas sharing it accept each other's retries. The variable only:
+    /// the flag is refused.
     #[arg(long, env = "MOLECULE_MCP_STATE_KEY", value_name = "KEY",
           default_value = "", hide_default_value = true, hide_env_values = true,
-          value_parser = Parse::unset(state_key))]
+          value_parser = Parse::credential(state_key))]
     pub state_key: Unset<Secret>,
 }
 
@@ -533,6 +535,9 @@ pub struct Parse<T, U = T> {
     parse: fn(&str) -> Result<T, Fault>,
     wrap: fn(Option<T>) -> Option<U>,
     blank: fn(&str) -> bool,
+    /// Whether the value may come from the command line: not for a credential, which
+    /// every local user can read there (`ps`, `/proc/<pid>/cmdline`).
+    on_command_line: bool,
 }
 
 fn blank(text: &str) -> bool {
@@ -556,6 +561,7 @@ impl<T> Parse<T, T> {
             parse,
             wrap: |value| value,
             blank,
+            on_command_line: true,
         }
     }
 }
@@ -567,6 +573,16 @@ impl<T> Parse<T, Option<T>> {
             parse,
             wrap: |value| Some(value),
             blank,
+            on_command_line: true,
+        }
+    }
+
+    /// A credential that may be unset: read from the environment only. Given as a
+    /// flag, it is refused (without echoing it) before anything is served.
+    pub fn credential(parse: fn(&str) -> Result<T, Fault>) -> Self {
+        Parse {
+            on_command_line: false,
+            ..Parse::unset(parse)
         }
     }
 }
@@ -607,6 +623,19 @@ where
     ) -> Result<U, clap::Error> {
         let fail =
             |fault: Fault, text: &str| clap_error(&fault.error(shown(cmd, arg, source), text));
+        let given = value.to_str().is_none_or(|text| !(self.blank)(text));
+        // `from_lookup` hands its map to clap as arguments of a command of its own: those
+        // never were on a process's command line.
+        let from_argv = source == ValueSource::CommandLine && cmd.get_name() != LOOKUP;
+        if !self.on_command_line && from_argv && given {
+            return Err(fail(
+                Fault::Secret(
+                    "is a credential: set its environment variable instead (a flag shows in \
+                     every local user's process list)",
+                ),
+                "",
+            ));
+        }
         let text = value
             .to_str()
             .ok_or_else(|| fail(Fault::Rule("must be UTF-8 text"), ""))?;

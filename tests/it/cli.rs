@@ -307,6 +307,24 @@ fn a_command_reads_only_its_own_settings() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
+/// A credential given as a flag is refused before anything is served, naming the
+/// flag and its variable's rule, and never echoing the value.
+#[test]
+fn a_credential_on_the_command_line_is_refused_without_echoing_it() {
+    for flag in ["--org-api-key", "--cp-admin-api-token", "--state-key"] {
+        let value = "sk-argv-leak-0123456789abcdef0123456789";
+        let out = run_with(&[], &["call", "list_workspaces", "--sandbox", flag, value]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {err}");
+        assert!(
+            err.contains(flag) && err.contains("set its environment variable instead"),
+            "{flag}: {err}"
+        );
+        assert!(!err.contains(value), "{flag}: {err}");
+        assert!(out.stdout.is_empty(), "{flag}");
+    }
+}
+
 /// Help lists each setting's variable, and never the value of a credential.
 #[test]
 fn help_never_shows_a_credential() {
