@@ -22,6 +22,8 @@
 //!    schemas and call plans from the patched specs with the crate's own code
 //!    (`src/tools/derive.rs`, compiled here through `#[path]`): serving parses no spec
 //!    (docs/architecture.md, "Build time").
+//! 7. Hand the linker the functions a session runs, to place together
+//!    (`build/layout.rs`).
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
@@ -53,6 +55,9 @@ mod generate;
 
 #[path = "build/transport.rs"]
 mod transport;
+
+#[path = "build/layout.rs"]
+mod layout;
 
 /// What the shared files call `crate::Operation`: in the crate, the generated enum; here,
 /// before it exists, an operation of the specs by its id.
@@ -113,6 +118,9 @@ fn main() -> Result<()> {
     ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
+
+    // The binary's code layout: what a session runs, placed together.
+    layout::link_args(&root);
 
     // 1-2. Load (OpenAPI 3.0 or 3.1, normalised), apply the overrides.
     let tenant = load_spec(&root, "spec/management.yaml")?;

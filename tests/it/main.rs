@@ -17,6 +17,10 @@ mod e2e;
 mod exposed;
 mod http;
 mod landing;
+/// build.rs's choice of linker arguments, with its own tests.
+#[allow(dead_code)]
+#[path = "../../build/layout.rs"]
+mod layout;
 mod overrides;
 mod packaging;
 mod properties;
@@ -24,4 +28,5 @@ mod readme;
 mod safety;
 mod sandbox;
 mod telemetry;
+mod tls;
 mod tools;
