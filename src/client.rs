@@ -216,18 +216,107 @@ pub enum ClientBuildError {
     /// reqwest refused its configuration (e.g. no TLS provider).
     #[error("cannot build the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    /// rustls refused its configuration.
+    #[error("cannot configure TLS: {0}")]
+    Tls(#[from] rustls::Error),
 }
 
 /// The HTTP client behind both APIs: `Content-Type: application/json`, no redirects
 /// (a redirect would carry org headers to another origin), connect and whole-request
-/// timeouts. Credentials are per call (see [`Caller`]), never default headers.
+/// timeouts, TLS 1.2 or 1.3 checked against the platform's roots ([`PlatformRoots`]).
+/// Credentials are per call (see [`Caller`]), never default headers.
 pub fn http_client(timeout: Duration) -> Result<reqwest::Client, ClientBuildError> {
+    install_tls_provider();
+    let provider = rustls::crypto::CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| std::sync::Arc::new(rustls::crypto::ring::default_provider()));
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(std::sync::Arc::new(PlatformRoots::new(provider)))
+        .with_no_client_auth();
+    // What reqwest sets for a client that speaks HTTP/1.1 only.
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(reqwest::Client::builder()
         .default_headers(crate::outbound::default_headers())
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(timeout)
+        .tls_backend_preconfigured(tls)
         .build()?)
+}
+
+/// The server-certificate check reqwest would build (rustls-platform-verifier: the
+/// system's roots, `SSL_CERT_FILE`/`SSL_CERT_DIR` honoured), with the roots read when
+/// the first TLS handshake needs them instead of when the client is built. Reading
+/// them costs about 18 million instructions and 0.4 MiB, which a session that only
+/// talks to `http://` hosts (the sandbox, a tenant on loopback) never pays
+/// (docs/performance.md, "Start-up"). Every check is the platform verifier's own; a
+/// failure to read the roots fails each handshake with the verifier's error.
+#[derive(Debug)]
+struct PlatformRoots {
+    provider: std::sync::Arc<rustls::crypto::CryptoProvider>,
+    verifier: std::sync::OnceLock<Result<rustls_platform_verifier::Verifier, rustls::Error>>,
+}
+
+impl PlatformRoots {
+    fn new(provider: std::sync::Arc<rustls::crypto::CryptoProvider>) -> PlatformRoots {
+        PlatformRoots {
+            provider,
+            verifier: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn verifier(&self) -> Result<&rustls_platform_verifier::Verifier, rustls::Error> {
+        self.verifier
+            .get_or_init(|| rustls_platform_verifier::Verifier::new(self.provider.clone()))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+impl rustls::client::danger::ServerCertVerifier for PlatformRoots {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        self.verifier()?.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.verifier()?.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.verifier()?.verify_tls13_signature(message, cert, dss)
+    }
+
+    /// The platform verifier's answer, which is the provider's: no roots needed.
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }
 
 /// The tenant client for one call of `caller` (cheap: the HTTP client is shared).
