@@ -51,7 +51,7 @@ fn describe(
         // needs all of them (and whether `null` is one) to correct the call.
         K::Enum { options } => allowed_values(options),
         K::AnyOf { .. } | K::OneOfNotValid { .. } if field.is_empty() => {
-            let names = one_of_required(&entry.derived.validation);
+            let names = entry.validation().map(one_of_required).unwrap_or_default();
             if names.is_empty() {
                 message.to_string()
             } else {

@@ -9,9 +9,10 @@ pub mod json_schema;
 pub mod row;
 pub mod table;
 
-use derive::{DeriveError, Derived};
+use derive::{CallShape, DeriveError};
 use rmcp::model::{Tool, ToolAnnotations};
-use serde_json::Value;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 use std::sync::{Arc, OnceLock};
 use table::{Access, ToolRow};
 
@@ -30,25 +31,57 @@ pub fn control_plane_tools() -> Vec<&'static str> {
         .collect()
 }
 
+/// A row's [`derive::Derived`] as serving reads it from the JSON build.rs embedded:
+/// the advertised schemas shared with the MCP definition (not copied into it), and the
+/// exact validation schema kept as that JSON until a call of the tool needs it
+/// (docs/performance.md, "Start-up").
+#[derive(Debug, serde::Deserialize)]
+pub struct Served {
+    /// The advertised `inputSchema`.
+    pub input: Arc<Map<String, Value>>,
+    /// The exact validation schema, unparsed ([`Entry::validation`] parses it).
+    validation: Box<RawValue>,
+    /// The advertised `outputSchema`, when the success body is an object.
+    pub output: Option<Arc<Map<String, Value>>>,
+    /// One plan per reachable operation.
+    pub plans: Vec<CallShape>,
+}
+
 /// One tool, ready to list and call.
 #[derive(Debug)]
 pub struct Entry {
     /// The hand-written row.
     pub row: &'static ToolRow,
     /// Schemas and plans derived from the spec.
-    pub derived: Derived,
+    pub derived: Served,
     /// The MCP definition served by `tools/list`.
     pub tool: Tool,
+    validation: OnceLock<Result<Value, String>>,
     validator: OnceLock<Result<Arc<jsonschema::Validator>, String>>,
     output_validator: OnceLock<Option<Arc<jsonschema::Validator>>>,
 }
 
 impl Entry {
+    /// The exact schema every call is validated against (parsed once, on first use).
+    pub fn validation(&self) -> Result<&Value, String> {
+        self.validation
+            .get_or_init(|| {
+                serde_json::from_str(self.derived.validation.get()).map_err(|e| {
+                    format!(
+                        "tool {}: the validation schema does not read: {e}",
+                        self.row.name
+                    )
+                })
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
     /// The compiled exact input validator (compiled once, on first use).
     pub fn validator(&self) -> Result<Arc<jsonschema::Validator>, String> {
         self.validator
             .get_or_init(|| {
-                jsonschema::draft202012::new(&self.derived.validation)
+                jsonschema::draft202012::new(self.validation()?)
                     .map(Arc::new)
                     .map_err(|e| format!("tool {}: invalid validation schema: {e}", self.row.name))
             })
@@ -59,7 +92,7 @@ impl Entry {
     pub fn output_validator(&self) -> Option<Arc<jsonschema::Validator>> {
         self.output_validator
             .get_or_init(|| {
-                let schema = Value::Object(self.derived.output.clone()?);
+                let schema = Value::Object(Map::clone(self.derived.output.as_deref()?));
                 jsonschema::draft202012::new(&schema).ok().map(Arc::new)
             })
             .clone()
@@ -80,7 +113,7 @@ impl Catalog {
             .iter()
             .zip(built::DERIVED)
             .map(|(&row, json)| {
-                let derived: Derived = serde_json::from_str(json).map_err(|e| DeriveError {
+                let derived: Served = serde_json::from_str(json).map_err(|e| DeriveError {
                     tool: row.name.to_string(),
                     message: format!("the derivation build.rs embedded does not read: {e}"),
                 })?;
@@ -89,6 +122,7 @@ impl Catalog {
                     row,
                     derived,
                     tool,
+                    validation: OnceLock::new(),
                     validator: OnceLock::new(),
                     output_validator: OnceLock::new(),
                 })
@@ -104,7 +138,7 @@ impl Catalog {
 }
 
 /// The MCP tool definition of a row.
-fn definition(row: &'static ToolRow, derived: &Derived) -> Tool {
+fn definition(row: &'static ToolRow, derived: &Served) -> Tool {
     let idempotent = derived
         .plans
         .iter()
@@ -114,11 +148,11 @@ fn definition(row: &'static ToolRow, derived: &Derived) -> Tool {
         .destructive(matches!(row.access, Access::Destructive | Access::Replace))
         .idempotent(idempotent)
         .open_world(false);
-    let mut tool = Tool::new(row.name, row.description, Arc::new(derived.input.clone()))
+    let mut tool = Tool::new(row.name, row.description, derived.input.clone())
         .with_title(row.title)
         .annotate(annotations);
     if let Some(output) = &derived.output {
-        tool = tool.with_raw_output_schema(Arc::new(output.clone()));
+        tool = tool.with_raw_output_schema(output.clone());
     }
     tool
 }

@@ -108,7 +108,7 @@ fn arbitrary_arguments_never_panic_and_never_send_an_invalid_request() {
             .filter(|c| c.tool == entry.row.name)
             .map(|c| c.args.as_object().unwrap().clone())
             .collect();
-        let validator = jsonschema::draft202012::new(&entry.derived.validation).unwrap();
+        let validator = jsonschema::draft202012::new(entry.validation().unwrap()).unwrap();
         let mut runner = TestRunner::new(RunnerConfig {
             cases: 48,
             failure_persistence: None,
