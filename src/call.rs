@@ -87,8 +87,14 @@ struct Prepared<'e> {
 impl Engine {
     /// Builds the catalogue.
     pub fn new(config: Config) -> Result<Self, EngineError> {
-        Ok(Engine {
-            catalog: Catalog::new()?,
+        Ok(Engine::with_catalog(config, Catalog::new()?))
+    }
+
+    /// The engine over a catalogue read elsewhere (the binary reads it on a thread of
+    /// its own while it parses the configuration; docs/performance.md, "Start-up").
+    pub fn with_catalog(config: Config, catalog: Catalog) -> Self {
+        Engine {
+            catalog,
             caller: Arc::new(Caller::from_config(&config)),
             http: tokio::sync::OnceCell::new(),
             warming: std::sync::atomic::AtomicBool::new(false),
@@ -97,7 +103,7 @@ impl Engine {
             own_keys: diagnose::OwnKeys::default(),
             safety: Safety::default(),
             config,
-        })
+        }
     }
 
     /// The engine with the operator's dry-run and audit settings.

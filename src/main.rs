@@ -217,13 +217,26 @@ fn parse(argv: &[std::ffi::OsString], name: &str, env: Env) -> Result<Cli> {
     Cli::from_arg_matches(&matches).map_err(parse_error)
 }
 
-fn run() -> Result<ExitCode> {
-    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+/// What the command line alone says, before any variable is read.
+enum Named {
+    /// A command that calls tools (`serve`, `tools`, `call`), by its name.
+    Command(&'static str),
+    /// `drift` ran (it reads no configuration), with its exit code.
+    Done(ExitCode),
+}
+
+/// Which command `argv` names, having refused flags typed before a subcommand they do
+/// not apply to; `drift` runs here. No arguments at all, which is how hosts start a
+/// server, names `serve` without a parse (the parse would find nothing typed).
+fn named(argv: &[std::ffi::OsString]) -> Result<Named> {
+    if argv.len() <= 1 {
+        return Ok(Named::Command("serve"));
+    }
     // The command line alone first: which command, and which flags were typed before it.
-    let typed = match cli(Env::None).try_get_matches_from(&argv) {
+    let typed = match cli(Env::None).try_get_matches_from(argv) {
         Ok(matches) => matches,
         // Help shows each setting's variable.
-        Err(e) if !e.use_stderr() => cli(Env::All).get_matches_from(&argv),
+        Err(e) if !e.use_stderr() => cli(Env::All).get_matches_from(argv),
         Err(e) => return Err(parse_error(e)),
     };
     let cli_typed = Cli::from_arg_matches(&typed).map_err(parse_error)?;
@@ -267,7 +280,8 @@ fn run() -> Result<ExitCode> {
             *format,
             *fail_on,
             output.as_deref(),
-        );
+        )
+        .map(Named::Done);
     }
     if let Some(Command::Tools { .. }) = &cli_typed.command {
         let callers = [
@@ -285,11 +299,22 @@ fn run() -> Result<ExitCode> {
             );
         }
     }
-    let name = match &cli_typed.command {
+    Ok(Named::Command(match &cli_typed.command {
         Some(Command::Tools { .. }) => "tools",
         Some(Command::Call { .. }) => "call",
         _ => "serve",
+    }))
+}
+
+fn run() -> Result<ExitCode> {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let name = match named(&argv)? {
+        Named::Command(name) => name,
+        Named::Done(code) => return Ok(code),
     };
+    // The tool catalogue (about 0.5 ms of JSON) is read on a thread of its own while
+    // the configuration is parsed and checked (docs/performance.md, "Start-up").
+    let catalog = std::thread::spawn(molecule_mcp::tools::Catalog::new);
     // The HTTP mode's settings are read (and checked) only when serving HTTP.
     let mut parsed = parse(&argv, name, Env::NotHttp)?;
     if let Some(Command::Serve { http, .. }) = &parsed.command
@@ -365,9 +390,20 @@ fn run() -> Result<ExitCode> {
     safety.state_key = Some(Arc::new(key));
     let audit = safety.audit.clone();
     let engine = Arc::new(
-        Engine::new(config.clone())
-            .context("starting the engine")?
-            .with_safety(safety),
+        Engine::with_catalog(
+            config.clone(),
+            catalog
+                .join()
+                .map_err(|panic| {
+                    anyhow::anyhow!(
+                        "it panicked: {}",
+                        molecule_mcp::spec::text::panic_message(&*panic).unwrap_or_default()
+                    )
+                })
+                .context("reading the tool catalogue")?
+                .context("starting the engine")?,
+        )
+        .with_safety(safety),
     );
     if engine.safety().dry_run {
         eprintln!(
