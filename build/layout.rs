@@ -8,14 +8,16 @@
 //! only where the linker is known to read it: rustc's own `rust-lld`, the default for
 //! `x86_64-unknown-linux-gnu` since Rust 1.90, with no linker chosen by the user. Any
 //! other build links as before. A name the build no longer has is skipped by the linker;
-//! `scripts/hot-functions.py --check` says how much of the list still applies.
+//! `scripts/hot-functions.py --check` says how much of the list still applies. The same
+//! linker also packs the relative relocations (docs/performance.md, "Relocations").
 
 use std::path::Path;
 
 /// The list, relative to the crate root.
 pub const HOT_FUNCTIONS: &str = "build/hot-functions.txt";
 
-/// Prints the link arguments that order the binary's code, when the linker reads them.
+/// Prints the link arguments that order the binary's code and pack its relocations,
+/// when the linker reads them.
 pub fn link_args(root: &Path) {
     for variable in ["RUSTC_LINKER", "CARGO_ENCODED_RUSTFLAGS", "TARGET"] {
         println!("cargo:rerun-if-env-changed={variable}");
@@ -35,6 +37,10 @@ pub fn link_args(root: &Path) {
     ) {
         return;
     }
+    // Relative relocations as a bitmap (DT_RELR, glibc 2.36+; lld then requires
+    // GLIBC_ABI_DT_RELR of the loader, so an older glibc refuses the binary by name):
+    // 18,000 relocations of 24 bytes each are read at every start, then stay resident.
+    println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     let list = root.join(HOT_FUNCTIONS);
     if !list.is_file() {
         return;
@@ -71,12 +77,27 @@ mod tests {
     #[test]
     fn only_rustcs_own_lld_is_given_the_list() {
         let gnu = "x86_64-unknown-linux-gnu";
-        assert!(uses_rust_lld(gnu, "rustc 1.95.0 (59807616e 2026-04-14)", "", ""));
+        assert!(uses_rust_lld(
+            gnu,
+            "rustc 1.95.0 (59807616e 2026-04-14)",
+            "",
+            ""
+        ));
         assert!(uses_rust_lld(gnu, "rustc 1.90.0", "", "-Copt-level=3"));
         assert!(!uses_rust_lld(gnu, "rustc 1.89.0", "", ""));
         assert!(!uses_rust_lld(gnu, "", "", ""));
-        assert!(!uses_rust_lld("aarch64-unknown-linux-gnu", "rustc 1.95.0", "", ""));
-        assert!(!uses_rust_lld("x86_64-unknown-linux-musl", "rustc 1.95.0", "", ""));
+        assert!(!uses_rust_lld(
+            "aarch64-unknown-linux-gnu",
+            "rustc 1.95.0",
+            "",
+            ""
+        ));
+        assert!(!uses_rust_lld(
+            "x86_64-unknown-linux-musl",
+            "rustc 1.95.0",
+            "",
+            ""
+        ));
         assert!(!uses_rust_lld(gnu, "rustc 1.95.0", "/usr/bin/clang", ""));
         for flags in [
             "-Clinker=clang",
