@@ -11,12 +11,36 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-const BUILT: &str = env!("CARGO_BIN_EXE_molecule-mcp");
-
-/// The binary measured: this build, or `MOLECULE_MCP_BIN` (another commit's release
-/// build, for a before/after comparison in one sitting).
+/// The binary measured: `MOLECULE_MCP_BIN` (another commit's release build, for a
+/// before/after comparison in one sitting), or the release binary users install, built
+/// here with `cargo build --release` into `target/shipped`. Not the binary `cargo bench`
+/// builds beside this file: that one carries the dev-dependencies' features, so its
+/// symbols differ and build/hot-functions.txt does not lay it out (docs/performance.md).
 fn bin() -> String {
-    std::env::var("MOLECULE_MCP_BIN").unwrap_or_else(|_| BUILT.to_string())
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Ok(bin) = std::env::var("MOLECULE_MCP_BIN") {
+            return bin;
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let target = std::env::var("CARGO_TARGET_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|_| root.join("target"))
+            .join("shipped");
+        eprintln!(
+            "building the release binary: cargo build --release --target-dir {}",
+            target.display()
+        );
+        let status = std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
+            .args(["build", "--release", "--quiet", "--target-dir"])
+            .arg(&target)
+            .current_dir(root)
+            .status()
+            .unwrap();
+        assert!(status.success(), "cargo build --release failed");
+        target.join("release/molecule-mcp").display().to_string()
+    })
+    .clone()
 }
 const BODY: &str =
     r#"[{"id":"0b6f3c1e-2d4a-4c3b-9f1e-7a6b5c4d3e2f","name":"alpha","status":"online","tier":2}]"#;

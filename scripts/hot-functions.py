@@ -32,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LIST = ROOT / "build" / "hot-functions.txt"
 THRESHOLD = 0.90
+BLOCK = 64 * 1024
 WORKSPACE = "0b6f3c1e-2d4a-4c3b-9f1e-7a6b5c4d3e2f"
 MISSING = "9d4b0c1e-0000-4000-8000-000000000000"
 HEADER = """\
@@ -194,12 +195,18 @@ def main():
     hot = sorted(name for name in executed if name in symbols)
     hot_bytes = sum(symbols[name][1] for name in hot)
     text_bytes = sum(size for _, size in symbols.values())
-    addresses = [symbols[name][0] for name in hot]
-    span = max(addresses) - min(addresses)
+    # The kernel maps a binary's code in 64 KiB blocks around each page first run.
+    blocks = {
+        block
+        for name in hot
+        for block in range(
+            symbols[name][0] // BLOCK, (symbols[name][0] + max(symbols[name][1], 1) - 1) // BLOCK + 1
+        )
+    }
     print(
         f"hot-functions: the session ran {len(hot)} of the binary's {len(symbols)} functions, "
-        f"{hot_bytes / 2**20:.2f} of {text_bytes / 2**20:.2f} MiB of code, spread over "
-        f"{span / 2**20:.2f} MiB",
+        f"{hot_bytes / 2**20:.2f} of {text_bytes / 2**20:.2f} MiB of code, in "
+        f"{len(blocks)} blocks of 64 KiB ({len(blocks) * BLOCK / 2**20:.2f} MiB)",
         file=sys.stderr,
     )
     if not args.check:
