@@ -227,6 +227,47 @@ fn the_ownership_markers_name_the_server() {
     );
 }
 
+/// The image's build stage copies everything the crate's package holds that the build
+/// reads (Cargo.toml's `include`), so that `docker build` builds what `cargo package`
+/// verified; a path added to the package and not to the image fails here.
+#[test]
+fn the_image_copies_every_path_the_package_builds_from() {
+    let dockerfile = read("deploy/Dockerfile");
+    let manifest = read("Cargo.toml");
+    let include = manifest
+        .split_once("\ninclude = [")
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map(|(list, _)| list)
+        .expect("Cargo.toml has an include list");
+    let copied: Vec<&str> = dockerfile
+        .lines()
+        .filter_map(|l| l.strip_prefix("COPY "))
+        .filter(|l| !l.starts_with("--from"))
+        .flat_map(|l| {
+            let mut words: Vec<&str> = l.split_whitespace().collect();
+            words.pop(); // the destination
+            words
+        })
+        .collect();
+    let included: Vec<&str> = include
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .map(|path| path.trim_matches('/'))
+        .collect();
+    assert!(included.contains(&"src"), "{included:?}");
+    for path in included {
+        if path == "README.md" {
+            continue; // read by `cargo package`, not by the build
+        }
+        assert!(
+            copied.contains(&path),
+            "deploy/Dockerfile copies no `{path}`, which Cargo.toml's include puts in the package \
+             (COPY lines found: {copied:?})"
+        );
+    }
+}
+
 /// The image's default command and the Deployment's arguments are the server's own.
 #[test]
 fn the_image_and_deployment_commands_parse() {

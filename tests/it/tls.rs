@@ -98,13 +98,22 @@ fn a_tenant_whose_certificate_the_roots_vouch_for_is_called() {
     let (port, heads) = tls_tenant();
     let (ok, stdout) = call(&format!("https://localhost:{port}"), &fixture("ca.pem"));
     assert!(ok, "{stdout}");
-    assert!(stdout.contains("0b6f3c1e-2d4a-4c3b-9f1e-7a6b5c4d3e2f"), "{stdout}");
+    assert!(
+        stdout.contains("0b6f3c1e-2d4a-4c3b-9f1e-7a6b5c4d3e2f"),
+        "{stdout}"
+    );
     let heads = heads.lock().unwrap().clone();
     assert_eq!(heads.len(), 1, "{heads:?}");
     let head = heads[0].to_ascii_lowercase();
     assert!(head.starts_with("get /workspaces http/1.1\r\n"), "{head}");
-    assert!(head.contains("\r\nauthorization: bearer sk-tls-test\r\n"), "{head}");
-    assert!(head.contains("\r\nx-molecule-org-id: org-tls\r\n"), "{head}");
+    assert!(
+        head.contains("\r\nauthorization: bearer sk-tls-test\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains("\r\nx-molecule-org-id: org-tls\r\n"),
+        "{head}"
+    );
 }
 
 #[test]
@@ -116,7 +125,10 @@ fn a_certificate_from_another_authority_ends_the_call_before_any_request() {
     );
     assert!(!ok, "{stdout}");
     assert!(!stdout.contains("alpha"), "{stdout}");
-    assert!(stdout.to_ascii_lowercase().contains("certificate"), "{stdout}");
+    assert!(
+        stdout.to_ascii_lowercase().contains("certificate"),
+        "{stdout}"
+    );
     assert!(!stdout.contains("sk-tls-test"), "{stdout}");
     assert_eq!(*heads.lock().unwrap(), Vec::<String>::new());
 }
@@ -128,6 +140,9 @@ fn a_certificate_for_another_name_ends_the_call_before_any_request() {
     let (ok, stdout) = call(&format!("https://127.0.0.1:{port}"), &fixture("ca.pem"));
     assert!(!ok, "{stdout}");
     assert!(!stdout.contains("alpha"), "{stdout}");
-    assert!(stdout.to_ascii_lowercase().contains("certificate"), "{stdout}");
+    assert!(
+        stdout.to_ascii_lowercase().contains("certificate"),
+        "{stdout}"
+    );
     assert_eq!(*heads.lock().unwrap(), Vec::<String>::new());
 }
