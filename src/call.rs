@@ -22,8 +22,8 @@ pub use diagnose::OWN_TOKEN_FIELD;
 pub use validate::validate;
 
 use crate::client::{self, Caller};
-use crate::config::{Config, Selection};
-use crate::confirm::{self, Confirm, Confirmed};
+use crate::config::{Config, Confirm, Selection};
+use crate::confirm::{self, Confirmed};
 use crate::error::ToolError;
 use crate::limit::{Buckets, Slot, key_hash};
 use crate::outbound::{self, Outbound};

@@ -7,6 +7,7 @@
 //! unset. The README's configuration table is checked against them
 //! (tests/it/readme.rs).
 
+use crate::tools::table::Access;
 use clap::builder::TypedValueParser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::parser::ValueSource;
@@ -186,7 +187,7 @@ pub struct SafetyArgs {
     /// writes or off; see docs/safety.md.
     #[arg(long, env = "MOLECULE_MCP_CONFIRM", value_name = "LEVEL",
           default_value = "destructive", value_parser = Parse::new(confirm_level))]
-    pub confirm: crate::confirm::Confirm,
+    pub confirm: Confirm,
     /// Refuse those tools when the client cannot ask a person.
     #[arg(long, env = "MOLECULE_MCP_CONFIRM_REQUIRED", value_name = "BOOL", num_args = 0..=1,
           require_equals = true, default_missing_value = "true", default_value = "false",
@@ -733,8 +734,46 @@ fn result_bound(value: &str) -> Result<usize, Fault> {
     Ok(bound)
 }
 
-fn confirm_level(value: &str) -> Result<crate::confirm::Confirm, Fault> {
-    crate::confirm::Confirm::parse(value).ok_or(Fault::Rule(crate::confirm::CONFIRM_RULE))
+/// Which tools ask a person first: `MOLECULE_MCP_CONFIRM` / `--confirm`, raised (never
+/// lowered) per HTTP request by `X-MCP-Confirm`. Ordered: a later level covers more.
+/// The asking is src/confirm.rs's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum Confirm {
+    /// Never ask.
+    Off,
+    /// The tools whose access is `Destructive` (the default).
+    #[default]
+    Destructive,
+    /// Every tool that is not a read.
+    Writes,
+}
+
+/// The rule [`Confirm::parse`] enforces, for errors.
+pub const CONFIRM_RULE: &str = "must be destructive, writes or off";
+
+impl Confirm {
+    /// `destructive`, `writes` or `off`, in any case, around white space.
+    pub fn parse(value: &str) -> Option<Confirm> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "destructive" => Some(Confirm::Destructive),
+            "writes" => Some(Confirm::Writes),
+            "off" => Some(Confirm::Off),
+            _ => None,
+        }
+    }
+
+    /// Whether a tool of `access` asks first at this level.
+    pub fn covers(self, access: Access) -> bool {
+        match self {
+            Confirm::Off => false,
+            Confirm::Destructive => access == Access::Destructive,
+            Confirm::Writes => access != Access::Read,
+        }
+    }
+}
+
+fn confirm_level(value: &str) -> Result<Confirm, Fault> {
+    Confirm::parse(value).ok_or(Fault::Rule(CONFIRM_RULE))
 }
 
 /// The rule of `MOLECULE_MCP_STATE_KEY`.
@@ -1096,5 +1135,17 @@ mod tests {
         );
         assert_eq!(masked_userinfo("no scheme@host"), "no scheme@host");
         assert_eq!(masked_userinfo("https://host/a@b"), "https://host/a@b");
+    }
+
+    #[test]
+    fn levels_cover_what_they_say_and_parse_strictly() {
+        assert!(Confirm::Destructive.covers(Access::Destructive));
+        assert!(!Confirm::Destructive.covers(Access::Replace));
+        assert!(Confirm::Writes.covers(Access::Write));
+        assert!(!Confirm::Writes.covers(Access::Read));
+        assert!(!Confirm::Off.covers(Access::Destructive));
+        assert_eq!(Confirm::parse(" Writes "), Some(Confirm::Writes));
+        assert_eq!(Confirm::parse("all"), None);
+        assert!(Confirm::Off < Confirm::Destructive && Confirm::Destructive < Confirm::Writes);
     }
 }

@@ -10,28 +10,15 @@
 
 use crate::call::Engine;
 use crate::client::Caller;
+use crate::config::Confirm;
 use crate::error::ToolError;
 use crate::redact::Redactor;
 use crate::result::clipped;
 use crate::tools::Entry;
-use crate::tools::table::Access;
 use futures::future::BoxFuture;
 use rmcp::model::ElicitationSchema;
 use serde_json::{Map, Value};
 use std::sync::Arc;
-
-/// Which tools ask a person first: `MOLECULE_MCP_CONFIRM` / `--confirm`, raised (never
-/// lowered) per HTTP request by `X-MCP-Confirm`. Ordered: a later level covers more.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub enum Confirm {
-    /// Never ask.
-    Off,
-    /// The tools whose access is `Destructive` (the default).
-    #[default]
-    Destructive,
-    /// Every tool that is not a read.
-    Writes,
-}
 
 /// How long a person has to answer.
 pub const ASK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
@@ -41,30 +28,6 @@ pub const ASK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600)
 pub const NOT_CONFIRMED: &str = "Not confirmed by a person: this server cannot ask through this \
 client (it did not declare MCP elicitation; over HTTP only 2026-07-28 clients can be asked), so \
 the call went ahead on the model's judgement alone.";
-
-/// The rule [`Confirm::parse`] enforces, for errors.
-pub const CONFIRM_RULE: &str = "must be destructive, writes or off";
-
-impl Confirm {
-    /// `destructive`, `writes` or `off`, in any case, around white space.
-    pub fn parse(value: &str) -> Option<Confirm> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "destructive" => Some(Confirm::Destructive),
-            "writes" => Some(Confirm::Writes),
-            "off" => Some(Confirm::Off),
-            _ => None,
-        }
-    }
-
-    /// Whether a tool of `access` asks first at this level.
-    pub fn covers(self, access: Access) -> bool {
-        match self {
-            Confirm::Off => false,
-            Confirm::Destructive => access == Access::Destructive,
-            Confirm::Writes => access != Access::Read,
-        }
-    }
-}
 
 /// A person's answer to a form.
 #[derive(Debug, Clone, PartialEq)]
@@ -425,18 +388,6 @@ fn descendants(id: &str, all: &[Value]) -> usize {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn levels_cover_what_they_say_and_parse_strictly() {
-        assert!(Confirm::Destructive.covers(Access::Destructive));
-        assert!(!Confirm::Destructive.covers(Access::Replace));
-        assert!(Confirm::Writes.covers(Access::Write));
-        assert!(!Confirm::Writes.covers(Access::Read));
-        assert!(!Confirm::Off.covers(Access::Destructive));
-        assert_eq!(Confirm::parse(" Writes "), Some(Confirm::Writes));
-        assert_eq!(Confirm::parse("all"), None);
-        assert!(Confirm::Off < Confirm::Destructive && Confirm::Destructive < Confirm::Writes);
-    }
 
     #[test]
     fn descendants_are_counted_through_every_level_once() {

@@ -4,8 +4,8 @@
 //! off).
 
 use crate::audit::AuditLog;
-use crate::config::{BOOLEAN_RULE, ConfigError, SafetyArgs, boolean};
-use crate::confirm::{Asker, CONFIRM_RULE, Confirm, Confirmed};
+use crate::config::{BOOLEAN_RULE, CONFIRM_RULE, ConfigError, Confirm, SafetyArgs, boolean};
+use crate::confirm::{Asker, Confirmed};
 use crate::remote::Refusal;
 use axum::http::HeaderMap;
 use std::path::PathBuf;

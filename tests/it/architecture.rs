@@ -336,11 +336,6 @@ fn stages() -> Vec<Vec<String>> {
 const KNOWN: &[(&str, &str, &str)] = &[
     (
         "config",
-        "confirm",
-        "the `confirm` setting's type and parser live with the flow",
-    ),
-    (
-        "config",
         "remote",
         "the HTTP settings (`HttpArgs`) are declared beside their checks",
     ),
