@@ -11,7 +11,7 @@
 use crate::call::Engine;
 use crate::client::Caller;
 use crate::config::Confirm;
-use crate::error::ToolError;
+use crate::error::{Pending, ToolError};
 use crate::redact::Redactor;
 use crate::result::clipped;
 use crate::tools::Entry;
@@ -43,15 +43,6 @@ pub enum Answer {
     Later,
     /// The retry's sealed state did not verify (src/sealed.rs): why.
     Refused(String),
-}
-
-/// The question a call ends with when the client answers on a retry.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Pending {
-    /// What the person is shown.
-    pub message: String,
-    /// The form.
-    pub schema: ElicitationSchema,
 }
 
 type AskFn =

@@ -282,7 +282,7 @@ fn input_required(
     tool: &str,
     args: &rmcp::model::JsonObject,
     caller: &Caller,
-    pending: &crate::confirm::Pending,
+    pending: &crate::error::Pending,
 ) -> Result<CallToolResponse, ErrorData> {
     use rmcp::model::{ElicitRequest, ElicitRequestParams, InputRequest, InputRequiredResult};
     let holder = caller.org_api_key.as_ref().map_or("", |k| k.expose());

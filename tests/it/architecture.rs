@@ -340,11 +340,6 @@ const KNOWN: &[(&str, &str, &str)] = &[
         "the HTTP settings (`HttpArgs`) are declared beside their checks",
     ),
     (
-        "error",
-        "confirm",
-        "`ToolError::InputRequired` carries the pending question",
-    ),
-    (
         "outbound",
         "confirm",
         "the outbound hook reads the confirmation a call holds",
