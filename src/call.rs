@@ -377,7 +377,7 @@ impl Engine {
             Err(_) => Confirmed::NotAsked,
         };
         *context.confirmed.lock().unwrap_or_else(|e| e.into_inner()) = how;
-        outbound.confirmed(how);
+        outbound.confirmed(how.name());
         if confirmed? == Confirmed::Accepted {
             call_args = args::SortedArgs::build(entry, plan, &args, caller)?;
         }

@@ -340,11 +340,6 @@ const KNOWN: &[(&str, &str, &str)] = &[
         "the HTTP settings (`HttpArgs`) are declared beside their checks",
     ),
     (
-        "outbound",
-        "confirm",
-        "the outbound hook reads the confirmation a call holds",
-    ),
-    (
         "confirm",
         "call",
         "asking for a confirmation looks up the `Engine`'s tools",
