@@ -482,6 +482,22 @@ impl Engine {
     }
 }
 
+/// The reads a confirmation makes to show the consequence (src/confirm.rs).
+impl confirm::Reads for Engine {
+    fn tool(&self, name: &str) -> Option<&Entry> {
+        self.catalog.get(name)
+    }
+
+    fn read_as<'a>(
+        &'a self,
+        entry: &'a Entry,
+        args: Map<String, Value>,
+        caller: &'a Arc<Caller>,
+    ) -> futures::future::BoxFuture<'a, Result<Success, ToolError>> {
+        Box::pin(self.call_as(entry, args, caller, None))
+    }
+}
+
 /// The secrets of one call: the caller's org key and CP token, and the value a secrets
 /// tool is setting.
 fn redactor(entry: &Entry, args: &Map<String, Value>, caller: &Caller) -> Redactor {

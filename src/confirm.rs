@@ -8,12 +8,11 @@
 //! peer for a client that declared the `elicitation` capability); this module decides
 //! whether to ask, what to say, and what the answer means.
 
-use crate::call::Engine;
 use crate::client::Caller;
 use crate::config::Confirm;
 use crate::error::{Pending, ToolError};
 use crate::redact::Redactor;
-use crate::result::clipped;
+use crate::result::{Success, clipped};
 use crate::tools::Entry;
 use futures::future::BoxFuture;
 use rmcp::model::ElicitationSchema;
@@ -103,6 +102,21 @@ impl Confirmed {
     }
 }
 
+/// The engine as a confirmation uses it to read the consequence it shows: the tool of
+/// a name, and a call of it as the caller. The engine (src/call.rs) implements it;
+/// taking it as an argument keeps this module from importing the engine that calls it.
+pub(crate) trait Reads: Sync {
+    /// The tool called `name`.
+    fn tool(&self, name: &str) -> Option<&Entry>;
+    /// Calls the tool `entry` with `args` as `caller`, as a call of its own.
+    fn read_as<'a>(
+        &'a self,
+        entry: &'a Entry,
+        args: Map<String, Value>,
+        caller: &'a Arc<Caller>,
+    ) -> BoxFuture<'a, Result<Success, ToolError>>;
+}
+
 /// Whether and how one call is confirmed.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Policy<'a> {
@@ -125,7 +139,7 @@ struct Question {
 /// confirmed; `args` gain the typed `confirm_name` for `deprovision_workspace`. `Err`:
 /// the call must not be sent.
 pub(crate) async fn confirm(
-    engine: &Engine,
+    engine: &dyn Reads,
     entry: &Entry,
     args: &mut Value,
     caller: &Arc<Caller>,
@@ -203,7 +217,7 @@ pub(crate) async fn confirm(
 
 /// A read this server makes to show the consequence; its error ends the call.
 /// The workspace `id`, as `get_workspace` returns it.
-async fn workspace(engine: &Engine, caller: &Arc<Caller>, id: &str) -> Result<Value, ToolError> {
+async fn workspace(engine: &dyn Reads, caller: &Arc<Caller>, id: &str) -> Result<Value, ToolError> {
     read(
         engine,
         caller,
@@ -214,21 +228,18 @@ async fn workspace(engine: &Engine, caller: &Arc<Caller>, id: &str) -> Result<Va
 }
 
 async fn read(
-    engine: &Engine,
+    engine: &dyn Reads,
     caller: &Arc<Caller>,
     tool: &str,
     args: Value,
 ) -> Result<Value, ToolError> {
     let entry = engine
-        .catalog()
-        .get(tool)
+        .tool(tool)
         .ok_or_else(|| ToolError::Internal(format!("no tool {tool}")))?;
     let Value::Object(args) = args else {
         return Err(ToolError::Internal("read arguments".into()));
     };
-    Box::pin(engine.call_as(entry, args, caller, None))
-        .await
-        .map(|s| s.value)
+    engine.read_as(entry, args, caller).await.map(|s| s.value)
 }
 
 /// The items of a list result: the array itself, or an object's first array.
@@ -249,7 +260,7 @@ fn text_field<'a>(value: &'a Value, field: &str) -> Option<&'a str> {
 
 /// The consequence, in the tenant's own words.
 async fn question(
-    engine: &Engine,
+    engine: &dyn Reads,
     entry: &Entry,
     args: &Value,
     caller: &Arc<Caller>,

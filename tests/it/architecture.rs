@@ -340,11 +340,6 @@ const KNOWN: &[(&str, &str, &str)] = &[
         "the HTTP settings (`HttpArgs`) are declared beside their checks",
     ),
     (
-        "confirm",
-        "call",
-        "asking for a confirmation looks up the `Engine`'s tools",
-    ),
-    (
         "safety",
         "remote",
         "the safety gate reads HTTP headers with remote's reader",
