@@ -335,11 +335,6 @@ fn stages() -> Vec<Vec<String>> {
 /// The test fails when one of them goes away, so that this list stays true.
 const KNOWN: &[(&str, &str, &str)] = &[
     (
-        "config",
-        "remote",
-        "the HTTP settings (`HttpArgs`) are declared beside their checks",
-    ),
-    (
         "safety",
         "remote",
         "the safety gate reads HTTP headers with remote's reader",
