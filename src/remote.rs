@@ -1,13 +1,13 @@
 //! Who an HTTP caller is (docs/remote.md): the operator's settings of the remote mode
-//! (declared in src/config.rs as [`HttpArgs`]), and the caller and tool narrowing read
-//! from each request's own headers. Used by the MCP handler (src/server.rs) and the
-//! HTTP front (src/http/mod.rs); it knows neither.
+//! (declared in src/config.rs as [`HttpArgs`]), and what each request's own headers
+//! say: the caller, the tool narrowing, and the safety they raise. Used by the MCP
+//! handler (src/server.rs) and the HTTP front (src/http/mod.rs); it knows neither.
 
 use crate::call::Engine;
 use crate::client::Caller;
 use crate::config::{
-    BOOLEAN_RULE, ConfigError, HttpArgs, LISTEN_RULE, Names, Secret, Selection, boolean, fill,
-    name_list,
+    BOOLEAN_RULE, CONFIRM_RULE, ConfigError, Confirm, HttpArgs, LISTEN_RULE, Names, Secret,
+    Selection, boolean, fill, name_list,
 };
 use crate::result::clipped;
 use axum::http::{HeaderMap, header};
@@ -216,6 +216,39 @@ impl Remote {
     }
 }
 
+/// What an HTTP request's own headers raise (inserted in its extensions by
+/// src/http/mod.rs's gate; the MCP handler puts it in the call's context,
+/// src/safety.rs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Raised {
+    /// `X-MCP-Dry-Run: 1`.
+    pub dry_run: bool,
+    /// `X-MCP-Confirm`.
+    pub confirm: Option<Confirm>,
+}
+
+impl Raised {
+    /// Reads `X-MCP-Dry-Run` and `X-MCP-Confirm`, fail-closed like the narrowing headers
+    /// ([`Remote::narrowing`]): a value that is not a boolean word (or a level), sent
+    /// twice, or not ASCII refuses the request, naming the header. `0` asks for nothing
+    /// (it cannot turn the operator's dry run off).
+    pub fn from_headers(headers: &HeaderMap) -> Result<Raised, Refusal> {
+        let dry_run = match single(headers, "x-mcp-dry-run", "X-MCP-Dry-Run")? {
+            None => false,
+            Some(v) => boolean(v)
+                .ok_or_else(|| Refusal::BadHeader("X-MCP-Dry-Run", BOOLEAN_RULE.to_string()))?,
+        };
+        let confirm = match single(headers, "x-mcp-confirm", "X-MCP-Confirm")? {
+            None => None,
+            Some(v) => Some(
+                Confirm::parse(v)
+                    .ok_or_else(|| Refusal::BadHeader("X-MCP-Confirm", CONFIRM_RULE.to_string()))?,
+            ),
+        };
+        Ok(Raised { dry_run, confirm })
+    }
+}
+
 /// The one value of header `name`, trimmed; `None` when absent. Sent twice, or not
 /// visible ASCII, it is refused naming the header (`shown`): with two values, which one
 /// a proxy or this server reads would be a guess.
@@ -345,5 +378,37 @@ mod tests {
             s.toolsets.unwrap().into_iter().collect::<Vec<_>>(),
             vec!["audit".to_string(), "workspaces".to_string()]
         );
+    }
+
+    #[test]
+    fn the_dry_run_header_turns_on_only_and_fails_closed() {
+        let mut h = HeaderMap::new();
+        assert_eq!(Raised::from_headers(&h).unwrap(), Raised::default());
+        h.insert("x-mcp-dry-run", "1".parse().unwrap());
+        assert!(Raised::from_headers(&h).unwrap().dry_run);
+        h.insert("x-mcp-confirm", "writes".parse().unwrap());
+        assert_eq!(
+            Raised::from_headers(&h).unwrap().confirm,
+            Some(Confirm::Writes)
+        );
+        h.insert("x-mcp-confirm", "everything".parse().unwrap());
+        assert_eq!(
+            Raised::from_headers(&h).unwrap_err(),
+            Refusal::BadHeader("X-MCP-Confirm", CONFIRM_RULE.to_string())
+        );
+        h.remove("x-mcp-confirm");
+        h.insert("x-mcp-dry-run", "off".parse().unwrap());
+        assert!(!Raised::from_headers(&h).unwrap().dry_run);
+        h.insert("x-mcp-dry-run", "maybe".parse().unwrap());
+        assert_eq!(
+            Raised::from_headers(&h).unwrap_err(),
+            Refusal::BadHeader("X-MCP-Dry-Run", BOOLEAN_RULE.to_string())
+        );
+        h.insert("x-mcp-dry-run", "1".parse().unwrap());
+        h.append("x-mcp-dry-run", "1".parse().unwrap());
+        assert!(matches!(
+            Raised::from_headers(&h),
+            Err(Refusal::BadHeader("X-MCP-Dry-Run", _))
+        ));
     }
 }

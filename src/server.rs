@@ -7,7 +7,7 @@ use crate::config::Selection;
 use crate::error::ToolError;
 use crate::http::Narrowing;
 use crate::redact::Redactor;
-use crate::remote::Remote;
+use crate::remote::{Raised, Remote};
 use crate::result::{self, clipped};
 use crate::sealed::StateKey;
 use crate::telemetry;
@@ -131,7 +131,7 @@ impl McpServer {
     ) -> crate::safety::CallContext {
         let parts = context.extensions.get::<axum::http::request::Parts>();
         let raised = parts
-            .and_then(|p| p.extensions.get::<crate::safety::Raised>())
+            .and_then(|p| p.extensions.get::<Raised>())
             .copied()
             .unwrap_or_default();
         let traceparent = parts

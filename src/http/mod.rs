@@ -32,7 +32,7 @@ use crate::config::Selection;
 use crate::limit::{Buckets, Slot, key_hash};
 use crate::logging;
 use crate::redact::Redactor;
-use crate::remote::{Refusal, Remote};
+use crate::remote::{Raised, Refusal, Remote};
 use crate::server::McpServer;
 use crate::telemetry;
 use axum::body::{Body, Bytes};
@@ -325,7 +325,7 @@ async fn admit<'g>(
         None
     };
     let narrowing = Remote::narrowing(&parts.headers)?;
-    let raised = crate::safety::Raised::from_headers(&parts.headers)?;
+    let raised = Raised::from_headers(&parts.headers)?;
     let total = admission
         .total
         .clone()
