@@ -5,8 +5,8 @@
 //! operation, outcome mapping), [`result`] (the bounded MCP result) and [`server`] (the
 //! rmcp handler), over [`stdio`] or [`http`]. The modules are in stages; a module imports
 //! only modules of its own stage or an earlier one, and no two import each other
-//! (`tests/it/architecture.rs` holds this list to the code, and names the few imports
-//! still against it; docs/architecture.md, "Stages"):
+//! (`tests/it/architecture.rs` holds this list to the code; docs/architecture.md,
+//! "Stages"):
 //!
 //! 1. `operations`, `tools::row`: the generated `Operation` enum and the tool row type.
 //! 2. `spec`, `embedded`: the specs and overrides (shared with build.rs), the embedded ones.

@@ -216,6 +216,12 @@ impl Remote {
     }
 }
 
+/// A caller's own narrowing of the tools ([`Remote::narrowing`]), decided by admission
+/// (src/http/mod.rs) and read by the MCP handler (src/server.rs) from the request's
+/// extensions.
+#[derive(Debug, Clone)]
+pub struct Narrowing(pub Option<Selection>);
+
 /// What an HTTP request's own headers raise (inserted in its extensions by
 /// src/http/mod.rs's gate; the MCP handler puts it in the call's context,
 /// src/safety.rs).
