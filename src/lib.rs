@@ -17,8 +17,10 @@
 //! 7. `client`, `outbound`: the generated clients and what each request passes through.
 //! 8. `confirm`, `safety`: asking the user, and the gate in front of writes.
 //! 9. `call`: one tool call, end to end.
-//! 10. `remote`, `server`, `http`, `stdio`, `startup`: who calls, and the transports.
-//! 11. `drift`, `sandbox`: beside the server (the spec-drift report, the fake tenant).
+//! 10. `remote`: who an HTTP caller is, and what its request's headers ask for.
+//! 11. `server`: the rmcp handler.
+//! 12. `http`, `stdio`, `startup`: the transports that serve the handler, and start-up.
+//! 13. `drift`, `sandbox`: beside the server (the spec-drift report, the fake tenant).
 
 pub mod audit;
 pub mod call;
