@@ -22,8 +22,8 @@ pub use diagnose::OWN_TOKEN_FIELD;
 pub use validate::validate;
 
 use crate::client::{self, Caller};
-use crate::config::{Config, Selection};
-use crate::confirm::{self, Confirm, Confirmed};
+use crate::config::{Config, Confirm, Selection};
+use crate::confirm::{self, Confirmed};
 use crate::error::ToolError;
 use crate::limit::{Buckets, Slot, key_hash};
 use crate::outbound::{self, Outbound};
@@ -383,7 +383,7 @@ impl Engine {
             Err(_) => Confirmed::NotAsked,
         };
         *context.confirmed.lock().unwrap_or_else(|e| e.into_inner()) = how;
-        outbound.confirmed(how);
+        outbound.confirmed(how.name());
         if confirmed? == Confirmed::Accepted {
             call_args = args::SortedArgs::build(entry, plan, &args, caller)?;
         }
@@ -485,6 +485,22 @@ impl Engine {
             .take(key_hash(credential.map_or("", |c| c.expose())))
             .await;
         (own, self.per_host.take(key_hash(host)).await)
+    }
+}
+
+/// The reads a confirmation makes to show the consequence (src/confirm.rs).
+impl confirm::Reads for Engine {
+    fn tool(&self, name: &str) -> Option<&Entry> {
+        self.catalog.get(name)
+    }
+
+    fn read_as<'a>(
+        &'a self,
+        entry: &'a Entry,
+        args: Map<String, Value>,
+        caller: &'a Arc<Caller>,
+    ) -> futures::future::BoxFuture<'a, Result<Success, ToolError>> {
+        Box::pin(self.call_as(entry, args, caller, None))
     }
 }
 

@@ -7,6 +7,7 @@
 //! unset. The README's configuration table is checked against them
 //! (tests/it/readme.rs).
 
+use crate::tools::table::Access;
 use clap::builder::TypedValueParser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::parser::ValueSource;
@@ -14,6 +15,7 @@ use clap::{Arg, Command, FromArgMatches};
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -186,7 +188,7 @@ pub struct SafetyArgs {
     /// writes or off; see docs/safety.md.
     #[arg(long, env = "MOLECULE_MCP_CONFIRM", value_name = "LEVEL",
           default_value = "destructive", value_parser = Parse::new(confirm_level))]
-    pub confirm: crate::confirm::Confirm,
+    pub confirm: Confirm,
     /// Refuse those tools when the client cannot ask a person.
     #[arg(long, env = "MOLECULE_MCP_CONFIRM_REQUIRED", value_name = "BOOL", num_args = 0..=1,
           require_equals = true, default_missing_value = "true", default_value = "false",
@@ -215,6 +217,80 @@ pub struct StateKeyArgs {
           default_value = "", hide_default_value = true, hide_env_values = true,
           value_parser = Parse::credential(state_key))]
     pub state_key: Unset<Secret>,
+}
+
+/// The rule of an address to listen at.
+pub const LISTEN_RULE: &str =
+    "must be a port (8080, on loopback), localhost:PORT or an address and port (0.0.0.0:8080)";
+/// The rule of the metrics address.
+const METRICS_RULE: &str =
+    "must be a port (9464, on loopback), localhost:PORT or an address and port (0.0.0.0:9464)";
+/// The rule of the tenant URL template.
+pub const TEMPLATE_RULE: &str =
+    "must be an http(s) URL containing {slug}, e.g. https://{slug}.tenant.example.com";
+/// The browser origins allowed by default: loopback ones (a page on this machine).
+const LOOPBACK_ORIGINS: &str = "http://localhost:*,http://127.0.0.1:*,http://[::1]:*";
+/// The `Host` values allowed by default.
+const LOOPBACK_HOSTS: &str = "localhost,127.0.0.1,::1";
+
+/// The settings of the HTTP mode, declared once (README "Remote MCP"); only read when
+/// serving HTTP, into src/remote.rs's `HttpOptions`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HttpArgs {
+    /// Serve MCP Streamable HTTP at http://ADDR/mcp instead of stdio, e.g.
+    /// 127.0.0.1:8080 (a bare port means loopback). Each caller sends its own
+    /// Authorization: Bearer <Org API Key>; see README "Remote MCP".
+    #[arg(long, env = "MOLECULE_MCP_HTTP", value_name = "ADDR", default_value = "",
+          hide_default_value = true, value_parser = Parse::unset(listen))]
+    pub http: Unset<SocketAddr>,
+    /// With --http: serve Prometheus metrics at http://ADDR/metrics, on a listener of
+    /// its own, e.g. 9464 (loopback) or 0.0.0.0:9464; see docs/operations.md.
+    #[arg(long, env = "MOLECULE_MCP_METRICS", value_name = "ADDR", default_value = "", requires = "http",
+          hide_default_value = true, value_parser = Parse::unset(metrics_address))]
+    pub metrics: Unset<SocketAddr>,
+    /// Each caller's tenant, `{slug}` filled from its X-Molecule-Org-Slug; unset:
+    /// MOLECULE_API_URL for all.
+    #[arg(long = "tenant-url-template", env = "MOLECULE_MCP_TENANT_URL_TEMPLATE",
+          value_name = "URL", default_value = "", hide_default_value = true,
+          hide_env_values = true, value_parser = Parse::unset(template))]
+    pub tenant_template: Unset<String>,
+    /// Browser origins allowed, comma-separated; any other Origin gets 403.
+    #[arg(long, env = "MOLECULE_MCP_ALLOWED_ORIGINS", value_name = "LIST",
+          default_value = LOOPBACK_ORIGINS, value_parser = Parse::new(comma_list).list_blank())]
+    pub allowed_origins: Items,
+    /// Host values accepted, comma-separated (set it behind a real hostname).
+    #[arg(long, env = "MOLECULE_MCP_ALLOWED_HOSTS", value_name = "LIST",
+          default_value = LOOPBACK_HOSTS, value_parser = Parse::new(comma_list).list_blank())]
+    pub allowed_hosts: Items,
+    /// The largest request body, in bytes.
+    #[arg(long, env = "MOLECULE_MCP_MAX_BODY_BYTES", value_name = "BYTES",
+          default_value_t = 4 * 1024 * 1024, value_parser = Parse::new(whole_usize))]
+    pub max_body_bytes: usize,
+    /// Requests in progress at once, all callers.
+    #[arg(long, env = "MOLECULE_MCP_MAX_CONCURRENT", value_name = "N",
+          default_value_t = 256, value_parser = Parse::new(whole_usize))]
+    pub max_concurrent: usize,
+    /// Requests in progress at once per key.
+    #[arg(long, env = "MOLECULE_MCP_MAX_PER_CALLER", value_name = "N",
+          default_value_t = 32, value_parser = Parse::new(whole_usize))]
+    pub max_per_caller: usize,
+    /// After SIGTERM, how long requests in progress may finish, in seconds.
+    #[arg(long, env = "MOLECULE_MCP_SHUTDOWN_SECS", value_name = "SECS",
+          default_value_t = 10, value_parser = whole_u64())]
+    pub shutdown_secs: u64,
+    /// A connection must deliver a whole request head within this many seconds of
+    /// opening or of its previous response (so also the keep-alive idle timeout).
+    #[arg(long, env = "MOLECULE_MCP_HEADER_TIMEOUT_SECS", value_name = "SECS",
+          default_value_t = 30, value_parser = whole_u64())]
+    pub header_timeout_secs: u64,
+    /// The whole body must arrive within this many seconds of the head.
+    #[arg(long, env = "MOLECULE_MCP_BODY_TIMEOUT_SECS", value_name = "SECS",
+          default_value_t = 30, value_parser = whole_u64())]
+    pub body_timeout_secs: u64,
+    /// Open connections at once; at the cap the oldest idle one is closed to make room.
+    #[arg(long, env = "MOLECULE_MCP_MAX_CONNECTIONS", value_name = "N",
+          default_value_t = 1024, value_parser = Parse::new(whole_usize))]
+    pub max_connections: usize,
 }
 
 /// Every setting of [`Config`].
@@ -733,8 +809,46 @@ fn result_bound(value: &str) -> Result<usize, Fault> {
     Ok(bound)
 }
 
-fn confirm_level(value: &str) -> Result<crate::confirm::Confirm, Fault> {
-    crate::confirm::Confirm::parse(value).ok_or(Fault::Rule(crate::confirm::CONFIRM_RULE))
+/// Which tools ask a person first: `MOLECULE_MCP_CONFIRM` / `--confirm`, raised (never
+/// lowered) per HTTP request by `X-MCP-Confirm`. Ordered: a later level covers more.
+/// The asking is src/confirm.rs's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum Confirm {
+    /// Never ask.
+    Off,
+    /// The tools whose access is `Destructive` (the default).
+    #[default]
+    Destructive,
+    /// Every tool that is not a read.
+    Writes,
+}
+
+/// The rule [`Confirm::parse`] enforces, for errors.
+pub const CONFIRM_RULE: &str = "must be destructive, writes or off";
+
+impl Confirm {
+    /// `destructive`, `writes` or `off`, in any case, around white space.
+    pub fn parse(value: &str) -> Option<Confirm> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "destructive" => Some(Confirm::Destructive),
+            "writes" => Some(Confirm::Writes),
+            "off" => Some(Confirm::Off),
+            _ => None,
+        }
+    }
+
+    /// Whether a tool of `access` asks first at this level.
+    pub fn covers(self, access: Access) -> bool {
+        match self {
+            Confirm::Off => false,
+            Confirm::Destructive => access == Access::Destructive,
+            Confirm::Writes => access != Access::Read,
+        }
+    }
+}
+
+fn confirm_level(value: &str) -> Result<Confirm, Fault> {
+    Confirm::parse(value).ok_or(Fault::Rule(CONFIRM_RULE))
 }
 
 /// The rule of `MOLECULE_MCP_STATE_KEY`.
@@ -766,7 +880,7 @@ pub fn settings_command() -> Command {
     let cmd = SafetyArgs::augment_args(cmd);
     let cmd = SandboxArgs::augment_args(cmd);
     let cmd = StateKeyArgs::augment_args(cmd);
-    crate::remote::HttpArgs::augment_args(cmd)
+    HttpArgs::augment_args(cmd)
 }
 
 fn mode(value: &str) -> Result<String, Fault> {
@@ -864,6 +978,78 @@ pub(crate) fn masked_userinfo(value: &str) -> String {
         Some(at) => format!("{}***{}", &value[..start], &value[start + at..]),
         None => value.to_string(),
     }
+}
+
+fn listen(value: &str) -> Result<SocketAddr, Fault> {
+    listen_address(value).ok_or(Fault::Rule(LISTEN_RULE))
+}
+
+fn metrics_address(value: &str) -> Result<SocketAddr, Fault> {
+    listen_address(value).ok_or(Fault::Rule(METRICS_RULE))
+}
+
+/// A tenant URL template: like the base URLs (docs/security.md), no password, which
+/// would be printed; `{slug}` in an http(s) URL.
+fn template(value: &str) -> Result<String, Fault> {
+    if masked_userinfo(value) != value {
+        return Err(Fault::Userinfo);
+    }
+    if !value.contains("{slug}") || fill(value, "acme").is_none() {
+        return Err(Fault::Shown(value.to_string(), TEMPLATE_RULE));
+    }
+    Ok(value.to_string())
+}
+
+/// Where to listen: a bare port and `localhost:PORT` mean loopback; anything else is
+/// an explicit address (binding beyond loopback is always spelled out).
+fn listen_address(addr: &str) -> Option<SocketAddr> {
+    let addr = addr.trim();
+    if let Ok(port) = addr.parse::<u16>() {
+        return Some(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    if let Some(port) = addr.strip_prefix("localhost:") {
+        return port
+            .parse::<u16>()
+            .ok()
+            .map(|p| SocketAddr::from(([127, 0, 0, 1], p)));
+    }
+    addr.parse().ok()
+}
+
+/// `template` with `{slug}` filled, if the result is an http(s) URL whose host is
+/// exactly the text the template and the slug spell. Where the slug makes up the host,
+/// that host must be a name: URL parsers read `0`, `2130706433`, `0x7f000001` or
+/// `017700000001` as IPv4 addresses (docs/remote.md, "Where requests go"), and a caller's
+/// bearer must never follow a slug to an address of its choosing. The template's check
+/// here, and each HTTP caller's tenant (src/remote.rs).
+pub(crate) fn fill(template: &str, slug: &str) -> Option<String> {
+    let url = template.replace("{slug}", slug);
+    let parsed = reqwest::Url::parse(&url).ok()?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return None;
+    }
+    let spelled = spelled_host(template)?;
+    let expected = spelled.replace("{slug}", slug).to_ascii_lowercase();
+    let host_ok = match parsed.host()? {
+        url::Host::Domain(name) => name == expected,
+        // An address is the operator's own choice only when no slug is part of it.
+        url::Host::Ipv4(_) | url::Host::Ipv6(_) => {
+            !spelled.contains("{slug}") && parsed.host_str() == Some(expected.as_str())
+        }
+    };
+    host_ok.then(|| url.trim_end_matches('/').to_string())
+}
+
+/// The host of a URL as written: between `://` (and any `user@`) and the port, path,
+/// query or fragment.
+fn spelled_host(url: &str) -> Option<&str> {
+    let rest = &url[url.find("://")? + 3..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    Some(match host.rfind(':') {
+        Some(colon) if !host.ends_with(']') => &host[..colon],
+        _ => host,
+    })
 }
 
 #[cfg(test)]
@@ -1096,5 +1282,30 @@ mod tests {
         );
         assert_eq!(masked_userinfo("no scheme@host"), "no scheme@host");
         assert_eq!(masked_userinfo("https://host/a@b"), "https://host/a@b");
+    }
+
+    #[test]
+    fn levels_cover_what_they_say_and_parse_strictly() {
+        assert!(Confirm::Destructive.covers(Access::Destructive));
+        assert!(!Confirm::Destructive.covers(Access::Replace));
+        assert!(Confirm::Writes.covers(Access::Write));
+        assert!(!Confirm::Writes.covers(Access::Read));
+        assert!(!Confirm::Off.covers(Access::Destructive));
+        assert_eq!(Confirm::parse(" Writes "), Some(Confirm::Writes));
+        assert_eq!(Confirm::parse("all"), None);
+        assert!(Confirm::Off < Confirm::Destructive && Confirm::Destructive < Confirm::Writes);
+    }
+
+    #[test]
+    fn a_bare_port_or_localhost_listens_on_loopback() {
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 8080));
+        assert_eq!(listen_address("8080"), Some(loopback));
+        assert_eq!(listen_address("localhost:8080"), Some(loopback));
+        assert_eq!(
+            listen_address("0.0.0.0:9"),
+            Some(SocketAddr::from(([0, 0, 0, 0], 9)))
+        );
+        assert_eq!(listen_address("example.com:80"), None);
+        assert_eq!(listen_address(""), None);
     }
 }

@@ -8,30 +8,16 @@
 //! peer for a client that declared the `elicitation` capability); this module decides
 //! whether to ask, what to say, and what the answer means.
 
-use crate::call::Engine;
 use crate::client::Caller;
-use crate::error::ToolError;
+use crate::config::Confirm;
+use crate::error::{Pending, ToolError};
 use crate::redact::Redactor;
-use crate::result::clipped;
+use crate::result::{Success, clipped};
 use crate::tools::Entry;
-use crate::tools::table::Access;
 use futures::future::BoxFuture;
 use rmcp::model::ElicitationSchema;
 use serde_json::{Map, Value};
 use std::sync::Arc;
-
-/// Which tools ask a person first: `MOLECULE_MCP_CONFIRM` / `--confirm`, raised (never
-/// lowered) per HTTP request by `X-MCP-Confirm`. Ordered: a later level covers more.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub enum Confirm {
-    /// Never ask.
-    Off,
-    /// The tools whose access is `Destructive` (the default).
-    #[default]
-    Destructive,
-    /// Every tool that is not a read.
-    Writes,
-}
 
 /// How long a person has to answer.
 pub const ASK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
@@ -41,30 +27,6 @@ pub const ASK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600)
 pub const NOT_CONFIRMED: &str = "Not confirmed by a person: this server cannot ask through this \
 client (it did not declare MCP elicitation; over HTTP only 2026-07-28 clients can be asked), so \
 the call went ahead on the model's judgement alone.";
-
-/// The rule [`Confirm::parse`] enforces, for errors.
-pub const CONFIRM_RULE: &str = "must be destructive, writes or off";
-
-impl Confirm {
-    /// `destructive`, `writes` or `off`, in any case, around white space.
-    pub fn parse(value: &str) -> Option<Confirm> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "destructive" => Some(Confirm::Destructive),
-            "writes" => Some(Confirm::Writes),
-            "off" => Some(Confirm::Off),
-            _ => None,
-        }
-    }
-
-    /// Whether a tool of `access` asks first at this level.
-    pub fn covers(self, access: Access) -> bool {
-        match self {
-            Confirm::Off => false,
-            Confirm::Destructive => access == Access::Destructive,
-            Confirm::Writes => access != Access::Read,
-        }
-    }
-}
 
 /// A person's answer to a form.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,15 +42,6 @@ pub enum Answer {
     Later,
     /// The retry's sealed state did not verify (src/sealed.rs): why.
     Refused(String),
-}
-
-/// The question a call ends with when the client answers on a retry.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Pending {
-    /// What the person is shown.
-    pub message: String,
-    /// The form.
-    pub schema: ElicitationSchema,
 }
 
 type AskFn =
@@ -149,6 +102,21 @@ impl Confirmed {
     }
 }
 
+/// The engine as a confirmation uses it to read the consequence it shows: the tool of
+/// a name, and a call of it as the caller. The engine (src/call.rs) implements it;
+/// taking it as an argument keeps this module from importing the engine that calls it.
+pub(crate) trait Reads: Sync {
+    /// The tool called `name`.
+    fn tool(&self, name: &str) -> Option<&Entry>;
+    /// Calls the tool `entry` with `args` as `caller`, as a call of its own.
+    fn read_as<'a>(
+        &'a self,
+        entry: &'a Entry,
+        args: Map<String, Value>,
+        caller: &'a Arc<Caller>,
+    ) -> BoxFuture<'a, Result<Success, ToolError>>;
+}
+
 /// Whether and how one call is confirmed.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Policy<'a> {
@@ -171,7 +139,7 @@ struct Question {
 /// confirmed; `args` gain the typed `confirm_name` for `deprovision_workspace`. `Err`:
 /// the call must not be sent.
 pub(crate) async fn confirm(
-    engine: &Engine,
+    engine: &dyn Reads,
     entry: &Entry,
     args: &mut Value,
     caller: &Arc<Caller>,
@@ -249,7 +217,7 @@ pub(crate) async fn confirm(
 
 /// A read this server makes to show the consequence; its error ends the call.
 /// The workspace `id`, as `get_workspace` returns it.
-async fn workspace(engine: &Engine, caller: &Arc<Caller>, id: &str) -> Result<Value, ToolError> {
+async fn workspace(engine: &dyn Reads, caller: &Arc<Caller>, id: &str) -> Result<Value, ToolError> {
     read(
         engine,
         caller,
@@ -260,21 +228,18 @@ async fn workspace(engine: &Engine, caller: &Arc<Caller>, id: &str) -> Result<Va
 }
 
 async fn read(
-    engine: &Engine,
+    engine: &dyn Reads,
     caller: &Arc<Caller>,
     tool: &str,
     args: Value,
 ) -> Result<Value, ToolError> {
     let entry = engine
-        .catalog()
-        .get(tool)
+        .tool(tool)
         .ok_or_else(|| ToolError::Internal(format!("no tool {tool}")))?;
     let Value::Object(args) = args else {
         return Err(ToolError::Internal("read arguments".into()));
     };
-    Box::pin(engine.call_as(entry, args, caller, None))
-        .await
-        .map(|s| s.value)
+    engine.read_as(entry, args, caller).await.map(|s| s.value)
 }
 
 /// The items of a list result: the array itself, or an object's first array.
@@ -295,7 +260,7 @@ fn text_field<'a>(value: &'a Value, field: &str) -> Option<&'a str> {
 
 /// The consequence, in the tenant's own words.
 async fn question(
-    engine: &Engine,
+    engine: &dyn Reads,
     entry: &Entry,
     args: &Value,
     caller: &Arc<Caller>,
@@ -425,18 +390,6 @@ fn descendants(id: &str, all: &[Value]) -> usize {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn levels_cover_what_they_say_and_parse_strictly() {
-        assert!(Confirm::Destructive.covers(Access::Destructive));
-        assert!(!Confirm::Destructive.covers(Access::Replace));
-        assert!(Confirm::Writes.covers(Access::Write));
-        assert!(!Confirm::Writes.covers(Access::Read));
-        assert!(!Confirm::Off.covers(Access::Destructive));
-        assert_eq!(Confirm::parse(" Writes "), Some(Confirm::Writes));
-        assert_eq!(Confirm::parse("all"), None);
-        assert!(Confirm::Off < Confirm::Destructive && Confirm::Destructive < Confirm::Writes);
-    }
 
     #[test]
     fn descendants_are_counted_through_every_level_once() {

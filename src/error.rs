@@ -5,6 +5,7 @@
 use crate::Api;
 use crate::clip::{CUT, clipped};
 use crate::redact::Redactor;
+use rmcp::model::ElicitationSchema;
 use serde_json::{Value, json};
 
 /// How much of an oversized result `RESULT_TOO_LARGE` shows.
@@ -125,13 +126,23 @@ pub enum ToolError {
     /// The question of a confirmation, for a client that answers on a retry (src/server.rs
     /// turns it into an `InputRequiredResult`); nothing was sent.
     #[error("INPUT_REQUIRED")]
-    InputRequired(Box<crate::confirm::Pending>),
+    InputRequired(Box<Pending>),
     /// The call needs a person's confirmation and the client cannot ask; nothing was sent.
     #[error("CONFIRMATION_UNAVAILABLE: {tool}")]
     ConfirmationUnavailable {
         /// The tool (and why the client could not ask, when it tried).
         tool: String,
     },
+}
+
+/// The question a call ends with when the client answers on a retry (asked by
+/// src/confirm.rs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    /// What the person is shown.
+    pub message: String,
+    /// The form.
+    pub schema: ElicitationSchema,
 }
 
 /// What the server learnt after a tenant error, so the hint can say what is wrong

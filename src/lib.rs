@@ -5,8 +5,8 @@
 //! operation, outcome mapping), [`result`] (the bounded MCP result) and [`server`] (the
 //! rmcp handler), over [`stdio`] or [`http`]. The modules are in stages; a module imports
 //! only modules of its own stage or an earlier one, and no two import each other
-//! (`tests/it/architecture.rs` holds this list to the code, and names the few imports
-//! still against it; docs/architecture.md, "Stages"):
+//! (`tests/it/architecture.rs` holds this list to the code; docs/architecture.md,
+//! "Stages"):
 //!
 //! 1. `operations`, `tools::row`: the generated `Operation` enum and the tool row type.
 //! 2. `spec`, `embedded`: the specs and overrides (shared with build.rs), the embedded ones.
@@ -17,8 +17,10 @@
 //! 7. `client`, `outbound`: the generated clients and what each request passes through.
 //! 8. `confirm`, `safety`: asking the user, and the gate in front of writes.
 //! 9. `call`: one tool call, end to end.
-//! 10. `remote`, `server`, `http`, `stdio`, `startup`: who calls, and the transports.
-//! 11. `drift`, `sandbox`: beside the server (the spec-drift report, the fake tenant).
+//! 10. `remote`: who an HTTP caller is, and what its request's headers ask for.
+//! 11. `server`: the rmcp handler.
+//! 12. `http`, `stdio`, `startup`: the transports that serve the handler, and start-up.
+//! 13. `drift`, `sandbox`: beside the server (the spec-drift report, the fake tenant).
 
 pub mod audit;
 pub mod call;

@@ -75,10 +75,11 @@ impl Outbound {
         &self.redactor
     }
 
-    /// Records how the call was confirmed, for the audit log.
-    pub fn confirmed(&self, how: crate::confirm::Confirmed) {
+    /// Records how the call was confirmed, by its name in the audit log (`not_asked`,
+    /// `accepted`, …).
+    pub fn confirmed(&self, how: &'static str) {
         if let Some(audit) = &self.audit {
-            audit.confirmed(how.name());
+            audit.confirmed(how);
         }
     }
 

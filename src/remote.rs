@@ -1,12 +1,13 @@
-//! Who an HTTP caller is (docs/remote.md): the operator's settings of the remote mode,
-//! and the caller and tool narrowing read from each request's own headers. Used by the
-//! MCP handler (src/server.rs) and the HTTP front (src/http.rs); it knows neither.
+//! Who an HTTP caller is (docs/remote.md): the operator's settings of the remote mode
+//! (declared in src/config.rs as [`HttpArgs`]), and what each request's own headers
+//! say: the caller, the tool narrowing, and the safety they raise. Used by the MCP
+//! handler (src/server.rs) and the HTTP front (src/http/mod.rs); it knows neither.
 
 use crate::call::Engine;
 use crate::client::Caller;
 use crate::config::{
-    BOOLEAN_RULE, ConfigError, Fault, Items, Names, Parse, Secret, Selection, Unset, boolean,
-    comma_list, masked_userinfo, name_list, whole_u64, whole_usize,
+    BOOLEAN_RULE, CONFIRM_RULE, ConfigError, Confirm, HttpArgs, LISTEN_RULE, Names, Secret,
+    Selection, boolean, fill, name_list,
 };
 use crate::result::clipped;
 use axum::http::{HeaderMap, header};
@@ -54,100 +55,6 @@ pub struct HttpOptions {
     pub metrics: Option<SocketAddr>,
 }
 
-/// The rule of an address to listen at.
-const LISTEN_RULE: &str =
-    "must be a port (8080, on loopback), localhost:PORT or an address and port (0.0.0.0:8080)";
-/// The rule of the metrics address.
-const METRICS_RULE: &str =
-    "must be a port (9464, on loopback), localhost:PORT or an address and port (0.0.0.0:9464)";
-/// The rule of the tenant URL template.
-const TEMPLATE_RULE: &str =
-    "must be an http(s) URL containing {slug}, e.g. https://{slug}.tenant.example.com";
-/// The browser origins allowed by default: loopback ones (a page on this machine).
-const LOOPBACK_ORIGINS: &str = "http://localhost:*,http://127.0.0.1:*,http://[::1]:*";
-/// The `Host` values allowed by default.
-const LOOPBACK_HOSTS: &str = "localhost,127.0.0.1,::1";
-
-/// The settings of the HTTP mode, declared once (README "Remote MCP"); only read when
-/// serving HTTP.
-#[derive(Debug, Clone, clap::Args)]
-pub struct HttpArgs {
-    /// Serve MCP Streamable HTTP at http://ADDR/mcp instead of stdio, e.g.
-    /// 127.0.0.1:8080 (a bare port means loopback). Each caller sends its own
-    /// Authorization: Bearer <Org API Key>; see README "Remote MCP".
-    #[arg(long, env = "MOLECULE_MCP_HTTP", value_name = "ADDR", default_value = "",
-          hide_default_value = true, value_parser = Parse::unset(listen))]
-    pub http: Unset<SocketAddr>,
-    /// With --http: serve Prometheus metrics at http://ADDR/metrics, on a listener of
-    /// its own, e.g. 9464 (loopback) or 0.0.0.0:9464; see docs/operations.md.
-    #[arg(long, env = "MOLECULE_MCP_METRICS", value_name = "ADDR", default_value = "", requires = "http",
-          hide_default_value = true, value_parser = Parse::unset(metrics_address))]
-    pub metrics: Unset<SocketAddr>,
-    /// Each caller's tenant, `{slug}` filled from its X-Molecule-Org-Slug; unset:
-    /// MOLECULE_API_URL for all.
-    #[arg(long = "tenant-url-template", env = "MOLECULE_MCP_TENANT_URL_TEMPLATE",
-          value_name = "URL", default_value = "", hide_default_value = true,
-          hide_env_values = true, value_parser = Parse::unset(template))]
-    pub tenant_template: Unset<String>,
-    /// Browser origins allowed, comma-separated; any other Origin gets 403.
-    #[arg(long, env = "MOLECULE_MCP_ALLOWED_ORIGINS", value_name = "LIST",
-          default_value = LOOPBACK_ORIGINS, value_parser = Parse::new(comma_list).list_blank())]
-    pub allowed_origins: Items,
-    /// Host values accepted, comma-separated (set it behind a real hostname).
-    #[arg(long, env = "MOLECULE_MCP_ALLOWED_HOSTS", value_name = "LIST",
-          default_value = LOOPBACK_HOSTS, value_parser = Parse::new(comma_list).list_blank())]
-    pub allowed_hosts: Items,
-    /// The largest request body, in bytes.
-    #[arg(long, env = "MOLECULE_MCP_MAX_BODY_BYTES", value_name = "BYTES",
-          default_value_t = 4 * 1024 * 1024, value_parser = Parse::new(whole_usize))]
-    pub max_body_bytes: usize,
-    /// Requests in progress at once, all callers.
-    #[arg(long, env = "MOLECULE_MCP_MAX_CONCURRENT", value_name = "N",
-          default_value_t = 256, value_parser = Parse::new(whole_usize))]
-    pub max_concurrent: usize,
-    /// Requests in progress at once per key.
-    #[arg(long, env = "MOLECULE_MCP_MAX_PER_CALLER", value_name = "N",
-          default_value_t = 32, value_parser = Parse::new(whole_usize))]
-    pub max_per_caller: usize,
-    /// After SIGTERM, how long requests in progress may finish, in seconds.
-    #[arg(long, env = "MOLECULE_MCP_SHUTDOWN_SECS", value_name = "SECS",
-          default_value_t = 10, value_parser = whole_u64())]
-    pub shutdown_secs: u64,
-    /// A connection must deliver a whole request head within this many seconds of
-    /// opening or of its previous response (so also the keep-alive idle timeout).
-    #[arg(long, env = "MOLECULE_MCP_HEADER_TIMEOUT_SECS", value_name = "SECS",
-          default_value_t = 30, value_parser = whole_u64())]
-    pub header_timeout_secs: u64,
-    /// The whole body must arrive within this many seconds of the head.
-    #[arg(long, env = "MOLECULE_MCP_BODY_TIMEOUT_SECS", value_name = "SECS",
-          default_value_t = 30, value_parser = whole_u64())]
-    pub body_timeout_secs: u64,
-    /// Open connections at once; at the cap the oldest idle one is closed to make room.
-    #[arg(long, env = "MOLECULE_MCP_MAX_CONNECTIONS", value_name = "N",
-          default_value_t = 1024, value_parser = Parse::new(whole_usize))]
-    pub max_connections: usize,
-}
-
-fn listen(value: &str) -> Result<SocketAddr, Fault> {
-    listen_address(value).ok_or(Fault::Rule(LISTEN_RULE))
-}
-
-fn metrics_address(value: &str) -> Result<SocketAddr, Fault> {
-    listen_address(value).ok_or(Fault::Rule(METRICS_RULE))
-}
-
-/// A tenant URL template: like the base URLs (docs/security.md), no password, which
-/// would be printed; `{slug}` in an http(s) URL.
-fn template(value: &str) -> Result<String, Fault> {
-    if masked_userinfo(value) != value {
-        return Err(Fault::Userinfo);
-    }
-    if !value.contains("{slug}") || fill(value, "acme").is_none() {
-        return Err(Fault::Shown(value.to_string(), TEMPLATE_RULE));
-    }
-    Ok(value.to_string())
-}
-
 impl HttpOptions {
     /// Reads the HTTP settings for listening at `addr`, through `lookup` (the
     /// declarations of [`HttpArgs`]).
@@ -184,57 +91,6 @@ impl HttpOptions {
             metrics: a.metrics,
         })
     }
-}
-
-/// Where to listen: a bare port and `localhost:PORT` mean loopback; anything else is
-/// an explicit address (binding beyond loopback is always spelled out).
-fn listen_address(addr: &str) -> Option<SocketAddr> {
-    let addr = addr.trim();
-    if let Ok(port) = addr.parse::<u16>() {
-        return Some(SocketAddr::from(([127, 0, 0, 1], port)));
-    }
-    if let Some(port) = addr.strip_prefix("localhost:") {
-        return port
-            .parse::<u16>()
-            .ok()
-            .map(|p| SocketAddr::from(([127, 0, 0, 1], p)));
-    }
-    addr.parse().ok()
-}
-
-/// `template` with `{slug}` filled, if the result is an http(s) URL whose host is
-/// exactly the text the template and the slug spell. Where the slug makes up the host,
-/// that host must be a name: URL parsers read `0`, `2130706433`, `0x7f000001` or
-/// `017700000001` as IPv4 addresses (docs/remote.md, "Where requests go"), and a caller's
-/// bearer must never follow a slug to an address of its choosing.
-fn fill(template: &str, slug: &str) -> Option<String> {
-    let url = template.replace("{slug}", slug);
-    let parsed = reqwest::Url::parse(&url).ok()?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return None;
-    }
-    let spelled = spelled_host(template)?;
-    let expected = spelled.replace("{slug}", slug).to_ascii_lowercase();
-    let host_ok = match parsed.host()? {
-        url::Host::Domain(name) => name == expected,
-        // An address is the operator's own choice only when no slug is part of it.
-        url::Host::Ipv4(_) | url::Host::Ipv6(_) => {
-            !spelled.contains("{slug}") && parsed.host_str() == Some(expected.as_str())
-        }
-    };
-    host_ok.then(|| url.trim_end_matches('/').to_string())
-}
-
-/// The host of a URL as written: between `://` (and any `user@`) and the port, path,
-/// query or fragment.
-fn spelled_host(url: &str) -> Option<&str> {
-    let rest = &url[url.find("://")? + 3..];
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    Some(match host.rfind(':') {
-        Some(colon) if !host.ends_with(']') => &host[..colon],
-        _ => host,
-    })
 }
 
 /// An org slug as a DNS label: lowercase letters, digits and inner hyphens, at most 63.
@@ -360,6 +216,45 @@ impl Remote {
     }
 }
 
+/// A caller's own narrowing of the tools ([`Remote::narrowing`]), decided by admission
+/// (src/http/mod.rs) and read by the MCP handler (src/server.rs) from the request's
+/// extensions.
+#[derive(Debug, Clone)]
+pub struct Narrowing(pub Option<Selection>);
+
+/// What an HTTP request's own headers raise (inserted in its extensions by
+/// src/http/mod.rs's gate; the MCP handler puts it in the call's context,
+/// src/safety.rs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Raised {
+    /// `X-MCP-Dry-Run: 1`.
+    pub dry_run: bool,
+    /// `X-MCP-Confirm`.
+    pub confirm: Option<Confirm>,
+}
+
+impl Raised {
+    /// Reads `X-MCP-Dry-Run` and `X-MCP-Confirm`, fail-closed like the narrowing headers
+    /// ([`Remote::narrowing`]): a value that is not a boolean word (or a level), sent
+    /// twice, or not ASCII refuses the request, naming the header. `0` asks for nothing
+    /// (it cannot turn the operator's dry run off).
+    pub fn from_headers(headers: &HeaderMap) -> Result<Raised, Refusal> {
+        let dry_run = match single(headers, "x-mcp-dry-run", "X-MCP-Dry-Run")? {
+            None => false,
+            Some(v) => boolean(v)
+                .ok_or_else(|| Refusal::BadHeader("X-MCP-Dry-Run", BOOLEAN_RULE.to_string()))?,
+        };
+        let confirm = match single(headers, "x-mcp-confirm", "X-MCP-Confirm")? {
+            None => None,
+            Some(v) => Some(
+                Confirm::parse(v)
+                    .ok_or_else(|| Refusal::BadHeader("X-MCP-Confirm", CONFIRM_RULE.to_string()))?,
+            ),
+        };
+        Ok(Raised { dry_run, confirm })
+    }
+}
+
 /// The one value of header `name`, trimmed; `None` when absent. Sent twice, or not
 /// visible ASCII, it is refused naming the header (`shown`): with two values, which one
 /// a proxy or this server reads would be a guess.
@@ -403,6 +298,7 @@ fn bearer(value: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::TEMPLATE_RULE;
     use axum::http::HeaderValue;
 
     #[test]
@@ -442,19 +338,6 @@ mod tests {
         })
         .unwrap();
         assert_eq!(o.allowed_hosts, ["mcp.example.com", "10.0.0.5"]);
-    }
-
-    #[test]
-    fn a_bare_port_or_localhost_listens_on_loopback() {
-        let loopback = SocketAddr::from(([127, 0, 0, 1], 8080));
-        assert_eq!(listen_address("8080"), Some(loopback));
-        assert_eq!(listen_address("localhost:8080"), Some(loopback));
-        assert_eq!(
-            listen_address("0.0.0.0:9"),
-            Some(SocketAddr::from(([0, 0, 0, 0], 9)))
-        );
-        assert_eq!(listen_address("example.com:80"), None);
-        assert_eq!(listen_address(""), None);
     }
 
     #[test]
@@ -501,5 +384,37 @@ mod tests {
             s.toolsets.unwrap().into_iter().collect::<Vec<_>>(),
             vec!["audit".to_string(), "workspaces".to_string()]
         );
+    }
+
+    #[test]
+    fn the_dry_run_header_turns_on_only_and_fails_closed() {
+        let mut h = HeaderMap::new();
+        assert_eq!(Raised::from_headers(&h).unwrap(), Raised::default());
+        h.insert("x-mcp-dry-run", "1".parse().unwrap());
+        assert!(Raised::from_headers(&h).unwrap().dry_run);
+        h.insert("x-mcp-confirm", "writes".parse().unwrap());
+        assert_eq!(
+            Raised::from_headers(&h).unwrap().confirm,
+            Some(Confirm::Writes)
+        );
+        h.insert("x-mcp-confirm", "everything".parse().unwrap());
+        assert_eq!(
+            Raised::from_headers(&h).unwrap_err(),
+            Refusal::BadHeader("X-MCP-Confirm", CONFIRM_RULE.to_string())
+        );
+        h.remove("x-mcp-confirm");
+        h.insert("x-mcp-dry-run", "off".parse().unwrap());
+        assert!(!Raised::from_headers(&h).unwrap().dry_run);
+        h.insert("x-mcp-dry-run", "maybe".parse().unwrap());
+        assert_eq!(
+            Raised::from_headers(&h).unwrap_err(),
+            Refusal::BadHeader("X-MCP-Dry-Run", BOOLEAN_RULE.to_string())
+        );
+        h.insert("x-mcp-dry-run", "1".parse().unwrap());
+        h.append("x-mcp-dry-run", "1".parse().unwrap());
+        assert!(matches!(
+            Raised::from_headers(&h),
+            Err(Refusal::BadHeader("X-MCP-Dry-Run", _))
+        ));
     }
 }

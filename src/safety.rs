@@ -1,13 +1,11 @@
 //! The operator's safety settings and one call's own (docs/safety.md): dry run and the
 //! audit log, set at start-up (`MOLECULE_MCP_DRY_RUN`, `MOLECULE_MCP_AUDIT_LOG`) and, for
-//! dry run, raised per HTTP request (`X-MCP-Dry-Run`: a caller can turn it on, never
-//! off).
+//! dry run, raised per HTTP request (`X-MCP-Dry-Run`, read by src/remote.rs: a caller
+//! can turn it on, never off).
 
 use crate::audit::AuditLog;
-use crate::config::{BOOLEAN_RULE, ConfigError, SafetyArgs, boolean};
-use crate::confirm::{Asker, CONFIRM_RULE, Confirm, Confirmed};
-use crate::remote::Refusal;
-use axum::http::HeaderMap;
+use crate::config::{ConfigError, Confirm, SafetyArgs};
+use crate::confirm::{Asker, Confirmed};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -130,38 +128,6 @@ pub struct CallContext {
     pub confirmed: Arc<std::sync::Mutex<Confirmed>>,
 }
 
-/// What an HTTP request's own headers raise (inserted in its extensions by
-/// src/http/mod.rs's gate).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Raised {
-    /// `X-MCP-Dry-Run: 1`.
-    pub dry_run: bool,
-    /// `X-MCP-Confirm`.
-    pub confirm: Option<Confirm>,
-}
-
-impl Raised {
-    /// Reads `X-MCP-Dry-Run`, fail-closed like the narrowing headers (src/remote.rs):
-    /// a value that is not a boolean word, sent twice, or not ASCII refuses the request,
-    /// naming the header. `0` asks for nothing (it cannot turn the operator's dry run
-    /// off).
-    pub fn from_headers(headers: &HeaderMap) -> Result<Raised, Refusal> {
-        let dry_run = match crate::remote::single(headers, "x-mcp-dry-run", "X-MCP-Dry-Run")? {
-            None => false,
-            Some(v) => boolean(v)
-                .ok_or_else(|| Refusal::BadHeader("X-MCP-Dry-Run", BOOLEAN_RULE.to_string()))?,
-        };
-        let confirm = match crate::remote::single(headers, "x-mcp-confirm", "X-MCP-Confirm")? {
-            None => None,
-            Some(v) => Some(
-                Confirm::parse(v)
-                    .ok_or_else(|| Refusal::BadHeader("X-MCP-Confirm", CONFIRM_RULE.to_string()))?,
-            ),
-        };
-        Ok(Raised { dry_run, confirm })
-    }
-}
-
 /// The trace id of a W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`), when valid.
 pub fn trace_id(traceparent: &str) -> Option<String> {
     let mut parts = traceparent.trim().split('-');
@@ -177,38 +143,6 @@ pub fn trace_id(traceparent: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_dry_run_header_turns_on_only_and_fails_closed() {
-        let mut h = HeaderMap::new();
-        assert_eq!(Raised::from_headers(&h).unwrap(), Raised::default());
-        h.insert("x-mcp-dry-run", "1".parse().unwrap());
-        assert!(Raised::from_headers(&h).unwrap().dry_run);
-        h.insert("x-mcp-confirm", "writes".parse().unwrap());
-        assert_eq!(
-            Raised::from_headers(&h).unwrap().confirm,
-            Some(Confirm::Writes)
-        );
-        h.insert("x-mcp-confirm", "everything".parse().unwrap());
-        assert_eq!(
-            Raised::from_headers(&h).unwrap_err(),
-            Refusal::BadHeader("X-MCP-Confirm", CONFIRM_RULE.to_string())
-        );
-        h.remove("x-mcp-confirm");
-        h.insert("x-mcp-dry-run", "off".parse().unwrap());
-        assert!(!Raised::from_headers(&h).unwrap().dry_run);
-        h.insert("x-mcp-dry-run", "maybe".parse().unwrap());
-        assert_eq!(
-            Raised::from_headers(&h).unwrap_err(),
-            Refusal::BadHeader("X-MCP-Dry-Run", BOOLEAN_RULE.to_string())
-        );
-        h.insert("x-mcp-dry-run", "1".parse().unwrap());
-        h.append("x-mcp-dry-run", "1".parse().unwrap());
-        assert!(matches!(
-            Raised::from_headers(&h),
-            Err(Refusal::BadHeader("X-MCP-Dry-Run", _))
-        ));
-    }
 
     #[test]
     fn trace_ids_come_from_valid_traceparents_only() {

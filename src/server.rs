@@ -5,9 +5,8 @@ use crate::call::Engine;
 use crate::client::Caller;
 use crate::config::Selection;
 use crate::error::ToolError;
-use crate::http::Narrowing;
 use crate::redact::Redactor;
-use crate::remote::Remote;
+use crate::remote::{Narrowing, Raised, Remote};
 use crate::result::{self, clipped};
 use crate::sealed::StateKey;
 use crate::telemetry;
@@ -131,7 +130,7 @@ impl McpServer {
     ) -> crate::safety::CallContext {
         let parts = context.extensions.get::<axum::http::request::Parts>();
         let raised = parts
-            .and_then(|p| p.extensions.get::<crate::safety::Raised>())
+            .and_then(|p| p.extensions.get::<Raised>())
             .copied()
             .unwrap_or_default();
         let traceparent = parts
@@ -282,7 +281,7 @@ fn input_required(
     tool: &str,
     args: &rmcp::model::JsonObject,
     caller: &Caller,
-    pending: &crate::confirm::Pending,
+    pending: &crate::error::Pending,
 ) -> Result<CallToolResponse, ErrorData> {
     use rmcp::model::{ElicitRequest, ElicitRequestParams, InputRequest, InputRequiredResult};
     let holder = caller.org_api_key.as_ref().map_or("", |k| k.expose());

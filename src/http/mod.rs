@@ -28,11 +28,10 @@ mod body;
 mod conn;
 
 use crate::call::Engine;
-use crate::config::Selection;
 use crate::limit::{Buckets, Slot, key_hash};
 use crate::logging;
 use crate::redact::Redactor;
-use crate::remote::{Refusal, Remote};
+use crate::remote::{Narrowing, Raised, Refusal, Remote};
 use crate::server::McpServer;
 use crate::telemetry;
 use axum::body::{Body, Bytes};
@@ -47,11 +46,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-
-/// A caller's own narrowing of the tools, decided by admission and read by the MCP
-/// handler (src/server.rs) from the request's extensions.
-#[derive(Debug, Clone)]
-pub struct Narrowing(pub Option<Selection>);
 
 /// What the middleware shares.
 struct Admission {
@@ -325,7 +319,7 @@ async fn admit<'g>(
         None
     };
     let narrowing = Remote::narrowing(&parts.headers)?;
-    let raised = crate::safety::Raised::from_headers(&parts.headers)?;
+    let raised = Raised::from_headers(&parts.headers)?;
     let total = admission
         .total
         .clone()
