@@ -1,5 +1,6 @@
 //! Retries: a failed GET is worth another attempt after 429, 502, 503, 504 or a
-//! connection error (not a timeout), at most `MOLECULE_MCP_MAX_RETRIES` times, after
+//! connection error (not a timeout, nor a TLS handshake refused: the same certificate
+//! is refused again), at most `MOLECULE_MCP_MAX_RETRIES` times, after
 //! the host's `Retry-After` (seconds, capped at 10 s) or else an exponential backoff
 //! with jitter: 250 ms × 2^(attempt−1) plus up to 250 ms.
 //!
@@ -58,7 +59,7 @@ impl Retries {
                 })
             }
             Err(progenitor_client::Error::CommunicationError(e))
-                if !e.is_timeout() && (e.is_connect() || e.is_request()) =>
+                if !e.is_timeout() && (e.is_connect() || e.is_request()) && !tls_refused(e) =>
             {
                 Some(self.backoff())
             }
@@ -79,6 +80,33 @@ impl Retries {
             .finish()
             % 250;
         Duration::from_millis(250u64 * 2u64.pow(self.attempts - 1) + jitter)
+    }
+}
+
+/// Whether TLS refused the connection (rustls' own error somewhere in the chain: an
+/// untrusted or misnamed certificate, a handshake the peer cannot complete). Every
+/// attempt would meet the same certificate, so another one only waits.
+fn tls_refused(e: &reqwest::Error) -> bool {
+    let mut link: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(error) = link {
+        if is_rustls(error) {
+            return true;
+        }
+        link = error.source();
+    }
+    false
+}
+
+/// Whether `error` is rustls' error, or an `io::Error` carrying it (hyper-rustls nests
+/// it two `io::Error`s deep), which `source()` does not reach: an `io::Error`'s
+/// `source()` is its payload's source, not the payload.
+fn is_rustls(error: &(dyn std::error::Error + 'static)) -> bool {
+    if error.is::<rustls::Error>() {
+        true
+    } else if let Some(io) = error.downcast_ref::<std::io::Error>() {
+        io.get_ref().is_some_and(|payload| is_rustls(payload))
+    } else {
+        false
     }
 }
 
