@@ -44,6 +44,15 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// `--help`'s words for `CP_ADMIN_API_TOKEN`: the tools the table routes to the control
+/// plane.
+fn cp_token_help() -> String {
+    format!(
+        "Control-plane admin bearer, for {}. The variable only: the flag is refused",
+        crate::tools::control_plane_tools().join(" and ")
+    )
+}
+
 /// The default tenant base URL when no variable names one.
 pub const DEFAULT_TENANT_URL: &str = "http://localhost:8080";
 /// The default control-plane base URL.
@@ -117,11 +126,11 @@ pub struct TenantArgs {
           default_value = DEFAULT_CP_URL, hide_env_values = true,
           value_parser = Parse::new(base_url))]
     pub cp_api_url: String,
-    /// Control-plane admin bearer, for list_orgs and get_org. The variable only: the
-    /// flag is refused.
+    /// Control-plane admin bearer (its help names the tools that use it). The variable
+    /// only: the flag is refused.
     #[arg(long = "cp-admin-api-token", env = "CP_ADMIN_API_TOKEN", value_name = "TOKEN",
           default_value = "", hide_default_value = true, hide_env_values = true,
-          value_parser = Parse::credential(secret_header))]
+          help = cp_token_help(), value_parser = Parse::credential(secret_header))]
     pub cp_token: Unset<Secret>,
     /// The registry served; any other than `management` stops at start-up.
     #[arg(long, env = "MOLECULE_MCP_MODE", value_name = "MODE", default_value = MODE,

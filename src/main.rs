@@ -24,10 +24,7 @@ use std::sync::Arc;
     name = "molecule-mcp",
     version,
     about,
-    after_help = "Credentials come from the environment: MOLECULE_ORG_API_KEY (the Org API Key, tenant root), \
-MOLECULE_ORG_ID or MOLECULE_ORG_SLUG (org routing), MOLECULE_API_URL (the tenant; default \
-http://localhost:8080) and, for list_orgs/get_org, CP_ADMIN_API_TOKEN. No key? Try --sandbox.\n\
-Every variable and flag: README.md, section Configuration."
+    after_help = after_help()
 )]
 struct Cli {
     #[command(subcommand)]
@@ -103,6 +100,18 @@ enum Command {
         #[command(flatten)]
         serve: ServeArgs,
     },
+}
+
+/// The top-level help's closing words: where the credentials come from, the control
+/// plane's token named with the tools the table routes there.
+fn after_help() -> String {
+    format!(
+        "Credentials come from the environment: MOLECULE_ORG_API_KEY (the Org API Key, tenant \
+         root), MOLECULE_ORG_ID or MOLECULE_ORG_SLUG (org routing), MOLECULE_API_URL (the \
+         tenant; default http://localhost:8080) and, for {}, CP_ADMIN_API_TOKEN. No key? Try \
+         --sandbox.\nEvery variable and flag: README.md, section Configuration.",
+        molecule_mcp::tools::control_plane_tools().join("/")
+    )
 }
 
 /// `call --help`'s examples; the ids are the sandbox's fixed seed

@@ -308,15 +308,17 @@ impl ServerHandler for McpServer {
                 "molecule-mcp",
                 env!("CARGO_PKG_VERSION"),
             ))
-            .with_instructions(if self.remote.is_some() {
-                "Management tools for a Molecule AI tenant. Every tool but list_orgs and get_org acts \
-                 with the Org API Key your connection sends (Authorization header), which is tenant \
-                 root: prefer read tools, and confirm with the user before destructive ones."
-            } else {
-                "Management tools for a Molecule AI tenant. Every tool but list_orgs and get_org acts \
-                 with the Org API Key (MOLECULE_ORG_API_KEY), which is tenant root: prefer read \
-                 tools, and confirm with the user before destructive ones."
-            })
+            .with_instructions(format!(
+                "Management tools for a Molecule AI tenant. Every tool but {} acts with the Org \
+                 API Key {}, which is tenant root: prefer read tools, and confirm with the user \
+                 before destructive ones.",
+                crate::tools::control_plane_tools().join(" and "),
+                if self.remote.is_some() {
+                    "your connection sends (Authorization header)"
+                } else {
+                    "(MOLECULE_ORG_API_KEY)"
+                }
+            ))
     }
 
     async fn list_tools(

@@ -100,9 +100,15 @@ impl From<Refusal> for Rejected {
     }
 }
 
-/// What a 401 tells a client, in `WWW-Authenticate` and in its body.
-const SEND_CREDENTIALS: &str = "Send Authorization: Bearer <Org API Key> and X-Molecule-Org-Id or \
-     X-Molecule-Org-Slug (and X-Molecule-CP-Token for list_orgs/get_org)";
+/// What a 401 tells a client, in its body: the headers to send, the control plane's
+/// token for the tools the table routes there.
+fn send_credentials() -> String {
+    format!(
+        "Send Authorization: Bearer <Org API Key> and X-Molecule-Org-Id or X-Molecule-Org-Slug \
+         (and X-Molecule-CP-Token for {})",
+        crate::tools::control_plane_tools().join("/")
+    )
+}
 
 impl Rejected {
     /// The `reason` label of `molecule_mcp_http_rejections_total` (docs/operations.md).
@@ -126,7 +132,8 @@ impl Rejected {
                 StatusCode::UNAUTHORIZED,
                 "missing credentials",
                 format!(
-                    "{SEND_CREDENTIALS}. This server takes no OAuth: configure the client to send these headers."
+                    "{}. This server takes no OAuth: configure the client to send these headers.",
+                    send_credentials()
                 ),
             ),
             Rejected::BadHeader(name, rule) => (

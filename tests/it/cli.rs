@@ -154,6 +154,15 @@ fn help_names_the_credentials_and_the_readme() {
     ] {
         assert!(help.contains(needle), "{needle}:\n{help}");
     }
+    // The control plane's token is named with the tools the table routes there.
+    assert!(
+        help.contains("and, for list_orgs/get_org, CP_ADMIN_API_TOKEN."),
+        "{help}"
+    );
+    assert!(
+        help.contains("Control-plane admin bearer, for list_orgs and get_org."),
+        "{help}"
+    );
 }
 
 #[test]

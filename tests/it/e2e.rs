@@ -43,6 +43,14 @@ async fn an_mcp_client_lists_and_calls_tools_through_the_real_binary() {
         info.server_info.as_ref().map(|s| s.name.as_str()),
         Some("molecule-mcp")
     );
+    assert_eq!(
+        info.instructions.as_deref(),
+        Some(
+            "Management tools for a Molecule AI tenant. Every tool but list_orgs and get_org \
+             acts with the Org API Key (MOLECULE_ORG_API_KEY), which is tenant root: prefer \
+             read tools, and confirm with the user before destructive ones."
+        )
+    );
 
     let tools = client.list_all_tools().await.unwrap();
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();

@@ -184,11 +184,11 @@ async fn a_caller_without_a_key_gets_401_and_health_needs_nothing() {
         "Bearer realm=\"molecule-mcp\", error=\"invalid_request\", error_description=\"Send \
          Authorization: Bearer <Org API Key> and X-Molecule-Org-Id or X-Molecule-Org-Slug\""
     );
-    assert!(
-        body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("Authorization: Bearer")
+    assert_eq!(
+        body["detail"],
+        "Send Authorization: Bearer <Org API Key> and X-Molecule-Org-Id or X-Molecule-Org-Slug \
+         (and X-Molecule-CP-Token for list_orgs/get_org). This server takes no OAuth: configure \
+         the client to send these headers."
     );
     let (status, _, body) = post(
         &client,
