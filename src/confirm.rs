@@ -8,12 +8,15 @@
 //! peer for a client that declared the `elicitation` capability); this module decides
 //! whether to ask, what to say, and what the answer means.
 
+use crate::Operation;
 use crate::client::Caller;
 use crate::config::Confirm;
 use crate::error::{Pending, ToolError};
 use crate::redact::Redactor;
 use crate::result::{Success, clipped};
 use crate::tools::Entry;
+use crate::tools::built::tool_name;
+use crate::tools::table::Route;
 use futures::future::BoxFuture;
 use rmcp::model::ElicitationSchema;
 use serde_json::{Map, Value};
@@ -216,12 +219,12 @@ pub(crate) async fn confirm(
 }
 
 /// A read this server makes to show the consequence; its error ends the call.
-/// The workspace `id`, as `get_workspace` returns it.
+/// The workspace `id`, as the tool of `GetWorkspace` returns it.
 async fn workspace(engine: &dyn Reads, caller: &Arc<Caller>, id: &str) -> Result<Value, ToolError> {
     read(
         engine,
         caller,
-        "get_workspace",
+        tool_name(Operation::GetWorkspace),
         serde_json::json!({ "workspace_id": id }),
     )
     .await
@@ -278,12 +281,13 @@ async fn question(
         .clone()
         .or_else(|| caller.org_id.clone())
         .unwrap_or_else(|| "this org".into());
-    match entry.row.name {
-        "deprovision_workspace" => {
+    match entry.row.route {
+        Route::One(Operation::DeprovisionWorkspace) => {
             let id = arg("workspace_id");
             let workspace = workspace(engine, caller, &id).await?;
             let name = text_field(&workspace, "name").unwrap_or("").to_string();
-            let all = items(&read(engine, caller, "list_workspaces", serde_json::json!({})).await?);
+            let list = tool_name(Operation::ListWorkspaces);
+            let all = items(&read(engine, caller, list, serde_json::json!({})).await?);
             let below = descendants(&id, &all);
             Ok(Question {
                 message: format!(
@@ -295,7 +299,7 @@ async fn question(
                 typed_name: Some(name),
             })
         }
-        "delete_workspace_secret" => {
+        Route::One(Operation::DeleteWorkspaceSecret) => {
             let id = arg("workspace_id");
             let workspace = workspace(engine, caller, &id).await?;
             Ok(Question {
@@ -309,7 +313,7 @@ async fn question(
                 typed_name: None,
             })
         }
-        "delete_org_secret" => Ok(Question {
+        Route::One(Operation::DeleteOrgSecret) => Ok(Question {
             message: format!(
                 "Delete org secret `{}` from org {}? Every workspace that uses it restarts \
                  without it, and its value cannot be recovered.",
@@ -318,10 +322,10 @@ async fn question(
             ),
             typed_name: None,
         }),
-        "revoke_org_token" => {
+        Route::One(Operation::RevokeOrgToken) => {
             let id = arg("id");
-            let tokens =
-                items(&read(engine, caller, "list_org_tokens", serde_json::json!({})).await?);
+            let list = tool_name(Operation::ListOrgTokens);
+            let tokens = items(&read(engine, caller, list, serde_json::json!({})).await?);
             let token = tokens
                 .iter()
                 .find(|t| text_field(t, "id") == Some(id.as_str()));

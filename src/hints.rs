@@ -10,9 +10,9 @@
 
 use crate::error::{Found, Seen, ToolError};
 use crate::tools::Entry;
+use crate::tools::built::tool_name;
 use crate::tools::derive::Location;
 use crate::tools::row::arg_source;
-use crate::tools::table::Route;
 use crate::{Api, Operation};
 use serde_json::{Value, json};
 
@@ -117,9 +117,20 @@ pub fn hint(entry: &Entry, error: &ToolError) -> Option<String> {
     None
 }
 
+/// The tools the hints name as the next call, by the operation they serve.
+const LIST_WORKSPACES: &str = tool_name(Operation::ListWorkspaces);
+const GET_WORKSPACE: &str = tool_name(Operation::GetWorkspace);
+const RESUME_WORKSPACE: &str = tool_name(Operation::ResumeWorkspace);
+const REVOKE_ORG_TOKEN: &str = tool_name(Operation::RevokeOrgToken);
+const LIST_ORG_TOKENS: &str = tool_name(Operation::ListOrgTokens);
+
 /// What the org id is, in the words of every hint that names it.
-const ORG_ID_IS: &str = "org_id is the org id: the id of the org's root workspace (the one with \
-     parent_id null in list_workspaces; MOLECULE_ORG_ID)";
+fn org_id_is() -> String {
+    format!(
+        "org_id is the org id: the id of the org's root workspace (the one with parent_id \
+         null in {LIST_WORKSPACES}; MOLECULE_ORG_ID)"
+    )
+}
 
 /// The hint from what the server found out after the failure, if it says more than
 /// the status does.
@@ -129,21 +140,19 @@ fn from_seen(entry: &Entry, status: u16, seen: &Seen) -> Option<String> {
         Seen::KeyRefused {
             remote: false,
             revoked_here: true,
-        } => Some(
-            "This server's own key (MOLECULE_ORG_API_KEY) was revoked by revoke_org_token \
-             earlier in this session, so the tenant refuses every call. A new Org API Key is \
-             needed: set it as MOLECULE_ORG_API_KEY and restart the server."
-                .into(),
-        ),
+        } => Some(format!(
+            "This server's own key (MOLECULE_ORG_API_KEY) was revoked by {REVOKE_ORG_TOKEN} \
+                 earlier in this session, so the tenant refuses every call. A new Org API Key \
+                 is needed: set it as MOLECULE_ORG_API_KEY and restart the server."
+        )),
         Seen::KeyRefused {
             remote: true,
             revoked_here: true,
-        } => Some(
-            "The Org API Key this connection sends was revoked by revoke_org_token earlier in \
-             this session, so the tenant refuses every call. Send a new Org API Key as the \
-             bearer (Authorization: Bearer <key>)."
-                .into(),
-        ),
+        } => Some(format!(
+            "The Org API Key this connection sends was revoked by {REVOKE_ORG_TOKEN} earlier \
+                 in this session, so the tenant refuses every call. Send a new Org API Key as \
+                 the bearer (Authorization: Bearer <key>)."
+        )),
         Seen::KeyRefused { remote, .. } => Some(format!(
             "The tenant does not accept {}: it is mistyped, belongs to another tenant, or was \
              revoked. {}",
@@ -170,8 +179,8 @@ fn from_seen(entry: &Entry, status: u16, seen: &Seen) -> Option<String> {
                         .unwrap_or_default()
                 )),
                 Found::Missing => Some(format!(
-                    "No workspace has {arg} {id} (get_workspace finds none){}; list_workspaces \
-                     lists the valid ids.",
+                    "No workspace has {arg} {id} ({GET_WORKSPACE} finds none){}; \
+                     {LIST_WORKSPACES} lists the valid ids.",
                     if failed {
                         format!(", which is why {tool} failed")
                     } else {
@@ -180,19 +189,19 @@ fn from_seen(entry: &Entry, status: u16, seen: &Seen) -> Option<String> {
                 )),
                 Found::Workspace { name, status, .. } if status == "removed" => Some(format!(
                     "{arg} {id} is workspace {}, which was deleted (status removed); \
-                     list_workspaces lists the live ones.",
+                     {LIST_WORKSPACES} lists the live ones.",
                     json!(name)
                 )),
                 Found::Workspace {
                     name, status: ws, ..
-                } if is(entry, Operation::PauseWorkspace) && ws == "paused" => Some(format!(
-                    "Workspace {} is already paused: nothing to do (resume_workspace \
+                } if entry.serves(Operation::PauseWorkspace) && ws == "paused" => Some(format!(
+                    "Workspace {} is already paused: nothing to do ({RESUME_WORKSPACE} \
                          resumes it).",
                     json!(name)
                 )),
                 Found::Workspace {
                     name, status: ws, ..
-                } if is(entry, Operation::ResumeWorkspace) && ws != "paused" => Some(format!(
+                } if entry.serves(Operation::ResumeWorkspace) && ws != "paused" => Some(format!(
                     "Workspace {} is not paused (status {ws}): nothing to resume.",
                     json!(name)
                 )),
@@ -201,13 +210,15 @@ fn from_seen(entry: &Entry, status: u16, seen: &Seen) -> Option<String> {
                     parent_id: Some(parent),
                     ..
                 } if status == 403 => Some(format!(
-                    "{arg} {id} is workspace {}, not an org: {ORG_ID_IS}. Its parent is {parent}.",
-                    json!(name)
+                    "{arg} {id} is workspace {}, not an org: {}. Its parent is {parent}.",
+                    json!(name),
+                    org_id_is()
                 )),
                 Found::Workspace {
                     parent_id: None, ..
                 } if status == 403 => Some(format!(
-                    "{arg} {id} is the root of another org than this key's: {ORG_ID_IS}."
+                    "{arg} {id} is the root of another org than this key's: {}.",
+                    org_id_is()
                 )),
                 Found::Workspace {
                     name, status: ws, ..
@@ -227,29 +238,25 @@ fn not_found(entry: &Entry, body: &str) -> Option<String> {
     let takes = |name: &str| entry.derived.input["properties"].get(name).is_some();
     if body.contains("workspace not found") && takes("workspace_id") {
         let also = if body.contains("already paused") {
-            " or it is already paused (get_workspace shows its status)"
+            format!(" or it is already paused ({GET_WORKSPACE} shows its status)")
         } else if body.contains("not paused") {
-            " or it is not paused (get_workspace shows its status)"
+            format!(" or it is not paused ({GET_WORKSPACE} shows its status)")
         } else {
-            ""
+            String::new()
         };
         return Some(format!(
-            "No workspace has this workspace_id{also}; list_workspaces lists the valid ids."
+            "No workspace has this workspace_id{also}; {LIST_WORKSPACES} lists the valid ids."
         ));
     }
     if body.contains("org not found") && takes("org_id") {
-        return Some(format!("No org has this org_id: {ORG_ID_IS}."));
+        return Some(format!("No org has this org_id: {}.", org_id_is()));
     }
     if body.contains("token not found") && takes("id") {
-        return Some(
-            "No live token has this id (a revoked one is gone); list_org_tokens lists them.".into(),
-        );
+        return Some(format!(
+            "No live token has this id (a revoked one is gone); {LIST_ORG_TOKENS} lists them."
+        ));
     }
     None
-}
-
-fn is(entry: &Entry, op: Operation) -> bool {
-    entry.row.route == Route::One(op)
 }
 
 /// The name an upstream "… X-Confirm-Name: NAME" hint asks for: read from the JSON

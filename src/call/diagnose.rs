@@ -20,7 +20,6 @@ use crate::error::{Found, Seen, ToolError};
 use crate::limit::key_hash;
 use crate::result::Success;
 use crate::tools::Entry;
-use crate::tools::table::Route;
 use serde_json::{Map, Value, json};
 use std::future::Future;
 use std::pin::Pin;
@@ -65,12 +64,8 @@ impl OwnKeys {
     }
 }
 
-fn is(entry: &Entry, op: Operation) -> bool {
-    entry.row.route == Route::One(op)
-}
-
 fn entry_for(engine: &Engine, op: Operation) -> Option<&Entry> {
-    engine.catalog().entries.iter().find(|e| is(e, op))
+    engine.catalog().entries.iter().find(|e| e.serves(op))
 }
 
 type Call<'a> = Pin<Box<dyn Future<Output = Result<Success, ToolError>> + Send + 'a>>;
@@ -147,7 +142,7 @@ pub(super) async fn diagnose(
         return error;
     }
     // get_workspace is the read itself: its 404 already says the id is unknown.
-    if is(entry, Operation::GetWorkspace) {
+    if entry.serves(Operation::GetWorkspace) {
         return error;
     }
     let Some((arg, id)) = to_check(entry, args, caller, *status, body) else {
@@ -197,11 +192,11 @@ pub(super) fn after_success(
     let Some(key) = caller.org_api_key.as_ref() else {
         return;
     };
-    if is(entry, Operation::RevokeOrgToken) {
+    if entry.serves(Operation::RevokeOrgToken) {
         if let Some(id) = args.get("id").and_then(Value::as_str) {
             own_keys.learn(key.expose(), |l| l.revoked.push(id.to_string()));
         }
-    } else if is(entry, Operation::ListOrgTokens)
+    } else if entry.serves(Operation::ListOrgTokens)
         && let Some(own) = mark_own_token(success, key.expose())
     {
         own_keys.learn(key.expose(), |l| l.own = Some(own));

@@ -16,3 +16,13 @@ const fn row(op: Operation) -> &'static ToolRow {
 }
 
 include!(concat!(env!("OUT_DIR"), "/tools.rs"));
+
+/// The name of the tool that serves `op`, for a text that names a tool (a hint's next
+/// call), so that a tool's name is written in its row alone. Use it in a `const`:
+/// naming an operation the table skips is then a compile error.
+pub const fn tool_name(op: Operation) -> &'static str {
+    match super::table::decide(op) {
+        Decision::Tool(row) => row.name,
+        Decision::Skipped(_) => panic!("no tool serves this operation"),
+    }
+}

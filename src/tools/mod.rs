@@ -62,6 +62,11 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// Whether this tool calls `op` and no other operation.
+    pub fn serves(&self, op: crate::Operation) -> bool {
+        self.row.route == table::Route::One(op)
+    }
+
     /// The exact schema every call is validated against (parsed once, on first use).
     pub fn validation(&self) -> Result<&Value, String> {
         self.validation
