@@ -348,21 +348,11 @@ fn run() -> Result<ExitCode> {
         Command::Drift { .. } => anyhow::bail!("`drift` reads no configuration"),
     };
     let config = molecule_mcp::config::Config::from(config);
-    // HTTP serves many callers at once: two workers. A stdio session (and `call`,
-    // `tools`) is one client: one thread runs it, with no worker threads to start and
-    // no hand-offs between them on the way to the first `tools/list`
-    // (docs/performance.md, "Start-up").
-    let runtime = if http.is_some() {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    }
-    .context("starting the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     let want_sandbox = serve.as_ref().is_some_and(|s| s.sandbox.sandbox);
     // Kept alive for the whole run: dropping it stops the sandbox servers.
     let (_sandbox, config) = if want_sandbox {
