@@ -348,3 +348,38 @@ async fn sighup_reopens_the_log_after_it_was_rotated() {
     assert_eq!(new.len(), 2);
     assert_eq!(new[0]["path"], "/workspaces/r-2/pause");
 }
+
+/// `molecule-mcp call` records its calls as `cli`, not as a stdio session's: the real
+/// binary, a write against a loopback tenant, the log read back.
+#[tokio::test]
+async fn a_call_from_the_command_line_is_recorded_as_cli() {
+    let tenant = RawTenant::start(|_| (200, b"{}".to_vec())).await;
+    let path = temp_log("cli.jsonl");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_molecule-mcp"))
+        .args([
+            "call",
+            "pause_workspace",
+            "--args",
+            r#"{"workspace_id":"w-cli"}"#,
+        ])
+        .env_clear()
+        .env("MOLECULE_API_URL", &tenant.url)
+        .env("MOLECULE_ORG_API_KEY", KEY)
+        .env("MOLECULE_ORG_ID", ORG_ID)
+        .env("MOLECULE_MCP_AUDIT_LOG", &path)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = lines(&path);
+    let recorded = calls(&log);
+    let (intent, outcome) = recorded.values().next().expect("one call");
+    assert_eq!(recorded.len(), 1, "{log:#?}");
+    assert_eq!(intent["transport"], "cli");
+    assert_eq!(intent["tool"], "pause_workspace");
+    assert_eq!(outcome["outcome"], "ok", "{outcome}");
+}
