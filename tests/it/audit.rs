@@ -383,3 +383,28 @@ async fn a_call_from_the_command_line_is_recorded_as_cli() {
     assert_eq!(intent["tool"], "pause_workspace");
     assert_eq!(outcome["outcome"], "ok", "{outcome}");
 }
+
+/// A call made through the library as a remote caller (`Engine::call_as`, as the
+/// confirmation's reads and an embedding server do) is recorded as `http`.
+#[tokio::test]
+async fn a_remote_callers_call_through_the_library_is_recorded_as_http() {
+    let tenant = RawTenant::start(|_| (200, b"{}".to_vec())).await;
+    let path = temp_log("library-remote.jsonl");
+    let engine = audited(full_config(&tenant.url), &path, false);
+    let mut caller = molecule_mcp::client::Caller::from_config(&full_config(&tenant.url));
+    caller.remote = true;
+    let entry = engine.catalog().get("pause_workspace").unwrap();
+    let args = json!({"workspace_id": "w-remote"})
+        .as_object()
+        .unwrap()
+        .clone();
+    engine
+        .call_as(entry, args, &Arc::new(caller), None)
+        .await
+        .unwrap();
+    let log = lines(&path);
+    let recorded = calls(&log);
+    assert_eq!(recorded.len(), 1, "{log:#?}");
+    let (intent, _) = recorded.values().next().unwrap();
+    assert_eq!(intent["transport"], "http");
+}
