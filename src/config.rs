@@ -1152,6 +1152,16 @@ mod tests {
         .unwrap();
         assert_eq!(c.limits.timeout, Duration::from_secs(5));
         assert_eq!(c.limits.max_result_bytes, 5000);
+        let limits = config(&[
+            ("MOLECULE_MCP_MAX_IN_FLIGHT", "3"),
+            ("MOLECULE_MCP_MAX_IN_FLIGHT_PER_TENANT", "7"),
+        ])
+        .unwrap()
+        .limits;
+        assert_eq!(
+            (limits.max_in_flight, limits.max_in_flight_per_tenant),
+            (3, 7)
+        );
         assert_eq!(
             config(&[("MOLECULE_MCP_MAX_RESULT_BYTES", "4095")])
                 .unwrap_err()

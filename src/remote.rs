@@ -338,6 +338,18 @@ mod tests {
         })
         .unwrap();
         assert_eq!(o.allowed_hosts, ["mcp.example.com", "10.0.0.5"]);
+        // A list that names nothing is blank: the loopback default, not "no host at all"
+        // (which would refuse every request).
+        let defaults = HttpOptions::from_lookup("8080", |_| None).unwrap();
+        let o = HttpOptions::from_lookup("8080", |k| {
+            k.starts_with("MOLECULE_MCP_ALLOWED_")
+                .then(|| " , ".to_string())
+        })
+        .unwrap();
+        assert_eq!(
+            (o.allowed_hosts, o.allowed_origins),
+            (defaults.allowed_hosts, defaults.allowed_origins)
+        );
     }
 
     #[test]
