@@ -118,17 +118,11 @@ impl Engine {
 
     async fn http(&self) -> Result<&reqwest::Client, ToolError> {
         self.http
+            // Cheap since the TLS roots are read at the first handshake (src/client.rs,
+            // `PlatformRoots`): no blocking thread needed.
             .get_or_try_init(|| async {
-                let timeout = self.config.limits.timeout;
-                let built = tokio::task::spawn_blocking(move || {
-                    client::install_tls_provider();
-                    client::http_client(timeout)
-                })
-                .await
-                .map_err(|e| {
-                    ToolError::Internal(format!("building the HTTP client failed: {e}"))
-                })?;
-                built.map_err(|e| ToolError::Internal(e.to_string()))
+                client::http_client(self.config.limits.timeout)
+                    .map_err(|e| ToolError::Internal(e.to_string()))
             })
             .await
     }

@@ -498,7 +498,6 @@ async fn traces(engine: &Engine) -> Result<Option<molecule_mcp::telemetry::Traci
     if !wanted {
         return Ok(None);
     }
-    molecule_mcp::client::install_tls_provider();
     let client = molecule_mcp::client::http_client(engine.config().limits.timeout)
         .context("building the trace exporter's HTTP client")?;
     molecule_mcp::telemetry::init_traces(lookup, client).context("starting trace export")

@@ -340,9 +340,9 @@ impl ServerHandler for McpServer {
             None => self.tools.as_ref().clone(),
         };
         operation.end(None);
-        // Over stdio the HTTP client is built once the first list is being answered, so
-        // loading the TLS roots does not compete with start-up, `initialize` and the list
-        // (BENCHMARKS.md, "Build-time tool definitions"); HTTP mode warms up at start.
+        // Over stdio the HTTP client is built once the first list is being answered, off
+        // the path to it (the TLS roots wait for the first handshake: src/client.rs,
+        // `PlatformRoots`); HTTP mode warms up at start.
         if self.remote.is_none() {
             self.engine.warm_up();
         }
